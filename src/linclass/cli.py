@@ -1,0 +1,266 @@
+"""The ``linclass`` command: train, evaluate, gradcheck.
+
+Usage errors exit 2 and other user errors exit 1, each with one line on stderr; only a bug in
+linclass prints a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import __version__
+from .io import ModelFileError
+
+EXIT_USER_ERROR = 1
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors as one line and exit status 2."""
+
+    def error(self, message):
+        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _lr(text):
+    if text == "auto":
+        return text
+    return _positive_float(text)
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
+    return value
+
+
+def _nonneg_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0: {text!r}")
+    return value
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1: {text!r}")
+    return value
+
+
+def _batch_size(text):
+    return None if text in ("full", "none", "None") else _positive_int(text)
+
+
+def _size(text):
+    """A fraction in (0, 1) or a count of samples."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a fraction or a count: {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"a fraction must be in (0, 1): {text!r}")
+    return value
+
+
+def build_parser():
+    p = _Parser(prog="linclass", description="Linear image classification you can see through.")
+    p.add_argument("--version", action="version", version=f"linclass {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    t = sub.add_parser("train", help="train a classifier, save it with metrics.json",
+                       description="Train a linear classifier on a data set and save it.")
+    t.add_argument("--model", choices=["svm", "softmax"], default="svm")
+    t.add_argument("--dataset", default="digits", help="data set to train on (default: digits)")
+    t.add_argument("--lr", type=_lr, default=None, metavar="LR",
+                   help='learning rate, or "auto" (default: auto, 1/mean ||x||^2)')
+    t.add_argument("--reg", type=_nonneg_float, default=None, help="L2 strength in reg*sum(W^2)")
+    t.add_argument("--epochs", type=_positive_int, default=None, help="maximum epochs")
+    t.add_argument("--batch-size", type=_batch_size, default=argparse.SUPPRESS, metavar="N|full",
+                   help='rows per minibatch, or "full" for full-batch gradient descent')
+    t.add_argument("--optimizer", choices=["sgd", "momentum", "nesterov", "adam"], default=None)
+    t.add_argument("--momentum", type=_nonneg_float, default=None)
+    t.add_argument("--lr-decay", type=_positive_float, default=None,
+                   help="multiply the learning rate by this after every epoch")
+    t.add_argument("--variant", choices=["weston_watkins", "crammer_singer"], default=None,
+                   help="multiclass hinge variant (SVM only)")
+    t.add_argument("--early-stopping", action="store_true",
+                   help="keep the weights with the best validation accuracy")
+    t.add_argument("--seed", type=int, default=0, help="seeds the split and the training")
+    t.add_argument("--val-size", type=_size, default=0.1, help="fraction or count (default 0.1)")
+    t.add_argument("--test-size", type=_size, default=0.2, help="fraction or count (default 0.2)")
+    t.add_argument("--out", default=None, metavar="DIR",
+                   help="output folder (default: runs/MODEL-DATASET)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    e = sub.add_parser("evaluate", help="accuracy and a per-class table of a saved model")
+    e.add_argument("model", metavar="MODEL", help="a model.npz written by train")
+    e.add_argument("--dataset", default=None,
+                   help="data set to test on (default: the one it was trained on)")
+
+    g = sub.add_parser("gradcheck", help="naive vs vectorized vs numerical gradients")
+    g.add_argument("--model", choices=["svm", "softmax", "both"], default="both")
+    g.add_argument("--samples", type=_positive_int, default=100)
+    g.add_argument("--features", type=_positive_int, default=50)
+    g.add_argument("--classes", type=_positive_int, default=10)
+    g.add_argument("--seed", type=int, default=0)
+    return p
+
+
+# -- train ------------------------------------------------------------------------------------
+
+class _Interrupt:
+    """The first Ctrl-C asks training to stop after the current step; a second one aborts."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.requested = True
+        signal.signal(signal.SIGINT, self._previous)
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGINT, self._previous)
+
+
+def _fmt_metrics(info):
+    text = f"loss {info['train_loss']:.4f}  acc {info['train_accuracy']:.3f}"
+    if "val_accuracy" in info:
+        text += f"  val_loss {info['val_loss']:.4f}  val_acc {info['val_accuracy']:.3f}"
+    return text
+
+
+def cmd_train(args, out, err):
+    from .runs import TrainConfig, train
+
+    config = TrainConfig(
+        model=args.model, dataset=args.dataset, learning_rate=args.lr, reg=args.reg,
+        max_epochs=args.epochs, batch_size=getattr(args, "batch_size", "default"),
+        optimizer=args.optimizer,
+        momentum=args.momentum, lr_decay=args.lr_decay, loss_variant=args.variant,
+        early_stopping=args.early_stopping, seed=args.seed, val_size=args.val_size,
+        test_size=args.test_size, out=args.out,
+    )
+    epochs = config.estimator().max_epochs
+    progress = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[metrics]}"), TimeElapsedColumn(),
+        console=err, disable=args.quiet, transient=False,
+    )
+    with _Interrupt() as stop, progress:
+        task = progress.add_task(f"train {args.model}", total=epochs, metrics="")
+
+        def callback(info):
+            if info["event"] == "epoch":
+                progress.update(task, completed=info["epoch"], metrics=_fmt_metrics(info))
+            return stop.requested
+
+        result = train(config, callback)
+        progress.update(task, total=result["epochs"])
+    if result["interrupted"]:
+        err.print("[yellow]interrupted: stopped after the current step; the model so far is "
+                  "saved.[/yellow]")
+    table = Table(title=f"{args.model} on {args.dataset}")
+    table.add_column("split")
+    table.add_column("samples", justify="right")
+    table.add_column("accuracy", justify="right")
+    for split in ("train", "val", "test"):
+        table.add_row(split, str(result[f"n_{split}"]), f"{result[f'{split}_accuracy']:.4f}")
+    out.print(table)
+    out.print(f"epochs {result['epochs']}, learning rate {result['learning_rate']:.3g}, "
+              f"fit {result['fit_seconds']:.2f} s")
+    out.print(f"saved {result['model_path']} and {result['metrics_path']}")
+    return 0
+
+
+def cmd_evaluate(args, out, err):
+    from .runs import evaluate
+
+    result = evaluate(args.model, args.dataset)
+    table = Table(title=f"{args.model} on the test split of {result['dataset']}")
+    for col in ("class", "precision", "recall", "f1", "support"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for row in result["per_class"]:
+        table.add_row(row["class"], f"{row['precision']:.3f}", f"{row['recall']:.3f}",
+                      f"{row['f1']:.3f}", str(row["support"]))
+    out.print(table)
+    out.print(f"accuracy {result['accuracy']:.4f} on {result['n']} test images")
+    return 0
+
+
+def cmd_gradcheck(args, out, err):
+    from .gradcheck import check_loss_functions
+
+    models = ["svm", "softmax"] if args.model == "both" else [args.model]
+    failed = False
+    for model in models:
+        report = check_loss_functions(model, n_samples=args.samples, n_features=args.features,
+                                      n_classes=args.classes, seed=args.seed)
+        table = Table(title=f"{model}: {args.samples} samples, {args.features} features, "
+                            f"{args.classes} classes, float64")
+        table.add_column("check")
+        table.add_column("relative error", justify="right")
+        table.add_column("threshold", justify="right")
+        table.add_column("", justify="center")
+        for name, error, threshold in report["rows"]:
+            ok = error <= threshold
+            failed |= not ok
+            table.add_row(name, f"{error:.2e}", f"{threshold:.0e}",
+                          "[green]ok[/green]" if ok else "[red]FAIL[/red]")
+        out.print(table)
+        out.print(f"naive {report['naive_seconds'] * 1e3:.2f} ms, vectorized "
+                  f"{report['vectorized_seconds'] * 1e3:.3f} ms: vectorized is "
+                  f"{report['speedup']:.0f}x faster")
+    if failed:
+        err.print("linclass: gradient check failed (for the SVM, a margin at a kink can cause "
+                  "this: try another --seed)")
+        return EXIT_USER_ERROR
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "gradcheck": cmd_gradcheck}
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    out = Console()
+    err = Console(stderr=True)
+    try:
+        return COMMANDS[args.command](args, out, err)
+    except (ValueError, OSError, ModelFileError) as e:
+        sys.stderr.write(f"linclass: error: {e}\n")
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        sys.stderr.write("linclass: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,61 @@
+"""Seeded, stratified train / validation / test splits."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+__all__ = ["Split", "train_val_test_split"]
+
+
+class Split(NamedTuple):
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+
+def _fraction_or_count(size, n, what):
+    if isinstance(size, float):
+        if not 0 < size < 1:
+            raise ValueError(f"{what} as a fraction must be in (0, 1); got {size}.")
+        return max(1, int(round(size * n)))
+    if not 0 < int(size) < n:
+        raise ValueError(f"{what} must be between 1 and {n - 1} samples; got {size}.")
+    return int(size)
+
+
+def train_val_test_split(dataset, val_size=0.1, test_size=0.2, random_state=0):
+    """Split a :class:`Dataset` into train, validation and test parts, stratified by class.
+
+    Where the data set brings its own test split (``X_test``), that is the test part and only
+    the training images are divided into train and validation.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    val_size, test_size : float or int
+        Fractions of all samples, or counts.
+    random_state : int
+
+    Returns
+    -------
+    Split
+        Rows keep the loader's dtype (uint8 pixels stay uint8).
+    """
+    X, y = dataset.X, dataset.y
+    n = X.shape[0]
+    if dataset.X_test is None:
+        n_test = _fraction_or_count(test_size, n, "test_size")
+        X, X_test, y, y_test = train_test_split(
+            X, y, test_size=n_test, stratify=y, random_state=random_state)
+    else:
+        X_test, y_test = dataset.X_test, dataset.y_test
+    n_val = _fraction_or_count(val_size, n, "val_size")
+    X_train, X_val, y_train, y_val = train_test_split(
+        X, y, test_size=n_val, stratify=y, random_state=random_state)
+    return Split(X_train, y_train, X_val, y_val, X_test, y_test)

@@ -1,0 +1,544 @@
+"""The classifiers a user trains: ``LinearSVM`` and ``SoftmaxClassifier``, and their training loop.
+
+Both follow the scikit-learn estimator contract: parameters are stored untouched in
+``__init__``, everything is checked in ``fit``, fitted attributes end with an underscore. They
+differ only in the loss on scores (the multiclass hinge, or softmax cross-entropy); the training
+loop is shared:
+
+* ``batch_size=None``: full-batch gradient descent, one step per epoch on the average gradient
+  over all training rows;
+* ``batch_size=B``: minibatch SGD, the rows shuffled once per epoch and taken B at a time.
+
+After every epoch ``history_`` gains the training loss and accuracy (the running mean over the
+epoch's batches, measured before each step: no extra pass over X) and, where there is a
+validation set, its loss and accuracy.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from functools import partial
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import train_test_split
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .losses import HINGE_VARIANTS, log_softmax, multiclass_hinge, softmax, softmax_cross_entropy
+from .objective import loss_and_gradient
+from .optim import OPTIMIZERS, make_optimizer
+from .scores import scores
+
+__all__ = ["LinearSVM", "SoftmaxClassifier", "TrainingDivergedError"]
+
+
+class TrainingDivergedError(FloatingPointError, ValueError):
+    """The loss became inf or NaN: the learning rate is too large for this data."""
+
+
+def _rng(random_state):
+    """A ``numpy.random.Generator`` from None, an int, a Generator or a legacy RandomState."""
+    if isinstance(random_state, np.random.RandomState):
+        random_state = random_state.randint(np.iinfo(np.int32).max)
+    return np.random.default_rng(random_state)
+
+
+def auto_learning_rate(X, optimizer="sgd", momentum=0.9, curvature=1.0):
+    """The step size ``learning_rate="auto"`` picks: ``1 / (curvature * mean(||x_i||**2))``.
+
+    A linear model's gradient changes with the squared size of its inputs, so this step makes
+    the same progress whatever the scale of the pixels (about 1e-7 for raw CIFAR-10, the
+    course's value). ``curvature`` bounds the loss's second derivative in the scores: 1/2 for
+    softmax cross-entropy, which makes the step ``1/L`` for the Lipschitz constant L of its
+    gradient; 1 for the hinge. Momentum methods take ``(1 - momentum)`` of it, as their
+    velocity amplifies the step by ``1 / (1 - momentum)``; Adam, which is scale-free, takes 1e-3.
+    """
+    if optimizer == "adam":
+        return 1e-3
+    if hasattr(X, "multiply"):  # scipy.sparse
+        sq = float(X.multiply(X).sum()) / X.shape[0]
+    else:
+        sq = float(np.einsum("ij,ij->", X, X, dtype=np.float64)) / X.shape[0]
+    lr = 1.0 / (curvature * sq + 1e-12)
+    if optimizer in ("momentum", "nesterov"):
+        lr *= 1 - momentum
+    return lr
+
+
+class _LinearClassifier(ClassifierMixin, BaseEstimator):
+    """Shared base: parameters, the training loop, prediction, saving."""
+
+    _loss_name = None  # "svm" or "softmax", set by subclasses
+    _curvature = 1.0  # a bound on the loss's second derivative in the scores ("auto" step)
+
+    def __init__(self, *, learning_rate="auto", reg=1e-4, batch_size=200, max_epochs=100,
+                 optimizer="sgd", momentum=0.9, lr_decay=1.0, tol=1e-4, early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=5, random_state=None, verbose=0,
+                 warm_start=False):
+        self.learning_rate = learning_rate
+        self.reg = reg
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.optimizer = optimizer
+        self.momentum = momentum
+        self.lr_decay = lr_decay
+        self.tol = tol
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    # -- the loss -------------------------------------------------------------------------------
+    def _loss_fn(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- checking ---------------------------------------------------------------------------
+    def _check_params(self):
+        def bad(name, want):
+            raise ValueError(f"{name} must be {want}; got {getattr(self, name)!r}.")
+
+        lr = self.learning_rate
+        if not (lr == "auto" or (isinstance(lr, Real) and np.isfinite(lr) and lr > 0)):
+            bad("learning_rate", 'a positive number or "auto"')
+        if not (isinstance(self.reg, Real) and np.isfinite(self.reg) and self.reg >= 0):
+            bad("reg", "a number >= 0")
+        if self.batch_size is not None and not (
+            isinstance(self.batch_size, Integral) and self.batch_size >= 1
+        ):
+            bad("batch_size", "a positive integer, or None for full-batch gradient descent")
+        if not (isinstance(self.max_epochs, Integral) and self.max_epochs >= 1):
+            bad("max_epochs", "a positive integer")
+        if self.optimizer not in OPTIMIZERS:
+            bad("optimizer", f"one of {sorted(OPTIMIZERS)}")
+        if not (isinstance(self.momentum, Real) and 0 <= self.momentum < 1):
+            bad("momentum", "in [0, 1)")
+        if not (isinstance(self.lr_decay, Real) and 0 < self.lr_decay <= 1):
+            bad("lr_decay", "in (0, 1]")
+        if self.tol is not None and not (isinstance(self.tol, Real) and self.tol >= 0):
+            bad("tol", "a number >= 0, or None to train all max_epochs")
+        if not (isinstance(self.validation_fraction, Real) and 0 < self.validation_fraction < 1):
+            bad("validation_fraction", "in (0, 1)")
+        if not (isinstance(self.n_iter_no_change, Integral) and self.n_iter_no_change >= 1):
+            bad("n_iter_no_change", "a positive integer")
+
+    def _validate_X(self, X, reset):
+        return validate_data(self, X, reset=reset, accept_sparse=("csr", "csc"),
+                             dtype=[np.float64, np.float32])
+
+    def _encode(self, y, what="y"):
+        """Class labels -> indices into classes_, with an error naming unknown labels."""
+        y = np.asarray(y)
+        idx = np.searchsorted(self.classes_, y)
+        idx = np.clip(idx, 0, len(self.classes_) - 1)
+        unknown = self.classes_[idx] != y
+        if np.any(unknown):
+            raise ValueError(
+                f"{what} contains labels the model does not know: {np.unique(y[unknown])[:10]}; "
+                f"known classes are {self.classes_.tolist()[:20]}. Pass every class in `classes=` "
+                "(partial_fit) or in the training labels."
+            )
+        return idx.astype(np.intp)
+
+    # -- training ---------------------------------------------------------------------------
+    def fit(self, X, y, sample_weight=None, eval_set=None, callback=None):
+        """Train on (X, y) from scratch (or from the current weights with ``warm_start``).
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            float32 stays float32; other numbers become float64. X is never modified.
+        y : array-like of shape (n_samples,)
+            Class labels of any kind (ints, strings).
+        sample_weight : array-like of shape (n_samples,), optional
+            The loss becomes the weighted mean over the samples.
+        eval_set : tuple (X_val, y_val), optional
+            A validation set, scored after every epoch into ``history_`` (and used for early
+            stopping). Without it, ``early_stopping=True`` holds out ``validation_fraction``.
+        callback : callable, optional
+            Called as ``callback(info)`` after every step (``info["event"] == "step"``) and
+            every epoch (``"epoch"``, with the epoch's metrics). A truthy return stops training
+            after that step; the model is then the best (early stopping) or latest weights.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        X, y = validate_data(self, X, y, accept_sparse=("csr", "csc"),
+                             dtype=[np.float64, np.float32])
+        check_classification_targets(y)
+        classes = np.unique(y)
+        if len(classes) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 classes in y; got only {classes.tolist()}."
+            )
+        warm = self.warm_start and hasattr(self, "coef_") and np.array_equal(classes, self.classes_)
+        self.classes_ = classes
+        y_idx = self._encode(y)
+        sample_weight = self._check_sample_weight(sample_weight, X)
+        rng = _rng(self.random_state)
+        X_val = y_val = None
+        if eval_set is not None:
+            X_val, y_val = self._check_eval_set(eval_set)
+        elif self.early_stopping:
+            X, y_idx, sample_weight, X_val, y_val = self._hold_out(X, y_idx, sample_weight, rng)
+        if not warm:
+            self._init_state(X, rng)
+        elif not hasattr(self, "_optimizer"):
+            self._optimizer = make_optimizer(self.optimizer, self.learning_rate_, self.momentum,
+                                             self.lr_decay)
+        self._run(X, y_idx, sample_weight, X_val, y_val, self.max_epochs, rng, callback,
+                  fresh_history=not warm)
+        return self
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch over (X, y), keeping the weights and optimizer state between calls.
+
+        ``classes`` (every label that will ever appear) is required on the first call.
+        """
+        first = not hasattr(self, "coef_")
+        if first:
+            self._check_params()
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+            classes = np.unique(np.asarray(classes))
+            if len(classes) < 2:
+                raise ValueError("classes must hold at least 2 labels.")
+        X, y = validate_data(self, X, y, reset=first, accept_sparse=("csr", "csc"),
+                             dtype=[np.float64, np.float32])
+        if first:
+            self.classes_ = classes
+        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise ValueError(
+                f"classes={np.unique(classes).tolist()} differs from the first call's "
+                f"{self.classes_.tolist()}."
+            )
+        y_idx = self._encode(y)
+        sample_weight = self._check_sample_weight(sample_weight, X)
+        if first:
+            self._rng_ = _rng(self.random_state)
+            self._init_state(X, self._rng_)
+        elif not hasattr(self, "_optimizer"):  # a loaded model: resume at its learning rate
+            self._rng_ = _rng(self.random_state)
+            self._optimizer = make_optimizer(self.optimizer, self.learning_rate_, self.momentum,
+                                             self.lr_decay)
+        self._run(X, y_idx, sample_weight, None, None, 1, self._rng_, None, fresh_history=first)
+        return self
+
+    def _check_sample_weight(self, sample_weight, X):
+        if sample_weight is None:
+            return None
+        w = np.asarray(sample_weight, dtype=X.dtype)
+        if w.shape != (X.shape[0],):
+            raise ValueError(f"sample_weight must have shape ({X.shape[0]},); got {w.shape}.")
+        if not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
+            raise ValueError("sample_weight must be finite, >= 0, and not all zero.")
+        return w
+
+    def _check_eval_set(self, eval_set):
+        try:
+            X_val, y_val = eval_set
+        except (TypeError, ValueError):
+            raise ValueError("eval_set must be a pair (X_val, y_val).") from None
+        X_val = self._validate_X(X_val, reset=False)
+        y_val = np.asarray(y_val)
+        if y_val.shape != (X_val.shape[0],):
+            raise ValueError(
+                f"eval_set labels have shape {y_val.shape}; expected ({X_val.shape[0]},)."
+            )
+        return X_val, self._encode(y_val, "eval_set's y")
+
+    def _hold_out(self, X, y_idx, sample_weight, rng):
+        counts = np.bincount(y_idx, minlength=len(self.classes_))
+        stratify = y_idx if counts.min() >= 2 else None
+        parts = train_test_split(
+            np.arange(X.shape[0]), test_size=self.validation_fraction, stratify=stratify,
+            random_state=int(rng.integers(np.iinfo(np.int32).max)),
+        )
+        tr, va = parts
+        tr.sort()
+        va.sort()
+        if len(tr) == 0 or len(va) == 0:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} leaves an empty training or "
+                f"validation set from {X.shape[0]} samples."
+            )
+        sw = None if sample_weight is None else sample_weight[tr]
+        return X[tr], y_idx[tr], sw, X[va], y_idx[va]
+
+    def _init_state(self, X, rng):
+        C, D = len(self.classes_), X.shape[1]
+        self.coef_ = (0.001 * rng.standard_normal((C, D))).astype(X.dtype)
+        self.intercept_ = np.zeros(C, dtype=X.dtype)
+        lr = self.learning_rate
+        if lr == "auto":
+            lr = auto_learning_rate(X, self.optimizer, self.momentum, self._curvature)
+        self.learning_rate_ = float(lr)
+        self._optimizer = make_optimizer(self.optimizer, lr, self.momentum, self.lr_decay)
+        self.n_iter_ = 0
+        self.t_ = 0
+
+    def _run(self, X, y, sample_weight, X_val, y_val, n_epochs, rng, callback, fresh_history):
+        """The training loop: ``n_epochs`` epochs on (X, y), updating coef_/intercept_."""
+        n = X.shape[0]
+        loss_fn = self._loss_fn()
+        # Work on copies so that an error leaves the fitted model as it was.
+        W = self.coef_.astype(X.dtype, copy=True)
+        b = self.intercept_.astype(X.dtype, copy=True)
+        opt = self._optimizer
+        if fresh_history or not hasattr(self, "history_"):
+            self.history_ = {k: [] for k in ("epoch", "train_loss", "train_accuracy", "val_loss",
+                                             "val_accuracy", "learning_rate", "seconds")}
+        hist = self.history_
+        B = n if self.batch_size is None else min(self.batch_size, n)
+        dense = isinstance(X, np.ndarray)
+        buf = np.empty((B, X.shape[1]), dtype=X.dtype) if dense and B < n else None
+        best = (-np.inf, None)
+        best_loss, stall = np.inf, 0
+        stop = False
+        t0 = time.perf_counter()
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for _ in range(n_epochs):
+                epoch = self.n_iter_ + 1
+                order = rng.permutation(n) if B < n else None
+                loss_sum = 0.0
+                n_correct = 0
+                steps = 0
+                for start in range(0, n, B):
+                    if order is None:
+                        Xb, yb, wb = X, y, sample_weight
+                    else:
+                        idx = order[start:start + B]
+                        Xb = np.take(X, idx, axis=0, out=buf[:len(idx)]) if dense else X[idx]
+                        yb = y[idx]
+                        wb = None if sample_weight is None else sample_weight[idx]
+                    loss, dW, db, correct = loss_and_gradient(W, b, Xb, yb, loss_fn, self.reg, wb)
+                    if not np.isfinite(loss):
+                        self._diverged(loss, epoch, steps + 1)
+                    opt.step([W, b], [dW, db])
+                    steps += 1
+                    self.t_ += 1
+                    loss_sum += loss * Xb.shape[0]
+                    n_correct += correct
+                    if callback is not None and callback({"event": "step", "epoch": epoch,
+                                                          "step": steps, "loss": loss}):
+                        stop = True
+                        break
+                if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
+                    self._diverged(np.inf, epoch, steps)
+                seen = min(n, steps * B)
+                self.n_iter_ = epoch
+                hist["epoch"].append(epoch)
+                hist["train_loss"].append(loss_sum / seen)
+                hist["train_accuracy"].append(n_correct / seen)
+                hist["learning_rate"].append(opt.learning_rate)
+                if X_val is not None:
+                    vl, va = self._evaluate(W, b, X_val, y_val, loss_fn)
+                    hist["val_loss"].append(vl)
+                    hist["val_accuracy"].append(va)
+                hist["seconds"].append(time.perf_counter() - t0)
+                opt.end_epoch()
+                info = {"event": "epoch", "epoch": epoch,
+                        **{k: v[-1] for k, v in hist.items() if v and k != "epoch"}}
+                if self.verbose:
+                    print(self._describe(info))
+                if callback is not None and callback(info):
+                    stop = True
+                # Early stopping: keep the weights with the best validation accuracy.
+                if self.early_stopping and X_val is not None:
+                    score = hist["val_accuracy"][-1]
+                    if score > best[0]:
+                        stall = 0 if score > best[0] + (self.tol or 0.0) else stall + 1
+                        best = (score, (W.copy(), b.copy(), epoch))
+                    else:
+                        stall += 1
+                elif self.tol is not None:
+                    cur = hist["train_loss"][-1]
+                    stall = stall + 1 if cur > best_loss - self.tol else 0
+                    best_loss = min(best_loss, cur)
+                if stop or (self.tol is not None and stall >= self.n_iter_no_change):
+                    break
+        if best[1] is not None:
+            W, b, self.best_epoch_ = best[1]
+        self.coef_, self.intercept_ = W, b
+        return self
+
+    def _diverged(self, loss, epoch, step):
+        lr = self._optimizer.learning_rate
+        raise TrainingDivergedError(
+            f"training diverged: the loss became {loss} at epoch {epoch}, step {step}, with "
+            f"learning_rate={lr:.3g} ({self.optimizer}). Use a smaller learning_rate, "
+            f"for example {lr / 10:.3g}."
+        )
+
+    @staticmethod
+    def _evaluate(W, b, X, y, loss_fn):
+        S = scores(W, b, X)
+        loss, _ = loss_fn(S, y)
+        return loss, float(np.mean(S.argmax(axis=1) == y))
+
+    @staticmethod
+    def _describe(info):
+        parts = [f"epoch {info['epoch']:4d}", f"loss {info['train_loss']:.4f}",
+                 f"acc {info['train_accuracy']:.4f}"]
+        if "val_accuracy" in info:
+            parts += [f"val_loss {info['val_loss']:.4f}", f"val_acc {info['val_accuracy']:.4f}"]
+        return "  ".join(parts)
+
+    # -- using the model ----------------------------------------------------------------------
+    def _scores(self, X):
+        check_is_fitted(self, "coef_")
+        X = self._validate_X(X, reset=False)
+        return scores(self.coef_, self.intercept_, X)
+
+    def decision_function(self, X):
+        """Class scores ``X @ coef_.T + intercept_``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes), or (n_samples,) with two classes: then the
+        score of ``classes_[1]`` minus that of ``classes_[0]``, as in scikit-learn.
+        """
+        S = self._scores(X)
+        if S.shape[1] == 2:
+            return S[:, 1] - S[:, 0]
+        return S
+
+    def predict(self, X):
+        """The class with the highest score, for each row of X."""
+        return self.classes_[np.argmax(self._scores(X), axis=1)]
+
+    def save(self, path, preprocessing=None):
+        """Write the model to ``path`` (an ``.npz`` file without pickle); see ``linclass.io``."""
+        from .io import save
+
+        save(self, path, preprocessing=preprocessing)
+
+    def _json_params(self):
+        """Hyperparameters as JSON (a random_state that is not an int or None is left out)."""
+        params = self.get_params()
+        if not (params["random_state"] is None or isinstance(params["random_state"], Integral)):
+            params["random_state"] = None
+        return json.loads(json.dumps(params, default=lambda o: o.item()))
+
+
+class LinearSVM(_LinearClassifier):
+    """Multiclass linear SVM trained by (minibatch) gradient descent.
+
+    Minimizes the mean multiclass hinge loss plus ``reg * sum(coef_**2)`` (the bias is not
+    regularized).
+
+    Parameters
+    ----------
+    learning_rate : float or "auto", default "auto"
+        Step size. "auto" is ``1 / mean(||x_i||^2)`` (twice that for softmax; times
+        ``1 - momentum`` for momentum methods; 1e-3 for Adam): the natural scale of a linear
+        model's gradient. See ``auto_learning_rate``.
+    reg : float, default 1e-4
+        L2 strength in ``reg * sum(W**2)`` (gradient ``2 * reg * W``).
+    batch_size : int or None, default 200
+        Rows per minibatch; None trains full batch (one step per epoch).
+    max_epochs : int, default 100
+    optimizer : {"sgd", "momentum", "nesterov", "adam"}, default "sgd"
+    momentum : float, default 0.9
+        For "momentum" and "nesterov".
+    lr_decay : float, default 1.0
+        The learning rate is multiplied by this after every epoch.
+    tol : float or None, default 1e-4
+        Training stops when the epoch's loss (or, with early stopping, validation accuracy)
+        has not improved by ``tol`` for ``n_iter_no_change`` epochs. None: run all epochs.
+    early_stopping : bool, default False
+        Keep the weights with the best validation accuracy and stop when it stalls. The
+        validation set is ``eval_set`` or a held-out ``validation_fraction`` of the data.
+    validation_fraction : float, default 0.1
+    n_iter_no_change : int, default 5
+    random_state : int, Generator or None
+        Seeds the initial weights, the shuffling and the held-out split; the same int gives
+        bit-identical weights.
+    verbose : int, default 0
+        Print one line per epoch.
+    warm_start : bool, default False
+        ``fit`` continues from the current weights (same classes) instead of starting again.
+    loss_variant : {"weston_watkins", "crammer_singer"}, default "weston_watkins"
+        Sum over the wrong classes' hinges, or only the worst one.
+    margin : float, default 1.0
+    squared : bool, default False
+        Square each hinge term.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_classes, n_features)
+    intercept_ : ndarray of shape (n_classes,)
+    classes_ : ndarray of shape (n_classes,)
+    n_iter_ : int
+        Epochs run.
+    n_features_in_ : int
+    history_ : dict of lists
+        Per epoch: ``train_loss``, ``train_accuracy``, ``val_loss``, ``val_accuracy``,
+        ``learning_rate``, ``seconds``.
+    learning_rate_ : float
+        The learning rate used (resolved from "auto").
+
+    Notes
+    -----
+    The SVM has no ``predict_proba``: hinge scores are not probabilities. Calibrate them with
+    ``sklearn.calibration.CalibratedClassifierCV`` if you need some.
+    """
+
+    _loss_name = "svm"
+
+    def __init__(self, *, learning_rate="auto", reg=1e-4, batch_size=200, max_epochs=100,
+                 optimizer="sgd", momentum=0.9, lr_decay=1.0, tol=1e-4, early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=5, random_state=None, verbose=0,
+                 warm_start=False, loss_variant="weston_watkins", margin=1.0, squared=False):
+        super().__init__(
+            learning_rate=learning_rate, reg=reg, batch_size=batch_size, max_epochs=max_epochs,
+            optimizer=optimizer, momentum=momentum, lr_decay=lr_decay, tol=tol,
+            early_stopping=early_stopping, validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change, random_state=random_state, verbose=verbose,
+            warm_start=warm_start,
+        )
+        self.loss_variant = loss_variant
+        self.margin = margin
+        self.squared = squared
+
+    def _check_params(self):
+        super()._check_params()
+        if self.loss_variant not in HINGE_VARIANTS:
+            raise ValueError(f"loss_variant must be one of {HINGE_VARIANTS}; "
+                             f"got {self.loss_variant!r}.")
+        if not (isinstance(self.margin, Real) and np.isfinite(self.margin)):
+            raise ValueError(f"margin must be a finite number; got {self.margin!r}.")
+
+    def _loss_fn(self):
+        return partial(multiclass_hinge, margin=self.margin, variant=self.loss_variant,
+                       squared=self.squared)
+
+
+class SoftmaxClassifier(_LinearClassifier):
+    """Softmax (multinomial logistic regression) classifier trained by gradient descent.
+
+    Minimizes the mean softmax cross-entropy plus ``reg * sum(coef_**2)`` (the bias is not
+    regularized). Parameters and attributes are those of ``LinearSVM`` without
+    ``loss_variant``, ``margin`` and ``squared``; in addition it has ``predict_proba`` and
+    ``predict_log_proba``.
+    """
+
+    _loss_name = "softmax"
+    _curvature = 0.5
+
+    def _loss_fn(self):
+        return softmax_cross_entropy
+
+    def predict_proba(self, X):
+        """Class probabilities, ``softmax(scores)``; columns follow ``classes_``."""
+        return softmax(self._scores(X))
+
+    def predict_log_proba(self, X):
+        """Log of ``predict_proba``, computed stably."""
+        return log_softmax(self._scores(X))

@@ -1,0 +1,189 @@
+"""Gradient checking: compare a hand-derived (analytic) gradient with a numerical one.
+
+The numerical gradient uses centred differences, ``(f(x + h) - f(x - h)) / 2h``, whose error
+is O(h^2). The comparison is the relative error ``|a - n| / max(|a| + |n|, tiny)``: around 1e-7
+or less is right in float64, 1e-2 or more is a bug.
+
+Why a hinge loss can fail a check at a kink
+-------------------------------------------
+The SVM loss contains ``max(0, m)``, which has no derivative at ``m = 0``. If a margin ``m``
+lies within ``h`` of zero, the two evaluations ``f(x + h)`` and ``f(x - h)`` straddle the kink:
+one sees slope 0, the other slope 1, and the centred difference reports about 1/2 where the
+analytic (sub)gradient says 0 or 1. The relative error is then large even though the analytic
+code is right. It happens rarely (a margin must fall within h of 0) and more often with float32
+or tiny weights (when all scores are close together, every margin is near the margin constant).
+Remedies: check more coordinates and look at the distribution of errors, use a smaller ``h``,
+use the squared hinge (smooth at the kink), or move away from the kink by rescaling W.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["numerical_gradient", "relative_error", "grad_check", "directional_check"]
+
+
+def numerical_gradient(f, x, h=1e-5):
+    """Centred-difference gradient of a scalar function at every coordinate of ``x``.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x) -> float``; called with ``x`` itself (changed in place, one coordinate at a time).
+    x : ndarray of float
+        The point. It is restored exactly after every probe, also when ``f`` raises.
+    h : float, default 1e-5
+
+    Returns
+    -------
+    grad : ndarray, same shape as x, float64
+    """
+    x = _writable_float_array(x)
+    grad = np.zeros(x.shape, dtype=np.float64)
+    for ix in np.ndindex(x.shape):
+        grad[ix] = _centred_difference(f, x, ix, h)
+    return grad
+
+
+def _writable_float_array(x):
+    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
+        raise TypeError("x must be a numpy array of floats (f is evaluated at changed copies of it).")
+    if not x.flags.writeable:
+        raise ValueError("x must be writable: the check perturbs it in place and restores it.")
+    return x
+
+
+def _centred_difference(f, x, ix, h):
+    old = x[ix]
+    try:
+        x[ix] = old + h
+        fp = float(f(x))
+        x[ix] = old - h
+        fm = float(f(x))
+    finally:
+        x[ix] = old
+    return (fp - fm) / (2 * h)
+
+
+def relative_error(a, b, tiny=1e-8):
+    """Largest element-wise relative error ``|a - b| / max(|a| + |b|, tiny)``.
+
+    ``tiny`` keeps two values that are both (almost) zero from counting as different.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"shapes differ: {a.shape} and {b.shape}.")
+    if a.size == 0:
+        return 0.0
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), tiny)))
+
+
+def grad_check(f, x, analytic, num_checks=10, h=1e-5, seed=0):
+    """Relative errors between analytic and numerical gradients at random coordinates.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x) -> float``.
+    x : ndarray of float
+        The point (restored after the check).
+    analytic : ndarray, same shape as x
+        The gradient to check.
+    num_checks : int, default 10
+        How many coordinates to sample (with replacement, seeded).
+    h : float, default 1e-5
+    seed : int, default 0
+
+    Returns
+    -------
+    errors : ndarray of shape (num_checks,)
+        One relative error per sampled coordinate.
+    """
+    x = _writable_float_array(x)
+    analytic = np.asarray(analytic)
+    if analytic.shape != x.shape:
+        raise ValueError(f"analytic gradient has shape {analytic.shape}, x has {x.shape}.")
+    rng = np.random.default_rng(seed)
+    errors = np.empty(num_checks)
+    for k in range(num_checks):
+        ix = tuple(int(rng.integers(n)) for n in x.shape)
+        errors[k] = relative_error(analytic[ix], _centred_difference(f, x, ix, h))
+    return errors
+
+
+def directional_check(f, x, analytic, h=1e-5, seed=0):
+    """Check all coordinates at once along one random direction.
+
+    The directional derivative along a random unit vector v is ``<analytic, v>`` analytically
+    and ``(f(x + h v) - f(x - h v)) / 2h`` numerically; a wrong entry anywhere in the gradient
+    shows up in it (with probability 1). Costs two evaluations of f, whatever the size of x.
+
+    Returns
+    -------
+    error : float
+        The relative error between the two directional derivatives.
+    """
+    x = _writable_float_array(x)
+    analytic = np.asarray(analytic, dtype=np.float64)
+    if analytic.shape != x.shape:
+        raise ValueError(f"analytic gradient has shape {analytic.shape}, x has {x.shape}.")
+    rng = np.random.default_rng(seed)
+    v = rng.standard_normal(x.shape)
+    v /= np.linalg.norm(v) or 1.0
+    fp = float(f(x + h * v))
+    fm = float(f(x - h * v))
+    return relative_error(float(np.sum(analytic * v)), (fp - fm) / (2 * h))
+
+
+def check_loss_functions(model="svm", n_samples=100, n_features=50, n_classes=10, reg=0.1,
+                         seed=0, num_checks=20):
+    """Check the lecture's naive and vectorized loss functions against each other and numbers.
+
+    On random float64 data: the loss and gradient of the naive loop version against the
+    vectorized one, the vectorized gradient against centred differences (sampled coordinates
+    and one random direction over all of them), and the time of each version.
+
+    Returns
+    -------
+    dict
+        ``rows``: a list of ``(check, relative_error, threshold)``; ``naive_seconds``,
+        ``vectorized_seconds`` and ``speedup`` (naive / vectorized).
+    """
+    import time
+
+    from .losses import softmax_loss, softmax_loss_naive, svm_loss, svm_loss_naive
+
+    pairs = {"svm": (svm_loss_naive, svm_loss), "softmax": (softmax_loss_naive, softmax_loss)}
+    if model not in pairs:
+        raise ValueError(f"model must be 'svm' or 'softmax'; got {model!r}.")
+    naive, fast = pairs[model]
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_samples, n_features))
+    y = rng.integers(n_classes, size=n_samples)
+    W = 0.01 * rng.standard_normal((n_classes, n_features))
+
+    def timed(fn):
+        best = np.inf
+        for _ in range(3):
+            t = time.perf_counter()
+            out = fn(W, X, y, reg)
+            best = min(best, time.perf_counter() - t)
+        return out, best
+
+    (loss_n, dW_n), t_naive = timed(naive)
+    (loss_v, dW_v), t_fast = timed(fast)
+
+    def f(w):
+        return fast(w, X, y, reg)[0]
+
+    rows = [
+        ("naive vs vectorized: loss", relative_error(loss_n, loss_v), 1e-12),
+        ("naive vs vectorized: gradient", relative_error(dW_n, dW_v), 1e-10),
+        (f"numerical vs analytic: {num_checks} sampled coordinates (max)",
+         float(np.max(grad_check(f, W, dW_v, num_checks=num_checks, seed=seed))), 1e-7),
+        ("numerical vs analytic: random direction, all coordinates",
+         directional_check(f, W, dW_v, seed=seed), 1e-7),
+    ]
+    return {"rows": rows, "naive_seconds": t_naive, "vectorized_seconds": t_fast,
+            "speedup": t_naive / t_fast}
