@@ -1,0 +1,28 @@
+import os
+
+import numpy as np
+import pytest
+from hypothesis import settings
+
+# Property tests: enough examples to find edge cases, no wall-clock deadline (CI machines vary).
+settings.register_profile("linclass", max_examples=60, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "linclass"))
+
+SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def digits_split():
+    """The default job's data: digits, split and mean-subtracted on the training part."""
+    from linclass.data import MeanImage, load_digits, train_val_test_split
+
+    ds = load_digits()
+    sp = train_val_test_split(ds, random_state=0)
+    pre = MeanImage().fit(sp.X_train)
+    return (pre.transform(sp.X_train), sp.y_train, pre.transform(sp.X_val), sp.y_val,
+            pre.transform(sp.X_test), sp.y_test)
