@@ -182,7 +182,11 @@ def cmd_train(args, out, err):
                 progress.update(task, completed=info["epoch"], metrics=_fmt_metrics(info))
             return stop.requested
 
-        result = train(config, callback)
+        try:
+            result = train(config, callback)
+        except BaseException:
+            progress.live.transient = True  # the error alone is the output, no stale bar
+            raise
         progress.update(task, total=result["epochs"])
     if result["interrupted"]:
         err.print("[yellow]interrupted: stopped after the current step; the model so far is "

@@ -16,8 +16,10 @@ validation set, its loss and accuracy.
 
 from __future__ import annotations
 
+import copy
 import json
 import time
+from contextlib import contextmanager
 from functools import partial
 from numbers import Integral, Real
 
@@ -145,6 +147,19 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         return idx.astype(np.intp)
 
     # -- training ---------------------------------------------------------------------------
+    @contextmanager
+    def _all_or_nothing(self):
+        """On any error, put the estimator back exactly as it was (fitted or not)."""
+        saved = copy.deepcopy({k: v for k, v in vars(self).items()
+                               if k.endswith("_") or k.startswith("_")})
+        try:
+            yield
+        except BaseException:
+            for k in [k for k in vars(self) if k.endswith("_") or k.startswith("_")]:
+                delattr(self, k)
+            vars(self).update(saved)
+            raise
+
     def fit(self, X, y, sample_weight=None, eval_set=None, callback=None):
         """Train on (X, y) from scratch (or from the current weights with ``warm_start``).
 
@@ -168,6 +183,10 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         -------
         self
         """
+        with self._all_or_nothing():
+            return self._fit(X, y, sample_weight, eval_set, callback)
+
+    def _fit(self, X, y, sample_weight, eval_set, callback):
         self._check_params()
         X, y = validate_data(self, X, y, accept_sparse=("csr", "csc"),
                              dtype=[np.float64, np.float32])
@@ -181,7 +200,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = classes
         y_idx = self._encode(y)
         sample_weight = self._check_sample_weight(sample_weight, X)
-        rng = _rng(self.random_state)
+        rng = self._rng_ = _rng(self.random_state)
         X_val = y_val = None
         if eval_set is not None:
             X_val, y_val = self._check_eval_set(eval_set)
@@ -201,6 +220,10 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
 
         ``classes`` (every label that will ever appear) is required on the first call.
         """
+        with self._all_or_nothing():
+            return self._partial_fit(X, y, classes, sample_weight)
+
+    def _partial_fit(self, X, y, classes, sample_weight):
         first = not hasattr(self, "coef_")
         if first:
             self._check_params()
@@ -281,7 +304,6 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         self.learning_rate_ = float(lr)
         self._optimizer = make_optimizer(self.optimizer, lr, self.momentum, self.lr_decay)
         self.n_iter_ = 0
-        self.t_ = 0
 
     def _run(self, X, y, sample_weight, X_val, y_val, n_epochs, rng, callback, fresh_history):
         """The training loop: ``n_epochs`` epochs on (X, y), updating coef_/intercept_."""
@@ -322,7 +344,6 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
                         self._diverged(loss, epoch, steps + 1)
                     opt.step([W, b], [dW, db])
                     steps += 1
-                    self.t_ += 1
                     loss_sum += loss * Xb.shape[0]
                     n_correct += correct
                     if callback is not None and callback({"event": "step", "epoch": epoch,
