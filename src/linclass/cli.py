@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__
+from .graph.render import GraphvizMissing
 from .io import ModelFileError
 
 EXIT_USER_ERROR = 1
@@ -119,6 +120,21 @@ def build_parser():
     e.add_argument("model", metavar="MODEL", help="a model.npz written by train")
     e.add_argument("--dataset", default=None,
                    help="data set to test on (default: the one it was trained on)")
+
+    c = sub.add_parser(
+        "circuit", help="draw the circuit of an expression with values and gradients",
+        description="Build the computational graph of EXPR at the given inputs, backpropagate, "
+                    "and show every gate's value and gradients. Example: "
+                    'linclass circuit "(x + y) * z" x=-2 y=5 z=-4')
+    c.add_argument("expression", metavar="EXPR",
+                   help="numbers, names, + - * / **, unary minus, exp log sigmoid tanh relu "
+                        "max min abs")
+    c.add_argument("values", metavar="NAME=VALUE", nargs="*", help="a value for every name")
+    c.add_argument("--dot", metavar="FILE", help="write Graphviz DOT text")
+    c.add_argument("--png", metavar="FILE", help="draw a PNG (needs Graphviz's dot)")
+    c.add_argument("--svg", metavar="FILE", help="draw an SVG (needs Graphviz's dot)")
+    c.add_argument("--staged", action="store_true",
+                   help="print the staged forward and backward code")
 
     g = sub.add_parser("gradcheck", help="naive vs vectorized vs numerical gradients")
     g.add_argument("--model", choices=["svm", "softmax", "both"], default="both")
@@ -249,7 +265,62 @@ def cmd_gradcheck(args, out, err):
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "gradcheck": cmd_gradcheck}
+def cmd_circuit(args, out, err):
+    from .graph import render
+    from .graph.expr import build_circuit, parse_assignments
+    from .io import atomic_write
+
+    if args.png or args.svg:
+        render.require_dot()  # before any output: say so at once when it is missing
+    circuit = build_circuit(args.expression, parse_assignments(args.values))
+    grads = circuit.backward()
+    V, G = render.VALUE_COLOR, render.GRAD_COLOR
+
+    table = Table(title=f"f = {circuit.expression}")
+    table.add_column("gate")
+    table.add_column("op", justify="center")
+    table.add_column("inputs")
+    table.add_column("value", justify="right", style=V)
+    table.add_column("local gradient(s)", justify="right")
+    table.add_column("gradient from above", justify="right", style=G)
+    for row in render.gate_rows(circuit):
+        table.add_row(row["gate"], row["op"], ", ".join(row["inputs"]), render.fmt(row["value"]),
+                      ", ".join(f"d/d{n}: {render.fmt(v)}" for n, v in
+                                zip(row["inputs"], row["local"])),
+                      render.fmt(row["grad"]))
+    out.print(table)
+    out.print(f"{circuit.output.label} = [{V}]{render.fmt(circuit.output.value)}[/]")
+    for name, grad in grads.items():
+        out.print(f"∂{circuit.output.label}/∂{name} = [{G}]{render.fmt(grad)}[/]")
+
+    if args.staged:
+        forward, backward = render.staged_lines(circuit)
+        out.print("\n# forward pass")
+        for code, value in forward:
+            out.print(f"{code:<28} [dim]# {value}[/]", highlight=False)
+        out.print("# backward pass")
+        for code, value in backward:
+            out.print(f"{code:<28} [dim]# {value}[/]", highlight=False)
+
+    dot = render.to_dot(circuit)
+    if args.dot:
+        atomic_write(args.dot, lambda f: f.write(dot.encode()))
+        out.print(f"wrote {args.dot}")
+    for fmt_name, path in (("png", args.png), ("svg", args.svg)):
+        if path:
+            image = render.render_dot(dot, fmt_name)
+            atomic_write(path, lambda f, data=image: f.write(data))
+            out.print(f"wrote {path}")
+    if not (args.dot or args.png or args.svg):
+        out.print(f"\ncircuit: each wire shows its [{V}]value[/] and the [{G}]gradient[/] "
+                  "flowing back along it")
+        for prefix, text, value, grad in render.text_drawing(circuit):
+            out.print(f"{prefix}{text}  [{V}]{value}[/] [{G}]{grad}[/]", highlight=False)
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "gradcheck": cmd_gradcheck,
+            "circuit": cmd_circuit}
 
 
 def main(argv=None):
@@ -258,7 +329,7 @@ def main(argv=None):
     err = Console(stderr=True)
     try:
         return COMMANDS[args.command](args, out, err)
-    except (ValueError, OSError, ModelFileError) as e:
+    except (ValueError, OSError, ModelFileError, GraphvizMissing) as e:
         sys.stderr.write(f"linclass: error: {e}\n")
         return EXIT_USER_ERROR
     except KeyboardInterrupt:

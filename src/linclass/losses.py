@@ -192,7 +192,10 @@ def softmax_cross_entropy(S, y, sample_weight=None):
     logp = log_softmax(S)
     per_sample = -logp[rows, y]
     dS = np.exp(logp, out=logp)
-    dS[rows, y] -= 1
+    # p_y - 1 == -sum of the other probabilities; summing them avoids the cancellation of
+    # p_y - 1 when p_y is within 1e-11 of 1 (a confident, correct score).
+    dS[rows, y] = 0
+    dS[rows, y] = -dS.sum(axis=1)
     loss = _mean(per_sample, weights, inv_n)
     return loss, _scale_rows(dS, weights, inv_n)
 

@@ -1,0 +1,206 @@
+"""The node of a computational graph, and backpropagation through it.
+
+A :class:`Node` holds a value (a numpy array; a scalar is a 0-d array), the gate that made it
+(``op``), the nodes it was made from (``parents``, in a fixed order) and, after ``backward()``,
+its gradient ``grad`` (the derivative of the output with respect to this node, same shape as
+``value``).
+
+``backward()`` is the chain rule, node by node: it visits the graph in reverse topological
+order (computed with an explicit stack, so a chain of 100,000 nodes is fine) and, at each
+gate, multiplies the gradient arriving from above by the gate's local gradient (a
+vector-Jacobian product from the registry in ``linclass.graph.ops``). Where a node feeds
+several gates, their gradients are **added**.
+
+The operations themselves (``+``, ``@``, ``exp``, ``max`` ...) live in ``linclass.graph.ops``,
+each with its forward value and its local gradient side by side.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import numpy as np
+
+__all__ = ["Node", "no_grad", "is_grad_enabled", "topological_order", "VJPS"]
+
+# op name -> one function per operand: vjp(g, node, i) -> gradient for operand i
+VJPS: dict = {}
+
+_state = {"grad_enabled": True}
+
+
+def is_grad_enabled():
+    """Whether new operations record their parents (False inside ``no_grad()``)."""
+    return _state["grad_enabled"]
+
+
+@contextmanager
+def no_grad():
+    """Operations inside this block build no graph: their results are constants."""
+    previous = _state["grad_enabled"]
+    _state["grad_enabled"] = False
+    try:
+        yield
+    finally:
+        _state["grad_enabled"] = previous
+
+
+def _as_value(value, dtype=None):
+    a = np.asarray(value, dtype=dtype)
+    if a.dtype.kind not in "fc":
+        a = a.astype(np.float64)
+    return a
+
+
+class Node:
+    """A value in a computational graph.
+
+    Parameters
+    ----------
+    value : array-like or float
+        Integers become float64; float32 stays float32.
+    label : str, optional
+        A name to show in tables and drawings.
+    requires_grad : bool, default True
+        False for constants: backward does not compute their gradient.
+
+    Attributes
+    ----------
+    value : ndarray
+    grad : ndarray or None
+        Set by ``backward()``.
+    op : str
+        The gate that made this node ("input", "const", "add", "mul", "max", "sigmoid", ...).
+    parents : tuple of Node
+        The gate's operands, in order.
+    ctx : tuple
+        What the gate needs besides its operands (an axis, an index, an exponent).
+    """
+
+    __slots__ = ("value", "grad", "parents", "op", "ctx", "label", "requires_grad",
+                 "__weakref__")
+    __array_priority__ = 1000  # numpy defers to Node's operators (ndarray + Node -> Node)
+
+    def __init__(self, value, label=None, requires_grad=True, *, _op="input", _parents=(),
+                 _ctx=()):
+        self.value = value if _parents else _as_value(value)
+        self.grad = None
+        self.parents = _parents
+        self.op = _op
+        self.ctx = _ctx
+        self.label = label
+        self.requires_grad = requires_grad
+
+    @property
+    def shape(self):
+        return np.shape(self.value)
+
+    @property
+    def ndim(self):
+        return np.ndim(self.value)
+
+    @property
+    def dtype(self):
+        return np.result_type(self.value)
+
+    @property
+    def data(self):
+        """The value as a Python float for a scalar (as in micrograd), else the array."""
+        return float(self.value) if np.ndim(self.value) == 0 else self.value
+
+    def item(self):
+        return float(self.value)
+
+    def __repr__(self):
+        name = f" {self.label!r}" if self.label else ""
+        if np.ndim(self.value) == 0:
+            return f"Node{name}(value={float(self.value):.6g}, op={self.op!r})"
+        return f"Node{name}(shape={np.shape(self.value)}, op={self.op!r})"
+
+    def __len__(self):
+        return len(self.value)
+
+    def __iter__(self):
+        raise TypeError("a Node is not iterable; index it (node[i]) to pick entries.")
+
+    def __bool__(self):
+        raise TypeError("a Node has no truth value; compare node.value instead.")
+
+    # -- backpropagation ----------------------------------------------------------------------
+    def backward(self, grad=None, accumulate=False):
+        """Compute ``d self / d node`` for every node this one depends on.
+
+        Parameters
+        ----------
+        grad : array-like, optional
+            The gradient arriving at this node from above; 1 by default (``self`` must then be
+            a scalar, or the seed is an array of ones: the gradient of ``self.sum()``).
+        accumulate : bool, default False
+            Add to the gradients already stored instead of replacing them. Without it, calling
+            ``backward()`` twice gives the same gradients twice.
+
+        Returns
+        -------
+        self
+        """
+        seed = np.ones_like(self.value) if grad is None else _as_value(grad, self.dtype)
+        if np.shape(seed) != np.shape(self.value):
+            raise ValueError(f"grad has shape {np.shape(seed)}; this node has "
+                             f"{np.shape(self.value)}.")
+        order = topological_order(self)
+        grads = {id(self): seed}
+        for node in reversed(order):
+            if not node.requires_grad:  # constants (and gates on constants only)
+                continue
+            g = grads.pop(id(node), None)
+            if g is None:  # a node this output does not depend on through a path of grads
+                g = np.zeros_like(node.value)
+            node.grad = node.grad + g if (accumulate and node.grad is not None) else g
+            if not node.parents:
+                continue
+            rules = VJPS[node.op]
+            for i, parent in enumerate(node.parents):
+                if not parent.requires_grad:
+                    continue
+                pg = rules[i](g, node, i)
+                key = id(parent)
+                if key in grads:
+                    grads[key] = grads[key] + pg
+                else:
+                    grads[key] = pg
+        return self
+
+    def zero_grad(self):
+        """Set the gradient of this node and of every node it depends on to zeros."""
+        for node in topological_order(self):
+            node.grad = np.zeros_like(node.value) if node.requires_grad else None
+        return self
+
+    def nodes(self):
+        """Every node this one depends on, itself last, in forward (topological) order."""
+        return topological_order(self)
+
+
+def topological_order(root):
+    """Nodes reachable from ``root`` through ``parents``, each after all its parents.
+
+    Iterative depth-first search (no recursion limit); parents are visited in their fixed
+    order, so the result is deterministic.
+    """
+    order = []
+    visited = set()
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        key = id(node)
+        if key in visited:
+            continue
+        visited.add(key)
+        stack.append((node, True))
+        for parent in reversed(node.parents):
+            if id(parent) not in visited:
+                stack.append((parent, False))
+    return order

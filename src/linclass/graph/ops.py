@@ -1,0 +1,380 @@
+"""The gates: each operation's forward value and its local gradient, side by side.
+
+Every operation is a function that computes its value with numpy and returns a new
+:class:`~linclass.graph.engine.Node` remembering its operands; next to it, ``_vjp(name, ...)``
+registers one vector-Jacobian product per operand: given the gradient ``g`` arriving from above,
+the gradient for that operand (the upstream gradient times the local gradient). Broadcasting
+works forward, and backward sums each gradient back to its operand's shape.
+
+Tie rules (where the derivative is not defined, a subgradient is chosen): ``maximum`` and
+``minimum`` send the gradient to the first operand on a tie (as Python's ``max(a, b)`` returns
+``a``); the ``max`` reduction routes it to the first arg-max; ``relu`` and ``abs`` have
+gradient 0 at 0.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .engine import VJPS, Node, is_grad_enabled
+
+__all__ = [
+    "add", "sub", "mul", "div", "power", "neg", "matmul", "sum", "mean", "exp", "log",
+    "maximum", "minimum", "max", "relu", "sigmoid", "tanh", "reshape", "transpose",
+    "getitem", "absolute", "constant", "GATES",
+]
+
+# The symbol each gate is drawn with (in tables, circuits and staged code).
+GATES = {
+    "add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "neg": "-x", "matmul": "@",
+    "sum": "sum", "mean": "mean", "exp": "exp", "log": "log", "maximum": "max",
+    "minimum": "min", "max": "max", "relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh",
+    "reshape": "reshape", "transpose": "T", "getitem": "[]", "abs": "abs",
+}
+
+
+# -- plumbing ---------------------------------------------------------------------------------
+
+def constant(value, like=None):
+    """A node that needs no gradient. A Python number takes the dtype of ``like``."""
+    if isinstance(value, Node):
+        return value
+    if like is not None and isinstance(value, numbers.Number) and like.dtype.kind == "f":
+        value = np.asarray(value, dtype=like.dtype)
+    return Node(value, requires_grad=False, _op="const")
+
+
+def _node(op, value, parents, ctx=()):
+    if not is_grad_enabled():
+        return Node(value, requires_grad=False, _op="const")
+    needs = False
+    for p in parents:
+        if p.requires_grad:
+            needs = True
+            break
+    return Node(value, requires_grad=needs, _op=op, _parents=parents, _ctx=ctx)
+
+
+def _pair(a, b):
+    if isinstance(a, Node):
+        return a, (b if isinstance(b, Node) else constant(b, like=a))
+    return constant(a, like=b), b
+
+
+def _vjp(op, *rules):
+    VJPS[op] = rules
+
+
+def _unbroadcast(g, shape):
+    """Sum ``g`` over the axes along which an operand of ``shape`` was broadcast."""
+    if np.shape(g) == shape:
+        return g
+    while np.ndim(g) > len(shape):
+        g = g.sum(axis=0)
+    for axis, n in enumerate(shape):
+        if n == 1 and g.shape[axis] != 1:
+            g = g.sum(axis=axis, keepdims=True)
+    return g
+
+
+def _a(n):
+    return n.parents[0].value
+
+
+def _b(n):
+    return n.parents[1].value
+
+
+def _shape(n, i):
+    return np.shape(n.parents[i].value)
+
+
+# -- arithmetic -------------------------------------------------------------------------------
+
+def add(a, b):
+    a, b = _pair(a, b)
+    return _node("add", a.value + b.value, (a, b))
+
+
+_vjp("add", lambda g, n, i: _unbroadcast(g, _shape(n, 0)),
+     lambda g, n, i: _unbroadcast(g, _shape(n, 1)))
+
+
+def sub(a, b):
+    a, b = _pair(a, b)
+    return _node("sub", a.value - b.value, (a, b))
+
+
+_vjp("sub", lambda g, n, i: _unbroadcast(g, _shape(n, 0)),
+     lambda g, n, i: _unbroadcast(-g, _shape(n, 1)))
+
+
+def mul(a, b):
+    a, b = _pair(a, b)
+    return _node("mul", a.value * b.value, (a, b))
+
+
+# The mul gate swaps: each operand's local gradient is the other operand.
+_vjp("mul", lambda g, n, i: _unbroadcast(g * _b(n), _shape(n, 0)),
+     lambda g, n, i: _unbroadcast(g * _a(n), _shape(n, 1)))
+
+
+def div(a, b):
+    a, b = _pair(a, b)
+    return _node("div", a.value / b.value, (a, b))
+
+
+_vjp("div", lambda g, n, i: _unbroadcast(g / _b(n), _shape(n, 0)),
+     lambda g, n, i: _unbroadcast(-g * n.value / _b(n), _shape(n, 1)))
+
+
+def power(a, b):
+    a, b = _pair(a, b)
+    return _node("pow", a.value ** b.value, (a, b))
+
+
+def _pow_exponent_grad(g, n, i):
+    a = _a(n)
+    safe = np.where(a > 0, a, 1)
+    return _unbroadcast(g * n.value * np.where(a > 0, np.log(safe), 0), _shape(n, 1))
+
+
+_vjp("pow", lambda g, n, i: _unbroadcast(g * _b(n) * _a(n) ** (_b(n) - 1), _shape(n, 0)),
+     _pow_exponent_grad)
+
+
+def neg(a):
+    return _node("neg", -a.value, (a,))
+
+
+_vjp("neg", lambda g, n, i: -g)
+
+
+def matmul(a, b):
+    a, b = _pair(a, b)
+    return _node("matmul", np.matmul(a.value, b.value), (a, b))
+
+
+def _matmul_grad(g, n, i):
+    a, b = _a(n), _b(n)
+    if a.ndim == 1 and b.ndim == 1:  # a dot product
+        return g * (b if i == 0 else a)
+    A = a[None, :] if a.ndim == 1 else a
+    B = b[:, None] if b.ndim == 1 else b
+    G = g
+    if a.ndim == 1:
+        G = np.expand_dims(G, -2)
+    if b.ndim == 1:
+        G = np.expand_dims(G, -1)
+    if i == 0:
+        out = _unbroadcast(np.matmul(G, np.swapaxes(B, -1, -2)), A.shape)
+        return out.reshape(a.shape)
+    out = _unbroadcast(np.matmul(np.swapaxes(A, -1, -2), G), B.shape)
+    return out.reshape(b.shape)
+
+
+_vjp("matmul", _matmul_grad, _matmul_grad)
+
+
+# -- reductions -------------------------------------------------------------------------------
+
+def _expand_back(g, shape, axis, keepdims):
+    """Reshape a reduced gradient so that it broadcasts against the operand's ``shape``."""
+    if keepdims:
+        return g
+    if axis is None:
+        return np.reshape(g, (1,) * len(shape))
+    axes = (axis,) if isinstance(axis, int) else axis
+    for ax in sorted(ax % len(shape) for ax in axes):
+        g = np.expand_dims(g, ax)
+    return g
+
+
+def sum(a, axis=None, keepdims=False):
+    return _node("sum", np.sum(a.value, axis=axis, keepdims=keepdims), (a,), (axis, keepdims))
+
+
+_vjp("sum", lambda g, n, i: np.broadcast_to(_expand_back(g, _shape(n, 0), *n.ctx),
+                                            _shape(n, 0)))
+
+
+def mean(a, axis=None, keepdims=False):
+    return _node("mean", np.mean(a.value, axis=axis, keepdims=keepdims), (a,), (axis, keepdims))
+
+
+def _mean_grad(g, n, i):
+    shape = _shape(n, 0)
+    count = float(np.prod(shape) / np.size(n.value))  # a Python float keeps float32 float32
+    return np.broadcast_to(_expand_back(g, shape, *n.ctx) / count, shape)
+
+
+_vjp("mean", _mean_grad)
+
+
+def max(a, axis=None, keepdims=False):
+    """The max gate as a reduction: the gradient goes to the (first) arg-max only."""
+    return _node("max", np.max(a.value, axis=axis, keepdims=keepdims), (a,), (axis, keepdims))
+
+
+def _max_grad(g, n, i):
+    a = _a(n)
+    axis, keepdims = n.ctx
+    out = np.zeros_like(a)
+    if axis is None:
+        out[np.unravel_index(np.argmax(a), a.shape)] = np.reshape(g, ())
+        return out
+    ax = axis % a.ndim
+    idx = np.expand_dims(np.argmax(a, axis=ax), ax)
+    np.put_along_axis(out, idx, g if keepdims else np.expand_dims(g, ax), axis=ax)
+    return out
+
+
+_vjp("max", _max_grad)
+
+
+# -- elementwise ------------------------------------------------------------------------------
+
+def exp(a):
+    return _node("exp", np.exp(a.value), (a,))
+
+
+_vjp("exp", lambda g, n, i: g * n.value)
+
+
+def log(a):
+    return _node("log", np.log(a.value), (a,))
+
+
+_vjp("log", lambda g, n, i: g / _a(n))
+
+
+def maximum(a, b):
+    """Elementwise max of two operands (nodes or constants); ties go to the first."""
+    a, b = _pair(a, b)
+    return _node("maximum", np.maximum(a.value, b.value), (a, b))
+
+
+_vjp("maximum", lambda g, n, i: _unbroadcast(g * (_a(n) >= _b(n)), _shape(n, 0)),
+     lambda g, n, i: _unbroadcast(g * (_a(n) < _b(n)), _shape(n, 1)))
+
+
+def minimum(a, b):
+    """Elementwise min of two operands; ties go to the first."""
+    a, b = _pair(a, b)
+    return _node("minimum", np.minimum(a.value, b.value), (a, b))
+
+
+_vjp("minimum", lambda g, n, i: _unbroadcast(g * (_a(n) <= _b(n)), _shape(n, 0)),
+     lambda g, n, i: _unbroadcast(g * (_a(n) > _b(n)), _shape(n, 1)))
+
+
+def relu(a):
+    return _node("relu", np.maximum(a.value, 0), (a,))
+
+
+_vjp("relu", lambda g, n, i: g * (_a(n) > 0))
+
+
+def _stable_sigmoid(x):
+    e = np.exp(-np.abs(x))  # never overflows
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def sigmoid(a):
+    """``1 / (1 + exp(-a))``, computed without overflow for any |a|."""
+    return _node("sigmoid", _stable_sigmoid(a.value).astype(a.dtype, copy=False), (a,))
+
+
+# The sigmoid gate's local gradient is sigma * (1 - sigma), from its own output.
+_vjp("sigmoid", lambda g, n, i: g * n.value * (1 - n.value))
+
+
+def tanh(a):
+    return _node("tanh", np.tanh(a.value), (a,))
+
+
+_vjp("tanh", lambda g, n, i: g * (1 - n.value * n.value))
+
+
+def absolute(a):
+    return _node("abs", np.abs(a.value), (a,))
+
+
+_vjp("abs", lambda g, n, i: g * np.sign(_a(n)))
+
+
+# -- shapes and indexing ----------------------------------------------------------------------
+
+def reshape(a, *shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return _node("reshape", np.reshape(a.value, shape), (a,))
+
+
+_vjp("reshape", lambda g, n, i: np.reshape(g, _shape(n, 0)))
+
+
+def transpose(a, axes=None):
+    return _node("transpose", np.transpose(a.value, axes), (a,), (axes,))
+
+
+def _transpose_grad(g, n, i):
+    axes = n.ctx[0]
+    return np.transpose(g, None if axes is None else np.argsort(axes))
+
+
+_vjp("transpose", _transpose_grad)
+
+
+def getitem(a, index):
+    """``a[index]``: slices, integers and integer arrays (``s[arange(N), y]`` picks one entry
+    per row); entries picked more than once get the sum of their gradients."""
+    if isinstance(index, Node):
+        index = index.value
+    return _node("getitem", a.value[index], (a,), (index,))
+
+
+def _getitem_grad(g, n, i):
+    out = np.zeros_like(_a(n))
+    np.add.at(out, n.ctx[0], g)
+    return out
+
+
+_vjp("getitem", _getitem_grad)
+
+
+# -- the Node's operators and methods ---------------------------------------------------------
+
+def _install():
+    N = Node
+    N.__add__ = lambda a, b: add(a, b)
+    N.__radd__ = lambda a, b: add(b, a)
+    N.__sub__ = lambda a, b: sub(a, b)
+    N.__rsub__ = lambda a, b: sub(b, a)
+    N.__mul__ = lambda a, b: mul(a, b)
+    N.__rmul__ = lambda a, b: mul(b, a)
+    N.__truediv__ = lambda a, b: div(a, b)
+    N.__rtruediv__ = lambda a, b: div(b, a)
+    N.__pow__ = lambda a, b: power(a, b)
+    N.__rpow__ = lambda a, b: power(b, a)
+    N.__matmul__ = lambda a, b: matmul(a, b)
+    N.__rmatmul__ = lambda a, b: matmul(b, a)
+    N.__neg__ = neg
+    N.__abs__ = absolute
+    N.__getitem__ = getitem
+    N.sum = sum
+    N.mean = mean
+    N.max = max
+    N.exp = exp
+    N.log = log
+    N.relu = relu
+    N.sigmoid = sigmoid
+    N.tanh = tanh
+    N.reshape = reshape
+    N.transpose = transpose
+    N.T = property(lambda a: transpose(a))
+
+
+_install()

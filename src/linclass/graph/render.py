@@ -1,0 +1,230 @@
+"""Showing a circuit: its gate table, Graphviz DOT text, a text drawing, staged code.
+
+Each wire carries two numbers, as in the course's figures: the forward value (first, green)
+and the gradient of the output with respect to it (second, red). Run ``backward()`` on the
+circuit before rendering.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+
+from .engine import VJPS, topological_order
+from .ops import GATES
+
+__all__ = ["gate_rows", "gate_code", "wire_gradient", "local_gradients", "to_dot", "render_dot",
+           "require_dot", "text_drawing", "staged_lines", "fmt",
+           "GraphvizMissing", "VALUE_COLOR", "GRAD_COLOR"]
+
+VALUE_COLOR = "#2e7d32"  # green: forward values
+GRAD_COLOR = "#c62828"   # red: gradients
+
+
+class GraphvizMissing(RuntimeError):
+    """Graphviz's ``dot`` program is needed to draw a PNG or SVG and is not installed."""
+
+
+def fmt(x):
+    """A number as the course writes it: short, at most 4 significant digits."""
+    if x is None:
+        return "-"
+    x = np.asarray(x)
+    if x.ndim:
+        return f"array{x.shape}"
+    v = float(x)
+    if v == 0:
+        return "0"
+    return f"{v:.4g}"
+
+
+def _name(node):
+    return node.label if node.label is not None else GATES.get(node.op, node.op)
+
+
+def local_gradients(node):
+    """The gate's local gradient with respect to each operand (its vjp with g = 1)."""
+    one = np.ones_like(node.value)
+    return [VJPS[node.op][i](one, node, i) for i in range(len(node.parents))]
+
+
+def gate_rows(circuit):
+    """One dict per gate in forward order: gate, op, inputs, value, local grads, grad."""
+    rows = []
+    for node in circuit.gates():
+        rows.append({
+            "gate": _name(node),
+            "op": GATES.get(node.op, node.op),
+            "inputs": [_name(p) for p in node.parents],
+            "value": node.value,
+            "local": local_gradients(node),
+            "grad": node.grad,
+        })
+    return rows
+
+
+def wire_gradient(node, i):
+    """The gradient flowing back along the wire from operand ``i`` into ``node``: the
+    upstream gradient times the local one. An operand used by several gates gets the sum of
+    its wires' gradients."""
+    if not node.parents[i].requires_grad or node.grad is None:
+        return None
+    return VJPS[node.op][i](node.grad, node, i)
+
+
+def _html(text):
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _wire_label(value, grad):
+    return (f'<<font color="{VALUE_COLOR}">{_html(fmt(value))}</font><br/>'
+            f'<font color="{GRAD_COLOR}">{_html(fmt(grad))}</font>>')
+
+
+def to_dot(circuit):
+    """Graphviz DOT text: inputs on the left, one circle per gate, values and gradients on
+    every wire (value above in green, gradient below in red)."""
+    order = topological_order(circuit.output)
+    ids = {id(n): f"n{i}" for i, n in enumerate(order)}
+    lines = [
+        "digraph circuit {",
+        "  rankdir=LR;",
+        f'  label="{_html(circuit.expression)}"; labelloc=t; fontname="Helvetica";',
+        '  node [fontname="Helvetica"]; edge [fontname="Helvetica", fontsize=11];',
+    ]
+    for node in order:
+        nid = ids[id(node)]
+        if node.parents:
+            lines.append(f'  {nid} [shape=circle, label="{_html(GATES.get(node.op, node.op))}", '
+                         f'xlabel="{_html(node.label or "")}"];')
+        else:
+            lines.append(f'  {nid} [shape=plaintext, label="{_html(_name(node))}"];')
+    for node in order:
+        for i, parent in enumerate(node.parents):
+            label = _wire_label(parent.value, wire_gradient(node, i))
+            lines.append(f"  {ids[id(parent)]} -> {ids[id(node)]} [label={label}];")
+    out = circuit.output
+    lines.append(f'  result [shape=plaintext, label="{_html(out.label or "f")}"];')
+    lines.append(f"  {ids[id(out)]} -> result [label={_wire_label(out.value, out.grad)}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def require_dot():
+    """The path of Graphviz's ``dot``, or a clear error saying how to get it."""
+    exe = shutil.which("dot")
+    if exe is None:
+        raise GraphvizMissing(
+            "Graphviz's dot program is not installed, so no PNG or SVG can be drawn; install "
+            "Graphviz (apt-get install graphviz, brew install graphviz) or write DOT text "
+            "with --dot FILE."
+        )
+    return exe
+
+
+def render_dot(dot_text, fmt_name):
+    """Render DOT text to PNG or SVG bytes with Graphviz's ``dot``."""
+    exe = require_dot()
+    result = subprocess.run([exe, f"-T{fmt_name}"], input=dot_text.encode(),
+                            capture_output=True, timeout=60)
+    if result.returncode != 0:
+        raise RuntimeError(f"dot failed: {result.stderr.decode(errors='replace').strip()}")
+    return result.stdout
+
+
+def text_drawing(circuit):
+    """The circuit as a tree from the output back to the inputs, one row per wire.
+
+    Returns a list of ``(prefix, text, value, grad)``: ``prefix`` draws the branches,
+    ``text`` names the wire (``q1 = x + y``), ``value`` is its forward value and ``grad`` the
+    gradient flowing back along that wire. A node used by several gates is drawn once in full
+    and then referred to.
+    """
+    out = []
+    seen = set()
+
+    # An explicit stack keeps deep circuits from hitting the recursion limit.
+    stack = [(circuit.output, "", "", True, circuit.output.grad)]
+    while stack:
+        node, prefix, branch, is_root, grad = stack.pop()
+        again = id(node) in seen and node.parents
+        text = f"{node.label} (drawn above)" if again else gate_code(node)
+        out.append((prefix + branch, text, fmt(node.value), fmt(grad)))
+        if again:
+            continue
+        seen.add(id(node))
+        child_prefix = prefix + ("" if is_root else ("    " if branch.startswith("└") else "│   "))
+        kids = node.parents
+        for i in range(len(kids) - 1, -1, -1):
+            last = i == len(kids) - 1
+            stack.append((kids[i], child_prefix, "└── " if last else "├── ", False,
+                          wire_gradient(node, i)))
+    return out
+
+
+_LOCAL_CODE = {
+    "add": ("1", "1"),
+    "sub": ("1", "-1"),
+    "mul": ("{b}", "{a}"),
+    "div": ("1 / {b}", "-{out} / {b}"),
+    "pow": ("{b} * {a} ** ({b} - 1)", "{out} * log({a})"),
+    "neg": ("-1",),
+    "exp": ("{out}",),
+    "log": ("1 / {a}",),
+    "maximum": ("({a} >= {b})", "({b} > {a})"),
+    "minimum": ("({a} <= {b})", "({b} < {a})"),
+    "relu": ("({a} > 0)",),
+    "sigmoid": ("(1 - {out}) * {out}",),
+    "tanh": ("(1 - {out}**2)",),
+    "abs": ("sign({a})",),
+}
+
+
+def staged_lines(circuit):
+    """The computation as staged code, forward then backward, as in the course notes.
+
+    Returns two lists of ``(code, value)``: forward lines such as ``q1 = x + y`` and
+    backward lines such as ``dq1 = z * df`` (``+=`` where a wire gets a second gradient).
+    """
+    forward, backward = [], []
+    gates = circuit.gates()
+    for node in gates:
+        forward.append((gate_code(node), fmt(node.value)))
+    out = circuit.output
+    backward.append((f"d{out.label} = 1", "1"))
+    assigned = {id(out)}
+    running = {}
+    for node in reversed(gates):
+        names = {"out": node.label}
+        if len(node.parents) >= 1:
+            names["a"] = _name(node.parents[0])
+        if len(node.parents) >= 2:
+            names["b"] = _name(node.parents[1])
+        for i, parent in enumerate(node.parents):
+            if not parent.requires_grad:
+                continue
+            expr = _LOCAL_CODE[node.op][i].format(**names)
+            up = f"d{node.label}"
+            rhs = up if expr == "1" else (f"-{up}" if expr == "-1" else f"{expr} * {up}")
+            op = "+=" if id(parent) in assigned else "="
+            assigned.add(id(parent))
+            running[id(parent)] = running.get(id(parent), 0.0) + float(wire_gradient(node, i))
+            backward.append((f"d{_name(parent)} {op} {rhs}", fmt(running[id(parent)])))
+    return forward, backward
+
+
+def gate_code(node):
+    """``q1 = x + y`` for a gate; the name alone for an input or a constant."""
+    if not node.parents:
+        return _name(node)
+    args = [_name(p) for p in node.parents]
+    sym = GATES.get(node.op, node.op)
+    if len(args) == 2 and node.op in ("add", "sub", "mul", "div", "pow", "matmul"):
+        rhs = f"{args[0]} {sym} {args[1]}"
+    elif node.op == "neg":
+        rhs = f"-{args[0]}"
+    else:
+        rhs = f"{sym}({', '.join(args)})"
+    return f"{node.label} = {rhs}"
