@@ -25,8 +25,9 @@ run: $(STAMP)
 test: $(TSTAMP)
 	$(PY) -m pytest
 
-bench: $(STAMP)
+bench: $(TSTAMP)
 	$(PY) benchmarks/bench_losses.py
+	$(PY) benchmarks/bench_graph.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

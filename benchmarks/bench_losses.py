@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import statistics
 import sys
-import time
-from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
+from _common import machine, median_time, publish
 from linclass.losses import (
     multiclass_hinge,
     softmax_cross_entropy,
@@ -31,37 +28,6 @@ from linclass.losses import (
     svm_loss_naive,
 )
 from linclass.objective import loss_and_gradient
-
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "RESULTS.md"
-BEGIN = "<!-- bench_losses:begin -->"
-END = "<!-- bench_losses:end -->"
-
-
-def median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
-def machine():
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    blas = ", ".join(f"{i.get('internal_api')} {i.get('version')} ({i.get('num_threads')} threads"
-                     f", {i.get('architecture')})" for i in threadpool_info()
-                     if i.get("user_api") == "blas")
-    return (f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, "
-            f"NumPy {np.__version__}; BLAS: {blas}")
 
 
 def main(argv=None):
@@ -100,32 +66,12 @@ def main(argv=None):
         t_read = median_time(lambda: np.ones(N, np.float32) @ X, args.repeats)
         rows.append((f"one read pass over X ({X.nbytes / 1e6:.0f} MB)", t_read, "memory floor"))
 
-    lines = [
-        f"Machine: {machine()}. BLAS threads: {args.threads}. float32, X {N:,} x {D:,}, "
-        f"{C} classes, median of {args.repeats} runs (naive: {max(1, args.repeats // 2)}).",
-        "",
-        "| what | time | note |",
-        "| --- | ---: | --- |",
-    ]
-    for what, t, note in rows:
-        lines.append(f"| {what} | {t * 1e3:.1f} ms | {note} |")
-    table = "\n".join(lines)
-    print(table)
-    if not args.no_write:
-        write_section(table)
+    publish("bench_losses", "Loss + gradient (`benchmarks/bench_losses.py`)",
+            f"Machine: {machine()}. BLAS threads: {args.threads}. float32, X {N:,} x {D:,}, "
+            f"{C} classes, median of {args.repeats} runs (naive: {max(1, args.repeats // 2)}).",
+            ["what", "time", "note"], [(w, f"{t * 1e3:.1f} ms", note) for w, t, note in rows],
+            not args.no_write)
     return 0
-
-
-def write_section(table):
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    block = f"{BEGIN}\n{table}\n{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n## Loss + gradient (`benchmarks/bench_losses.py`)\n\n" \
-            + block + "\n"
-    RESULTS.write_text(text)
 
 
 if __name__ == "__main__":

@@ -101,9 +101,24 @@ def test_order_is_deterministic_and_parents_keep_their_order():
     x, y = Node(1.0, "x"), Node(2.0, "y")
     f = y - x
     assert [p.label for p in f.parents] == ["y", "x"]
-    assert [n.label for n in topological_order(f)][:2] == ["y", "x"]
+    order = topological_order(f)
+    assert [n.label for n in order][:2] == ["x", "y"]  # creation order
+    assert order[-1] is f and [n.serial for n in topological_order(f)] == [n.serial for n in order]
     f.backward()
     assert float(x.grad) == -1 and float(y.grad) == 1
+
+
+def test_topological_order_puts_every_node_after_its_parents(rng):
+    leaves = [Node(float(v)) for v in rng.standard_normal(6)]
+    nodes = list(leaves)
+    for k in range(200):
+        a, b = nodes[rng.integers(len(nodes))], nodes[rng.integers(len(nodes))]
+        nodes.append([a + b, a * b, ops.maximum(a, b), ops.tanh(a)][k % 4])
+    order = topological_order(nodes[-1])
+    position = {id(n): i for i, n in enumerate(order)}
+    for n in order:
+        assert all(position[id(p)] < position[id(n)] for p in n.parents)
+    assert len(position) == len(order)  # each node once
 
 
 def test_no_grad_builds_no_graph():

@@ -312,10 +312,9 @@ def cmd_circuit(args, out, err):
             atomic_write(path, lambda f, data=image: f.write(data))
             out.print(f"wrote {path}")
     if not (args.dot or args.png or args.svg):
-        out.print(f"\ncircuit: each wire shows its [{V}]value[/] and the [{G}]gradient[/] "
-                  "flowing back along it")
+        out.print(f"\ncircuit (each wire: [{V}]value[/] / [{G}]gradient flowing back[/])")
         for prefix, text, value, grad in render.text_drawing(circuit):
-            out.print(f"{prefix}{text}  [{V}]{value}[/] [{G}]{grad}[/]", highlight=False)
+            out.print(f"{prefix}{text}   [{V}]{value}[/] / [{G}]{grad}[/]", highlight=False)
     return 0
 
 

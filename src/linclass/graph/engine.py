@@ -18,6 +18,8 @@ each with its forward value and its local gradient side by side.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from itertools import count
+from operator import attrgetter
 
 import numpy as np
 
@@ -27,6 +29,11 @@ __all__ = ["Node", "no_grad", "is_grad_enabled", "topological_order", "VJPS"]
 VJPS: dict = {}
 
 _state = {"grad_enabled": True}
+
+# Every node gets the next number when it is made. A node's parents exist before it does, so
+# creation order is a topological order, whatever the shape of the graph.
+_serial = count()
+_by_serial = attrgetter("serial")
 
 
 def is_grad_enabled():
@@ -77,7 +84,7 @@ class Node:
         What the gate needs besides its operands (an axis, an index, an exponent).
     """
 
-    __slots__ = ("value", "grad", "parents", "op", "ctx", "label", "requires_grad",
+    __slots__ = ("value", "grad", "parents", "op", "ctx", "label", "requires_grad", "serial",
                  "__weakref__")
     __array_priority__ = 1000  # numpy defers to Node's operators (ndarray + Node -> Node)
 
@@ -90,6 +97,7 @@ class Node:
         self.ctx = _ctx
         self.label = label
         self.requires_grad = requires_grad
+        self.serial = next(_serial)
 
     @property
     def shape(self):
@@ -148,26 +156,25 @@ class Node:
             raise ValueError(f"grad has shape {np.shape(seed)}; this node has "
                              f"{np.shape(self.value)}.")
         order = topological_order(self)
-        grads = {id(self): seed}
+        grads = {self: seed}  # keyed by the nodes themselves (identity hashing)
+        pop = grads.pop
+        vjps = VJPS
         for node in reversed(order):
             if not node.requires_grad:  # constants (and gates on constants only)
                 continue
-            g = grads.pop(id(node), None)
-            if g is None:  # a node this output does not depend on through a path of grads
+            g = pop(node, None)
+            if g is None:  # no path of gradients from the output reaches this node
                 g = np.zeros_like(node.value)
             node.grad = node.grad + g if (accumulate and node.grad is not None) else g
-            if not node.parents:
+            parents = node.parents
+            if not parents:
                 continue
-            rules = VJPS[node.op]
-            for i, parent in enumerate(node.parents):
-                if not parent.requires_grad:
-                    continue
-                pg = rules[i](g, node, i)
-                key = id(parent)
-                if key in grads:
-                    grads[key] = grads[key] + pg
-                else:
-                    grads[key] = pg
+            rules = vjps[node.op]
+            for i, parent in enumerate(parents):
+                if parent.requires_grad:
+                    pg = rules[i](g, node, i)
+                    previous = grads.get(parent)
+                    grads[parent] = pg if previous is None else previous + pg
         return self
 
     def zero_grad(self):
@@ -184,23 +191,14 @@ class Node:
 def topological_order(root):
     """Nodes reachable from ``root`` through ``parents``, each after all its parents.
 
-    Iterative depth-first search (no recursion limit); parents are visited in their fixed
-    order, so the result is deterministic.
+    One pass with an explicit stack (no recursion limit) collects the nodes; sorting them by
+    creation number puts every node after its parents, deterministically.
     """
-    order = []
-    visited = set()
-    stack = [(root, False)]
+    seen = {root}
+    stack = [root]
     while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        key = id(node)
-        if key in visited:
-            continue
-        visited.add(key)
-        stack.append((node, True))
-        for parent in reversed(node.parents):
-            if id(parent) not in visited:
-                stack.append((parent, False))
-    return order
+        for parent in stack.pop().parents:
+            if parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return sorted(seen, key=_by_serial)

@@ -69,9 +69,9 @@ def _vjp(op, *rules):
 
 def _unbroadcast(g, shape):
     """Sum ``g`` over the axes along which an operand of ``shape`` was broadcast."""
-    if np.shape(g) == shape:
+    if g.shape == shape:  # the common case, kept cheap for scalar circuits
         return g
-    while np.ndim(g) > len(shape):
+    while g.ndim > len(shape):
         g = g.sum(axis=0)
     for axis, n in enumerate(shape):
         if n == 1 and g.shape[axis] != 1:
@@ -88,7 +88,7 @@ def _b(n):
 
 
 def _shape(n, i):
-    return np.shape(n.parents[i].value)
+    return n.parents[i].value.shape
 
 
 # -- arithmetic -------------------------------------------------------------------------------
