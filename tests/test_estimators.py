@@ -3,7 +3,7 @@ import pytest
 from sklearn.base import clone
 
 from linclass import LinearSVM, SoftmaxClassifier, TrainingDivergedError
-from linclass.estimators import auto_learning_rate
+from linclass.estimators import auto_learning_rate, auto_reg, mean_squared_norm
 
 BOTH = [LinearSVM, SoftmaxClassifier]
 
@@ -262,13 +262,31 @@ def test_parameters_are_stored_untouched_and_clone_works():
     assert clone(m).get_params() == p
 
 
-def test_auto_learning_rate_follows_the_data_scale(rng):
+def test_auto_learning_rate_and_reg_follow_the_data_scale(rng):
     X = rng.standard_normal((100, 20))
-    lr = auto_learning_rate(X)
-    assert lr == pytest.approx(1 / np.mean(np.sum(X**2, axis=1)))
-    assert auto_learning_rate(10 * X) == pytest.approx(lr / 100)
-    assert auto_learning_rate(X, "momentum", 0.9) == pytest.approx(0.1 * lr)
-    assert auto_learning_rate(X, "adam") == 1e-3
+    sq = mean_squared_norm(X)
+    assert sq == pytest.approx(np.mean(np.sum(X**2, axis=1)))
+    lr = auto_learning_rate(sq)
+    assert lr == pytest.approx(1 / sq)
+    assert auto_learning_rate(mean_squared_norm(10 * X)) == pytest.approx(lr / 100)
+    assert auto_learning_rate(sq, "momentum", 0.9) == pytest.approx(0.1 * lr)
+    assert auto_learning_rate(sq, "adam") == 1e-3
+    assert auto_reg(sq, 3e-4) == pytest.approx(3e-4 * sq)
+
+
+@pytest.mark.parametrize("cls", BOTH)
+def test_auto_settings_make_training_scale_free(cls, digits_split):
+    """With "auto" step and penalty, data scaled by 10 gives weights scaled by 1/10."""
+    Xtr, ytr = digits_split[:2]
+    X = Xtr.astype(np.float64)
+    a = cls(random_state=0, max_epochs=5).fit(X, ytr)
+    b = cls(random_state=0, max_epochs=5).fit(10 * X, ytr)
+    assert b.reg_ == pytest.approx(100 * a.reg_)
+    assert b.learning_rate_ == pytest.approx(a.learning_rate_ / 100)
+    # The initial weights (0.001 * randn) do not scale with the data, so the two runs are
+    # not identical, only equally good.
+    assert abs(a.score(X, ytr) - b.score(10 * X, ytr)) < 0.03
+    assert a.reg_ == pytest.approx(cls._auto_reg * mean_squared_norm(X))
 
 
 @pytest.mark.parametrize("variant", ["weston_watkins", "crammer_singer"])

@@ -215,7 +215,7 @@ def cmd_train(args, out, err):
         table.add_row(split, str(result[f"n_{split}"]), f"{result[f'{split}_accuracy']:.4f}")
     out.print(table)
     out.print(f"epochs {result['epochs']}, learning rate {result['learning_rate']:.3g}, "
-              f"fit {result['fit_seconds']:.2f} s")
+              f"reg {result['reg']:.3g}, fit {result['fit_seconds']:.2f} s")
     out.print(f"saved {result['model_path']} and {result['metrics_path']}")
     return 0
 

@@ -48,7 +48,14 @@ def _rng(random_state):
     return np.random.default_rng(random_state)
 
 
-def auto_learning_rate(X, optimizer="sgd", momentum=0.9, curvature=1.0):
+def mean_squared_norm(X):
+    """``mean(||x_i||**2)`` over the rows of X (dense or scipy.sparse), in float64."""
+    if hasattr(X, "multiply"):  # scipy.sparse
+        return float(X.multiply(X).sum()) / X.shape[0]
+    return float(np.einsum("ij,ij->", X, X, dtype=np.float64)) / X.shape[0]
+
+
+def auto_learning_rate(sq_norm, optimizer="sgd", momentum=0.9, curvature=1.0):
     """The step size ``learning_rate="auto"`` picks: ``1 / (curvature * mean(||x_i||**2))``.
 
     A linear model's gradient changes with the squared size of its inputs, so this step makes
@@ -57,17 +64,31 @@ def auto_learning_rate(X, optimizer="sgd", momentum=0.9, curvature=1.0):
     softmax cross-entropy, which makes the step ``1/L`` for the Lipschitz constant L of its
     gradient; 1 for the hinge. Momentum methods take ``(1 - momentum)`` of it, as their
     velocity amplifies the step by ``1 / (1 - momentum)``; Adam, which is scale-free, takes 1e-3.
+
+    Parameters
+    ----------
+    sq_norm : float
+        ``mean(||x_i||**2)`` of the training data (``mean_squared_norm(X)``).
     """
     if optimizer == "adam":
         return 1e-3
-    if hasattr(X, "multiply"):  # scipy.sparse
-        sq = float(X.multiply(X).sum()) / X.shape[0]
-    else:
-        sq = float(np.einsum("ij,ij->", X, X, dtype=np.float64)) / X.shape[0]
-    lr = 1.0 / (curvature * sq + 1e-12)
+    lr = 1.0 / (curvature * sq_norm + 1e-12)
     if optimizer in ("momentum", "nesterov"):
         lr *= 1 - momentum
     return lr
+
+
+def auto_reg(sq_norm, strength):
+    """The L2 strength ``reg="auto"`` picks: ``strength * mean(||x_i||**2)``.
+
+    Scaling the pixels by c scales the best weights by 1/c and ``sum(W**2)`` by 1/c**2, so a
+    penalty that weighs the same on any data must grow with the squared size of the inputs.
+    The SVM uses ``strength = 3e-4``, the Softmax ``1e-4``: with tiny weights the hinge loss
+    starts at C - 1 and the cross-entropy at ln C, about 4x less for 10 classes, and the
+    penalty keeps that proportion. On raw, mean-subtracted CIFAR-10 the SVM's is about 3.7e3
+    (the course's 2.5e4 is 2e-3 times the same norm); on the bundled digits about 0.36.
+    """
+    return strength * sq_norm
 
 
 class _LinearClassifier(ClassifierMixin, BaseEstimator):
@@ -75,15 +96,17 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
 
     _loss_name = None  # "svm" or "softmax", set by subclasses
     _curvature = 1.0  # a bound on the loss's second derivative in the scores ("auto" step)
+    _auto_reg = 3e-4  # reg="auto" is this times mean ||x||^2
 
-    def __init__(self, *, learning_rate="auto", reg=1e-4, batch_size=200, max_epochs=100,
-                 optimizer="sgd", momentum=0.9, lr_decay=1.0, tol=1e-4, early_stopping=False,
-                 validation_fraction=0.1, n_iter_no_change=5, random_state=None, verbose=0,
-                 warm_start=False):
+    def __init__(self, *, learning_rate="auto", reg="auto", batch_size=200, max_epochs=100,
+                 max_steps=None, optimizer="sgd", momentum=0.9, lr_decay=1.0, tol=1e-4,
+                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=5,
+                 random_state=None, verbose=0, warm_start=False):
         self.learning_rate = learning_rate
         self.reg = reg
         self.batch_size = batch_size
         self.max_epochs = max_epochs
+        self.max_steps = max_steps
         self.optimizer = optimizer
         self.momentum = momentum
         self.lr_decay = lr_decay
@@ -107,14 +130,18 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         lr = self.learning_rate
         if not (lr == "auto" or (isinstance(lr, Real) and np.isfinite(lr) and lr > 0)):
             bad("learning_rate", 'a positive number or "auto"')
-        if not (isinstance(self.reg, Real) and np.isfinite(self.reg) and self.reg >= 0):
-            bad("reg", "a number >= 0")
+        if not (self.reg == "auto" or (
+                isinstance(self.reg, Real) and np.isfinite(self.reg) and self.reg >= 0)):
+            bad("reg", 'a number >= 0 or "auto"')
         if self.batch_size is not None and not (
             isinstance(self.batch_size, Integral) and self.batch_size >= 1
         ):
             bad("batch_size", "a positive integer, or None for full-batch gradient descent")
         if not (isinstance(self.max_epochs, Integral) and self.max_epochs >= 1):
             bad("max_epochs", "a positive integer")
+        if self.max_steps is not None and not (
+                isinstance(self.max_steps, Integral) and self.max_steps >= 1):
+            bad("max_steps", "a positive integer, or None for no limit")
         if self.optimizer not in OPTIMIZERS:
             bad("optimizer", f"one of {sorted(OPTIMIZERS)}")
         if not (isinstance(self.momentum, Real) and 0 <= self.momentum < 1):
@@ -208,9 +235,8 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
             X, y_idx, sample_weight, X_val, y_val = self._hold_out(X, y_idx, sample_weight, rng)
         if not warm:
             self._init_state(X, rng)
-        elif not hasattr(self, "_optimizer"):
-            self._optimizer = make_optimizer(self.optimizer, self.learning_rate_, self.momentum,
-                                             self.lr_decay)
+        else:
+            self._resume()
         self._run(X, y_idx, sample_weight, X_val, y_val, self.max_epochs, rng, callback,
                   fresh_history=not warm)
         return self
@@ -246,10 +272,10 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         if first:
             self._rng_ = _rng(self.random_state)
             self._init_state(X, self._rng_)
-        elif not hasattr(self, "_optimizer"):  # a loaded model: resume at its learning rate
-            self._rng_ = _rng(self.random_state)
-            self._optimizer = make_optimizer(self.optimizer, self.learning_rate_, self.momentum,
-                                             self.lr_decay)
+        else:
+            if not hasattr(self, "_rng_"):  # a loaded model
+                self._rng_ = _rng(self.random_state)
+            self._resume()
         self._run(X, y_idx, sample_weight, None, None, 1, self._rng_, None, fresh_history=first)
         return self
 
@@ -298,12 +324,24 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         C, D = len(self.classes_), X.shape[1]
         self.coef_ = (0.001 * rng.standard_normal((C, D))).astype(X.dtype)
         self.intercept_ = np.zeros(C, dtype=X.dtype)
+        sq = mean_squared_norm(X) if "auto" in (self.learning_rate, self.reg) else None
         lr = self.learning_rate
         if lr == "auto":
-            lr = auto_learning_rate(X, self.optimizer, self.momentum, self._curvature)
+            lr = auto_learning_rate(sq, self.optimizer, self.momentum, self._curvature)
         self.learning_rate_ = float(lr)
+        self.reg_ = float(auto_reg(sq, self._auto_reg) if self.reg == "auto" else self.reg)
         self._optimizer = make_optimizer(self.optimizer, lr, self.momentum, self.lr_decay)
         self.n_iter_ = 0
+        self.n_steps_ = 0
+
+    def _resume(self):
+        """Continue training a fitted model: a numeric ``reg`` set since wins; a loaded model
+        gets a fresh optimizer at its learning rate."""
+        if self.reg != "auto":
+            self.reg_ = float(self.reg)
+        if not hasattr(self, "_optimizer"):
+            self._optimizer = make_optimizer(self.optimizer, self.learning_rate_, self.momentum,
+                                             self.lr_decay)
 
     def _run(self, X, y, sample_weight, X_val, y_val, n_epochs, rng, callback, fresh_history):
         """The training loop: ``n_epochs`` epochs on (X, y), updating coef_/intercept_."""
@@ -339,16 +377,20 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
                         Xb = np.take(X, idx, axis=0, out=buf[:len(idx)]) if dense else X[idx]
                         yb = y[idx]
                         wb = None if sample_weight is None else sample_weight[idx]
-                    loss, dW, db, correct = loss_and_gradient(W, b, Xb, yb, loss_fn, self.reg, wb)
+                    loss, dW, db, correct = loss_and_gradient(W, b, Xb, yb, loss_fn, self.reg_, wb)
                     if not np.isfinite(loss):
                         self._diverged(loss, epoch, steps + 1)
                     opt.step([W, b], [dW, db])
                     steps += 1
+                    self.n_steps_ += 1
                     loss_sum += loss * Xb.shape[0]
                     n_correct += correct
                     if callback is not None and callback({"event": "step", "epoch": epoch,
                                                           "step": steps, "loss": loss}):
                         stop = True
+                    if self.max_steps is not None and self.n_steps_ >= self.max_steps:
+                        stop = True
+                    if stop:
                         break
                 if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
                     self._diverged(np.inf, epoch, steps)
@@ -460,11 +502,16 @@ class LinearSVM(_LinearClassifier):
         Step size. "auto" is ``1 / mean(||x_i||^2)`` (twice that for softmax; times
         ``1 - momentum`` for momentum methods; 1e-3 for Adam): the natural scale of a linear
         model's gradient. See ``auto_learning_rate``.
-    reg : float, default 1e-4
-        L2 strength in ``reg * sum(W**2)`` (gradient ``2 * reg * W``).
+    reg : float or "auto", default "auto"
+        L2 strength in ``reg * sum(W**2)`` (gradient ``2 * reg * W``). "auto" is
+        ``3e-4 * mean(||x_i||^2)`` (``1e-4`` for the Softmax), a penalty of the same weight
+        whatever the pixel scale; see ``auto_reg``.
     batch_size : int or None, default 200
         Rows per minibatch; None trains full batch (one step per epoch).
     max_epochs : int, default 100
+    max_steps : int or None, default None
+        Stop after this many update steps in all (the course's ``num_iters``), even within an
+        epoch.
     optimizer : {"sgd", "momentum", "nesterov", "adam"}, default "sgd"
     momentum : float, default 0.9
         For "momentum" and "nesterov".
@@ -497,13 +544,17 @@ class LinearSVM(_LinearClassifier):
     intercept_ : ndarray of shape (n_classes,)
     classes_ : ndarray of shape (n_classes,)
     n_iter_ : int
-        Epochs run.
+        Epochs run (the last one may be partial).
+    n_steps_ : int
+        Update steps taken.
     n_features_in_ : int
     history_ : dict of lists
         Per epoch: ``train_loss``, ``train_accuracy``, ``val_loss``, ``val_accuracy``,
         ``learning_rate``, ``seconds``.
     learning_rate_ : float
         The learning rate used (resolved from "auto").
+    reg_ : float
+        The L2 strength used (resolved from "auto").
 
     Notes
     -----
@@ -513,13 +564,14 @@ class LinearSVM(_LinearClassifier):
 
     _loss_name = "svm"
 
-    def __init__(self, *, learning_rate="auto", reg=1e-4, batch_size=200, max_epochs=100,
-                 optimizer="sgd", momentum=0.9, lr_decay=1.0, tol=1e-4, early_stopping=False,
-                 validation_fraction=0.1, n_iter_no_change=5, random_state=None, verbose=0,
-                 warm_start=False, loss_variant="weston_watkins", margin=1.0, squared=False):
+    def __init__(self, *, learning_rate="auto", reg="auto", batch_size=200, max_epochs=100,
+                 max_steps=None, optimizer="sgd", momentum=0.9, lr_decay=1.0, tol=1e-4,
+                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=5,
+                 random_state=None, verbose=0, warm_start=False, loss_variant="weston_watkins",
+                 margin=1.0, squared=False):
         super().__init__(
             learning_rate=learning_rate, reg=reg, batch_size=batch_size, max_epochs=max_epochs,
-            optimizer=optimizer, momentum=momentum, lr_decay=lr_decay, tol=tol,
+            max_steps=max_steps, optimizer=optimizer, momentum=momentum, lr_decay=lr_decay, tol=tol,
             early_stopping=early_stopping, validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change, random_state=random_state, verbose=verbose,
             warm_start=warm_start,
@@ -552,6 +604,7 @@ class SoftmaxClassifier(_LinearClassifier):
 
     _loss_name = "softmax"
     _curvature = 0.5
+    _auto_reg = 1e-4
 
     def _loss_fn(self):
         return softmax_cross_entropy

@@ -79,7 +79,7 @@ def relative_error(a, b, tiny=1e-8):
     return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), tiny)))
 
 
-def grad_check(f, x, analytic, num_checks=10, h=1e-5, seed=0):
+def grad_check(f, x, analytic, num_checks=10, h=1e-5, seed=0, tiny=1e-8):
     """Relative errors between analytic and numerical gradients at random coordinates.
 
     Parameters
@@ -94,6 +94,8 @@ def grad_check(f, x, analytic, num_checks=10, h=1e-5, seed=0):
         How many coordinates to sample (with replacement, seeded).
     h : float, default 1e-5
     seed : int, default 0
+    tiny : float, default 1e-8
+        Passed to ``relative_error``: values below it count as zero.
 
     Returns
     -------
@@ -108,16 +110,17 @@ def grad_check(f, x, analytic, num_checks=10, h=1e-5, seed=0):
     errors = np.empty(num_checks)
     for k in range(num_checks):
         ix = tuple(int(rng.integers(n)) for n in x.shape)
-        errors[k] = relative_error(analytic[ix], _centred_difference(f, x, ix, h))
+        errors[k] = relative_error(analytic[ix], _centred_difference(f, x, ix, h), tiny)
     return errors
 
 
-def directional_check(f, x, analytic, h=1e-5, seed=0):
+def directional_check(f, x, analytic, h=1e-5, seed=0, tiny=1e-8):
     """Check all coordinates at once along one random direction.
 
     The directional derivative along a random unit vector v is ``<analytic, v>`` analytically
     and ``(f(x + h v) - f(x - h v)) / 2h`` numerically; a wrong entry anywhere in the gradient
     shows up in it (with probability 1). Costs two evaluations of f, whatever the size of x.
+    ``tiny`` is passed to ``relative_error``.
 
     Returns
     -------
@@ -133,7 +136,7 @@ def directional_check(f, x, analytic, h=1e-5, seed=0):
     v /= np.linalg.norm(v) or 1.0
     fp = float(f(x + h * v))
     fm = float(f(x - h * v))
-    return relative_error(float(np.sum(analytic * v)), (fp - fm) / (2 * h))
+    return relative_error(float(np.sum(analytic * v)), (fp - fm) / (2 * h), tiny)
 
 
 def check_loss_functions(model="svm", n_samples=100, n_features=50, n_classes=10, reg=0.1,

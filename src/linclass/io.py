@@ -13,7 +13,8 @@ key                        content
 ``coef``                   ``coef_``, shape (n_classes, n_features)
 ``intercept``              ``intercept_``, shape (n_classes,)
 ``classes``                ``classes_`` (numbers, or unicode strings)
-``fitted``                 JSON: ``n_iter_``, ``learning_rate_``, ``n_features_in_``, ``history_``
+``fitted``                 JSON: ``n_iter_``, ``n_steps_``, ``learning_rate_``, ``reg_``,
+                           ``n_features_in_``, ``history_``
 ``preprocessing``          optional, JSON: ``{"kind": "mean_image", "standardize": bool}``
 ``preprocessing_mean``     optional, the mean training image (float32)
 ``preprocessing_scale``    optional, the per-feature std (float32), when standardized
@@ -121,7 +122,9 @@ def save(model, path, preprocessing=None, metadata=None):
         "classes": _classes_array(clf.classes_),
         "fitted": np.array(json.dumps({
             "n_iter_": int(clf.n_iter_),
+            "n_steps_": int(getattr(clf, "n_steps_", 0)),
             "learning_rate_": float(clf.learning_rate_),
+            "reg_": float(clf.reg_),
             "n_features_in_": int(clf.n_features_in_),
             "history_": clf.history_,
         })),
@@ -226,7 +229,9 @@ def load(path):
         raise ModelFileError(f"{path} has parameters this linclass does not know ({e}).") from None
     clf.coef_, clf.intercept_, clf.classes_ = coef, intercept, classes
     clf.n_iter_ = fitted["n_iter_"]
+    clf.n_steps_ = fitted.get("n_steps_", 0)
     clf.learning_rate_ = fitted["learning_rate_"]
+    clf.reg_ = fitted["reg_"]
     clf.n_features_in_ = fitted["n_features_in_"]
     clf.history_ = fitted["history_"]
     if pre_info is None:

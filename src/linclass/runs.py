@@ -120,6 +120,7 @@ def train(config, callback=None):
         "n_val": int(len(sp.y_val)),
         "n_test": int(len(sp.y_test)),
         "learning_rate": clf.learning_rate_,
+        "reg": clf.reg_,
         "params": clf._json_params(),
         "history": clf.history_,
     }

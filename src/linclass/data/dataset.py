@@ -6,7 +6,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Dataset", "load_dataset"]
+__all__ = ["Dataset", "DataFileError", "load_dataset"]
+
+
+class DataFileError(ValueError):
+    """A data file that is damaged or not in the format it should be; the message names it."""
 
 
 @dataclass
@@ -41,25 +45,50 @@ class Dataset:
         return np.asarray(self.class_names)[self.y if y is None else y]
 
 
-def load_dataset(spec):
+def load_dataset(spec, size=None, skip_bad=False):
     """Load a data set named as on the command line.
 
     Parameters
     ----------
     spec : str
-        ``"digits"`` (scikit-learn's bundled 8x8 digits). More kinds (``mnist:PATH``,
-        ``cifar10:PATH``, ``folder:PATH``) plug in here.
+        ``digits`` (scikit-learn's bundled 8x8 digits); ``mnist:PATH``, ``fashion-mnist:PATH``
+        (IDX files), ``cifar10:PATH`` (an official CIFAR-10 download, python or binary, archive
+        or folder), ``folder:PATH`` (a tree or archive of images, one folder per class); or
+        ``cifar10``, ``mnist``, ``fashion-mnist`` alone for the copy ``linclass download`` put
+        in the cache.
+    size : int or (width, height), optional
+        For ``folder:``: the size to resize images to (default: the most common size).
+    skip_bad : bool, default False
+        For ``folder:``: skip unreadable images with a warning instead of failing.
     """
-    kind, _, path = str(spec).partition(":")
-    loaders = _loaders()
-    if kind not in loaders:
-        raise ValueError(
-            f"unknown data set {spec!r}; use one of: {', '.join(sorted(loaders))}."
-        )
-    return loaders[kind](path) if path else loaders[kind]()
-
-
-def _loaders():
+    from .cifar10 import load_cifar10
     from .digits import load_digits
+    from .download import SOURCES, cached_path
+    from .folder import load_image_folder
+    from .mnist import load_mnist
 
-    return {"digits": load_digits}
+    loaders = {
+        "digits": None,
+        "mnist": load_mnist,
+        "fashion-mnist": lambda p: load_mnist(p, fashion=True),
+        "cifar10": load_cifar10,
+        "folder": lambda p: load_image_folder(p, size=size, skip_bad=skip_bad),
+    }
+    kind, sep, path = str(spec).partition(":")
+    if kind not in loaders:
+        raise ValueError(f"unknown data set {spec!r}; use digits, mnist:PATH, "
+                         "fashion-mnist:PATH, cifar10:PATH or folder:PATH (or cifar10, mnist, "
+                         "fashion-mnist after `linclass download`).")
+    if kind == "digits":
+        if sep:
+            raise ValueError("digits is built in and takes no path.")
+        return load_digits()
+    if not sep:
+        if kind not in SOURCES:
+            raise ValueError(f"{kind} needs a path: --dataset {kind}:PATH.")
+        path = cached_path(kind)
+    elif not path:
+        raise ValueError(f"--dataset {kind}: needs a path after the colon.")
+    ds = loaders[kind](path)
+    ds.name = str(spec)
+    return ds

@@ -1,0 +1,261 @@
+"""A folder of images, one sub-folder per class, or a .tar/.tar.gz/.zip of one.
+
+Layouts understood (a single top-level folder that wraps everything is looked through)::
+
+    root/<class>/<image>                       one data set
+    root/train/<class>/<image>, root/test/...  a training and a test split
+
+Every image becomes the same size (``size``, or the most common size) and the same colour mode
+(grey when every image is grey, else RGB), decoded in parallel worker processes when there are
+many. An image that cannot be read is reported by its path; ``skip_bad=True`` skips such images
+with a warning that counts them instead.
+"""
+
+from __future__ import annotations
+
+import os
+import tarfile
+import warnings
+import zipfile
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from .dataset import DataFileError, Dataset
+from .images import IMAGE_EXTENSIONS, UnreadableImage, image_row, is_grey, open_image
+
+__all__ = ["load_image_folder"]
+
+_PARALLEL_FROM = 4096  # below this many images, worker processes cost more than they save
+_CHUNK = 2048
+
+
+class _Folder:
+    def __init__(self, path):
+        self.path = path
+
+    def entries(self):
+        for dirpath, dirnames, filenames in os.walk(self.path):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                full = Path(dirpath) / name
+                yield full.relative_to(self.path).parts, full
+
+    def read(self, key):
+        return Path(key).read_bytes()
+
+    def where(self, key):
+        return str(key)
+
+    def close(self):
+        pass
+
+
+class _Tar(_Folder):
+    """Read as a stream, in archive order: seeking back in a .tar.gz restarts decompression."""
+
+    def entries(self):
+        with tarfile.open(self.path, "r|*") as tar:
+            for m in tar:
+                if m.isfile():
+                    parts = PurePosixPath(m.name).parts
+                    data = tar.extractfile(m).read() if _is_image(parts) else b""
+                    yield parts, (m.name, data)
+
+    def read(self, key):
+        return key[1]
+
+    def where(self, key):
+        return f"{self.path}:{key[0]}"
+
+
+class _Zip(_Folder):
+    def __init__(self, path):
+        super().__init__(path)
+        self.zip = zipfile.ZipFile(path)
+
+    def entries(self):
+        for info in self.zip.infolist():
+            if not info.is_dir():
+                yield PurePosixPath(info.filename).parts, info
+
+    def read(self, key):
+        return self.zip.read(key)
+
+    def where(self, key):
+        return f"{self.path}:{key.filename}"
+
+    def close(self):
+        self.zip.close()
+
+
+def _open_source(path):
+    if path.is_dir():
+        return _Folder(path)
+    if zipfile.is_zipfile(path):
+        return _Zip(path)
+    if tarfile.is_tarfile(path):
+        return _Tar(path)
+    raise DataFileError(f"{path} is not a folder, a .zip or a .tar(.gz) archive of images.")
+
+
+def _is_image(parts):
+    return (Path(parts[-1]).suffix.lower() in IMAGE_EXTENSIONS
+            and not any(p.startswith(".") or p == "__MACOSX" for p in parts))
+
+
+def _images(source):
+    """(parts, key) of every image file, with the common wrapping folders stripped."""
+    items = [(parts, key) for parts, key in source.entries() if _is_image(parts)]
+    while items and all(len(p) > 2 for p, _ in items) and len({p[0] for p, _ in items}) == 1:
+        items = [(p[1:], k) for p, k in items]
+    return items
+
+
+def _group(items, where):
+    """Split into {split: [(class, key), ...]} by the layout of the paths."""
+    tops = {p[0] for p, _ in items if len(p) > 1}
+    split_layout = {"train", "test"} <= tops and all(
+        len(p) >= 3 and p[0] in ("train", "test") for p, _ in items)
+    groups = {}
+    loose = 0
+    for parts, key in items:
+        if split_layout:
+            split, parts = parts[0], parts[1:]
+        else:
+            split = "all"
+        if len(parts) < 2:
+            loose += 1
+            continue
+        groups.setdefault(split, []).append((parts[0], key))
+    if loose:
+        warnings.warn(f"{where}: {loose} image(s) outside any class folder were ignored.",
+                      stacklevel=3)
+    return groups
+
+
+def _decode_chunk(blobs, size, mode):
+    rows, errors = [], []
+    for i, data in enumerate(blobs):
+        try:
+            rows.append(image_row(data, size, mode))
+        except UnreadableImage as e:
+            rows.append(None)
+            errors.append((i, str(e)))
+    width = size[0] * size[1] * (3 if mode == "RGB" else 1)
+    out = np.zeros((len(blobs), width), dtype=np.uint8)
+    for i, row in enumerate(rows):
+        if row is not None:
+            out[i] = row
+    return out, errors
+
+
+def load_image_folder(path, size=None, skip_bad=False, workers=None):
+    """Load a tree of images (or an archive of one) as a data set.
+
+    Parameters
+    ----------
+    path : str or Path
+        A folder, ``.tar``, ``.tar.gz``/``.tgz`` or ``.zip``.
+    size : int or (width, height), optional
+        Resize every image to this; by default to the most common size in the data.
+    skip_bad : bool, default False
+        Skip unreadable images with a warning (default: raise, naming them).
+    workers : int, optional
+        Decoding processes; by default one per core for large data sets.
+
+    Returns
+    -------
+    Dataset
+        uint8 rows; ``class_names`` are the class folder names, sorted; where the tree has
+        ``train/`` and ``test/``, the test images are ``X_test``/``y_test``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist.")
+    source = _open_source(path)
+    try:
+        groups = _group(_images(source), path)
+        if not groups:
+            raise DataFileError(f"{path} holds no images in class folders "
+                                f"(expected {path}/<class>/<image>.png or .jpg).")
+        train_key = "train" if "train" in groups else "all"
+        class_names = sorted({c for c, _ in groups[train_key]})
+        if len(class_names) < 2:
+            raise DataFileError(f"{path} has images of only one class ({class_names}); a "
+                                "classifier needs at least two class folders.")
+        unknown = sorted({c for c, _ in groups.get("test", [])} - set(class_names))
+        if unknown:
+            raise DataFileError(f"{path}: test classes {unknown} have no training images.")
+        splits = [train_key] + (["test"] if "test" in groups else [])
+        blobs, labels, wheres = {}, {}, {}
+        for split in splits:
+            pairs = sorted(groups[split], key=lambda ck: (ck[0], source.where(ck[1])))
+            blobs[split] = [source.read(k) for _, k in pairs]
+            labels[split] = np.array([class_names.index(c) for c, _ in pairs], dtype=np.intp)
+            wheres[split] = [source.where(k) for _, k in pairs]
+    finally:
+        source.close()
+    size, mode, bad = _choose_size_and_mode(blobs, wheres, size)
+    arrays = {}
+    for split in splits:
+        X, errors = _decode(blobs[split], size, mode, workers)
+        bad.update({wheres[split][i]: why for i, why in errors})
+        keep = np.array([w not in bad for w in wheres[split]], dtype=bool)
+        arrays[split] = (X[keep], labels[split][keep])
+    if bad:
+        listed = "; ".join(f"{w} ({why})" for w, why in list(bad.items())[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        if not skip_bad:
+            raise DataFileError(f"{len(bad)} image(s) could not be read: {listed}{more}. Fix or "
+                                "remove them, or skip them (skip_bad=True, --skip-bad).")
+        warnings.warn(f"skipped {len(bad)} unreadable image(s): {listed}{more}", stacklevel=2)
+    w, h = size
+    shape = (h, w) if mode == "L" else (h, w, 3)
+    X, y = arrays[train_key]
+    test = arrays.get("test", (None, None))
+    return Dataset(X, y, class_names, shape, name=f"folder:{path}", X_test=test[0],
+                   y_test=test[1])
+
+
+def _choose_size_and_mode(blobs, wheres, size):
+    """The target (width, height) and mode, from the images' headers; header failures."""
+    sizes = Counter()
+    grey = True
+    bad = {}
+    for split in blobs:
+        for data, where in zip(blobs[split], wheres[split]):
+            try:
+                im = open_image(data)
+            except UnreadableImage as e:
+                bad[where] = str(e)
+                continue
+            sizes[im.size] += 1
+            grey = grey and is_grey(im)
+    if size is None:
+        if not sizes:
+            raise DataFileError("none of the images could be read.")
+        size = sizes.most_common(1)[0][0]
+    elif isinstance(size, int):
+        size = (size, size)
+    size = tuple(int(s) for s in size)
+    if len(size) != 2 or min(size) < 1:
+        raise ValueError(f"size must be a positive int or (width, height); got {size}.")
+    return size, ("L" if grey else "RGB"), bad
+
+
+def _decode(blobs, size, mode, workers):
+    n = len(blobs)
+    if workers is None:
+        workers = (os.cpu_count() or 1) if n >= _PARALLEL_FROM else 1
+    if workers <= 1 or n < 2 * _CHUNK:
+        return _decode_chunk(blobs, size, mode)
+    starts = range(0, n, _CHUNK)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        parts = list(pool.map(_decode_chunk, [blobs[s:s + _CHUNK] for s in starts],
+                              [size] * len(starts), [mode] * len(starts)))
+    X = np.concatenate([p[0] for p in parts])
+    errors = [(s + i, why) for s, (_, errs) in zip(starts, parts) for i, why in errs]
+    return X, errors
