@@ -109,6 +109,15 @@ def build_parser():
                    help="multiclass hinge variant (SVM only)")
     t.add_argument("--early-stopping", action="store_true",
                    help="keep the weights with the best validation accuracy")
+    t.add_argument("--max-steps", type=_positive_int, default=None, metavar="N",
+                   help="stop after N update steps in all (the course's num_iters)")
+    t.add_argument("--standardize", action="store_true",
+                   help="also divide each pixel by its training std (after the mean image)")
+    t.add_argument("--image-size", type=_positive_int, default=None, metavar="PX",
+                   help="folder: data sets: resize images to PX x PX (default: most common)")
+    t.add_argument("--skip-bad", action="store_true",
+                   help="folder: data sets: skip unreadable images with a warning")
+    t.add_argument("--no-plots", action="store_true", help="do not draw the PNG pictures")
     t.add_argument("--seed", type=int, default=0, help="seeds the split and the training")
     t.add_argument("--val-size", type=_size, default=0.1, help="fraction or count (default 0.1)")
     t.add_argument("--test-size", type=_size, default=0.2, help="fraction or count (default 0.2)")
@@ -120,6 +129,27 @@ def build_parser():
     e.add_argument("model", metavar="MODEL", help="a model.npz written by train")
     e.add_argument("--dataset", default=None,
                    help="data set to test on (default: the one it was trained on)")
+
+    pl = sub.add_parser("plot", help="redraw a saved model's pictures",
+                        description="Draw the loss curve, the weight templates, the confusion "
+                                    "matrix and the gallery of mistakes of a saved model.")
+    pl.add_argument("model", metavar="MODEL", help="a model.npz written by train")
+    pl.add_argument("--out", default=None, metavar="DIR", help="default: the model's folder")
+    pl.add_argument("--dataset", default=None, help="default: the one it was trained on")
+
+    pr = sub.add_parser("predict", help="classify image files with a saved model",
+                        description="Print the top classes of each image, with probabilities "
+                                    "(Softmax) or scores (SVM).")
+    pr.add_argument("model", metavar="MODEL", help="a model.npz written by train")
+    pr.add_argument("inputs", metavar="IMAGE_OR_FOLDER", nargs="+")
+    pr.add_argument("--top-k", type=_positive_int, default=3, metavar="K")
+
+    d = sub.add_parser("download", help="fetch CIFAR-10, MNIST or Fashion-MNIST into the cache",
+                       description="Download the official files, check their published "
+                                   "checksums, and keep them in $LINCLASS_DATA (default "
+                                   "~/.cache/linclass). Afterwards --dataset NAME uses them.")
+    d.add_argument("name", choices=["cifar10", "mnist", "fashion-mnist"])
+    d.add_argument("--dir", default=None, metavar="DIR", help="put the files here instead")
 
     c = sub.add_parser(
         "circuit", help="draw the circuit of an expression with values and gradients",
@@ -182,7 +212,9 @@ def cmd_train(args, out, err):
         optimizer=args.optimizer,
         momentum=args.momentum, lr_decay=args.lr_decay, loss_variant=args.variant,
         early_stopping=args.early_stopping, seed=args.seed, val_size=args.val_size,
-        test_size=args.test_size, out=args.out,
+        test_size=args.test_size, out=args.out, max_steps=args.max_steps,
+        standardize=args.standardize, image_size=args.image_size, skip_bad=args.skip_bad,
+        plots=not args.no_plots,
     )
     epochs = config.estimator().max_epochs
     progress = Progress(
@@ -217,6 +249,55 @@ def cmd_train(args, out, err):
     out.print(f"epochs {result['epochs']}, learning rate {result['learning_rate']:.3g}, "
               f"reg {result['reg']:.3g}, fit {result['fit_seconds']:.2f} s")
     out.print(f"saved {result['model_path']} and {result['metrics_path']}")
+    if result["plots"]:
+        out.print("pictures: " + ", ".join(result["plots"]))
+    return 0
+
+
+def cmd_plot(args, out, err):
+    from .runs import plot
+
+    for path in plot(args.model, args.out, args.dataset):
+        out.print(f"wrote {path}")
+    return 0
+
+
+def cmd_predict(args, out, err):
+    from .runs import predict
+
+    kind, results = predict(args.model, args.inputs, args.top_k)
+    table = Table(title=f"top {min(args.top_k, len(results[0]['top']))} classes ({kind})")
+    table.add_column("image")
+    for i in range(len(results[0]["top"])):
+        table.add_column(f"#{i + 1}")
+    fmt = "{:.3f}" if kind == "probability" else "{:+.3g}"
+    for r in results:
+        table.add_row(r["path"], *[f"{c} ({fmt.format(v)})" for c, v in r["top"]])
+    out.print(table)
+    return 0
+
+
+def cmd_download(args, out, err):
+    from .data.download import download
+
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                        TextColumn("{task.percentage:>5.1f}%"), TimeElapsedColumn(),
+                        console=err)
+    tasks = {}
+
+    def report(name, done, total):
+        if name not in tasks:
+            tasks[name] = progress.add_task(name, total=total)
+        progress.update(tasks[name], completed=done, total=total)
+
+    with progress:
+        try:
+            path = download(args.name, args.dir, progress=report)
+        except BaseException:
+            progress.live.transient = True
+            raise
+    spec = args.name if args.dir is None else f"{args.name}:{path}"
+    out.print(f"{args.name} is in {path}; train on it with --dataset {spec}")
     return 0
 
 
@@ -319,7 +400,8 @@ def cmd_circuit(args, out, err):
 
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "gradcheck": cmd_gradcheck,
-            "circuit": cmd_circuit}
+            "circuit": cmd_circuit, "plot": cmd_plot, "predict": cmd_predict,
+            "download": cmd_download}
 
 
 def main(argv=None):

@@ -352,8 +352,9 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         b = self.intercept_.astype(X.dtype, copy=True)
         opt = self._optimizer
         if fresh_history or not hasattr(self, "history_"):
-            self.history_ = {k: [] for k in ("epoch", "train_loss", "train_accuracy", "val_loss",
-                                             "val_accuracy", "learning_rate", "seconds")}
+            self.history_ = {k: [] for k in ("epoch", "train_loss", "train_accuracy", "penalty",
+                                             "val_loss", "val_accuracy", "learning_rate",
+                                             "seconds")}
         hist = self.history_
         B = n if self.batch_size is None else min(self.batch_size, n)
         dense = isinstance(X, np.ndarray)
@@ -399,6 +400,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
                 hist["epoch"].append(epoch)
                 hist["train_loss"].append(loss_sum / seen)
                 hist["train_accuracy"].append(n_correct / seen)
+                hist["penalty"].append(self.reg_ * float(np.sum(W * W, dtype=np.float64)))
                 hist["learning_rate"].append(opt.learning_rate)
                 if X_val is not None:
                     vl, va = self._evaluate(W, b, X_val, y_val, loss_fn)
@@ -549,8 +551,10 @@ class LinearSVM(_LinearClassifier):
         Update steps taken.
     n_features_in_ : int
     history_ : dict of lists
-        Per epoch: ``train_loss``, ``train_accuracy``, ``val_loss``, ``val_accuracy``,
-        ``learning_rate``, ``seconds``.
+        Per epoch: ``train_loss`` (the objective, data loss + penalty, as a running mean over
+        the epoch's steps), ``train_accuracy``, ``penalty`` (``reg * sum(W**2)`` at the end of
+        the epoch), ``val_loss`` (data loss only) and ``val_accuracy`` where there is a
+        validation set, ``learning_rate``, ``seconds``.
     learning_rate_ : float
         The learning rate used (resolved from "auto").
     reg_ : float

@@ -1,7 +1,8 @@
-"""A training run end to end: data -> split -> preprocessing -> fit -> metrics -> saved files.
+"""A training run end to end: data -> split -> preprocessing -> fit -> metrics -> saved files,
+and what a saved model does next: evaluate, plot, predict.
 
-This is what ``linclass train`` and ``linclass evaluate`` do, as plain functions that return
-results and print nothing (the command line draws them).
+These are what ``linclass train``, ``evaluate``, ``plot`` and ``predict`` do, as plain
+functions that return results and print nothing (the command line draws them).
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from sklearn.metrics import precision_recall_fscore_support
 from sklearn.pipeline import Pipeline
 
 from .data import MeanImage, load_dataset, train_val_test_split
+from .data.images import IMAGE_EXTENSIONS, image_row
 from .estimators import LinearSVM, SoftmaxClassifier
 from .io import atomic_write, load, load_metadata, save
 
-__all__ = ["TrainConfig", "train", "evaluate", "MODELS"]
+__all__ = ["TrainConfig", "train", "evaluate", "plot", "predict", "MODELS", "PLOTS"]
+
+PLOTS = ("loss_curve.png", "templates.png", "confusion.png", "misclassified.png")
 
 MODELS = {"svm": LinearSVM, "softmax": SoftmaxClassifier}
 
@@ -43,6 +47,10 @@ class TrainConfig:
     val_size: float | int = 0.1
     test_size: float | int = 0.2
     standardize: bool = False
+    max_steps: int | None = None
+    image_size: int | None = None
+    skip_bad: bool = False
+    plots: bool = True
     out: str | None = None
     extra: dict = field(default_factory=dict)
 
@@ -51,7 +59,8 @@ class TrainConfig:
         if self.model not in MODELS:
             raise ValueError(f"model must be one of {sorted(MODELS)}; got {self.model!r}.")
         params = {"random_state": self.seed, "early_stopping": self.early_stopping}
-        for name in ("learning_rate", "reg", "max_epochs", "optimizer", "momentum", "lr_decay"):
+        for name in ("learning_rate", "reg", "max_epochs", "max_steps", "optimizer", "momentum",
+                     "lr_decay"):
             value = getattr(self, name)
             if value is not None:
                 params[name] = value
@@ -70,13 +79,19 @@ class TrainConfig:
         return Path("runs") / f"{self.model}-{name}"
 
 
-def _split(dataset_spec, seed, val_size, test_size):
-    ds = load_dataset(dataset_spec)
-    return ds, train_val_test_split(ds, val_size=val_size, test_size=test_size, random_state=seed)
+def _split(meta):
+    """The data set and split a run used, from its settings (or a model's metadata)."""
+    ds = load_dataset(meta["dataset"], size=meta.get("image_size"),
+                      skip_bad=meta.get("skip_bad", False))
+    sp = train_val_test_split(ds, val_size=meta.get("val_size", 0.1),
+                              test_size=meta.get("test_size", 0.2),
+                              random_state=meta.get("seed", 0))
+    return ds, sp
 
 
 def train(config, callback=None):
-    """Run one training job and save its model and ``metrics.json`` into ``config.out_dir()``.
+    """Run one training job and save its model, ``metrics.json`` and plots into
+    ``config.out_dir()``.
 
     Parameters
     ----------
@@ -87,11 +102,17 @@ def train(config, callback=None):
     Returns
     -------
     dict
-        The metrics written to ``metrics.json``, plus ``model_path`` and ``metrics_path``.
+        The metrics written to ``metrics.json``, plus ``model_path``, ``metrics_path`` and
+        ``plots`` (the PNG files written).
     """
     clf = config.estimator()
-    ds, sp = _split(config.dataset, config.seed, config.val_size, config.test_size)
+    metadata = {"dataset": config.dataset, "seed": config.seed, "val_size": config.val_size,
+                "test_size": config.test_size, "image_size": config.image_size,
+                "skip_bad": config.skip_bad}
+    ds, sp = _split(metadata)
     names = np.asarray(ds.class_names)
+    metadata.update(image_shape=list(ds.image_shape), class_names=list(ds.class_names),
+                    pixel_max=int(ds.pixel_max))
     pre = MeanImage(standardize=config.standardize)
     X_train = pre.fit_transform(sp.X_train)
     X_val = pre.transform(sp.X_val)
@@ -107,14 +128,18 @@ def train(config, callback=None):
     clf.fit(X_train, names[sp.y_train], eval_set=(X_val, names[sp.y_val]), callback=cb)
     fit_seconds = time.perf_counter() - t0
     model = Pipeline([("preprocess", pre), ("classifier", clf)])
+    train_accuracy = float(clf.score(X_train, names[sp.y_train]))
+    del X_train  # the float32 training matrix is not needed past here
+    test_pred = model.predict(sp.X_test)
     metrics = {
         "model": config.model,
         "dataset": config.dataset,
-        "train_accuracy": float(clf.score(X_train, names[sp.y_train])),
+        "train_accuracy": train_accuracy,
         "val_accuracy": float(clf.score(X_val, names[sp.y_val])),
-        "test_accuracy": float(model.score(sp.X_test, names[sp.y_test])),
+        "test_accuracy": float(np.mean(test_pred == names[sp.y_test])),
         "fit_seconds": fit_seconds,
         "epochs": int(clf.n_iter_),
+        "steps": int(clf.n_steps_),
         "interrupted": bool(interrupted),
         "n_train": int(len(sp.y_train)),
         "n_val": int(len(sp.y_val)),
@@ -126,15 +151,48 @@ def train(config, callback=None):
     }
     out = config.out_dir()
     model_path = out / "model.npz"
-    metadata = {"dataset": config.dataset, "image_shape": list(ds.image_shape),
-                "class_names": list(ds.class_names), "seed": config.seed,
-                "val_size": config.val_size, "test_size": config.test_size}
     save(model, model_path, metadata=metadata)
     metrics_path = out / "metrics.json"
     text = json.dumps(metrics, indent=2)
     atomic_write(metrics_path, lambda f: f.write(text.encode()))
+    plots = []
+    if config.plots:
+        plots = _draw(out, model, metadata, sp.X_test, names[sp.y_test], test_pred)
     return {**metrics, "model_path": str(model_path), "metrics_path": str(metrics_path),
-            "config": asdict(config)}
+            "plots": [str(p) for p in plots], "config": asdict(config)}
+
+
+def _draw(out, model, meta, X_test=None, y_test=None, test_pred=None):
+    from . import plots
+
+    clf = model[-1] if isinstance(model, Pipeline) else model
+    out = Path(out)
+    written = [plots.loss_curve(clf.history_, out / PLOTS[0],
+                                title=f"{type(clf).__name__} on {meta.get('dataset', '?')}")]
+    shape = meta.get("image_shape")
+    if shape and int(np.prod(shape)) == clf.coef_.shape[1]:
+        written.append(plots.weight_templates(clf.coef_, shape, clf.classes_, out / PLOTS[1]))
+    if y_test is not None:
+        written.append(plots.confusion_matrix(y_test, test_pred, clf.classes_, out / PLOTS[2]))
+        if shape and X_test.shape[1] == int(np.prod(shape)):
+            written.append(plots.misclassified(X_test, y_test, test_pred, shape, out / PLOTS[3],
+                                               pixel_max=meta.get("pixel_max", 255)))
+    return written
+
+
+def _saved(model_path, dataset=None):
+    model = load(model_path)
+    meta = load_metadata(model_path)
+    if dataset:
+        meta = {**meta, "dataset": dataset}
+    return model, meta
+
+
+def _test_split(model, meta, model_path):
+    if meta.get("dataset") is None:
+        raise ValueError(f"{model_path} does not say what it was trained on; pass --dataset.")
+    ds, sp = _split(meta)
+    return sp.X_test, np.asarray(ds.class_names)[sp.y_test]
 
 
 def evaluate(model_path, dataset=None):
@@ -147,18 +205,87 @@ def evaluate(model_path, dataset=None):
     -------
     dict with ``accuracy``, ``n``, ``dataset`` and ``per_class`` (a list of dicts).
     """
-    model = load(model_path)
-    meta = load_metadata(model_path)
-    spec = dataset or meta.get("dataset")
-    if spec is None:
-        raise ValueError(f"{model_path} does not say what it was trained on; pass --dataset.")
-    ds, sp = _split(spec, meta.get("seed", 0), meta.get("val_size", 0.1),
-                    meta.get("test_size", 0.2))
-    y_true = np.asarray(ds.class_names)[sp.y_test]
-    y_pred = model.predict(sp.X_test)
+    model, meta = _saved(model_path, dataset)
+    X_test, y_true = _test_split(model, meta, model_path)
+    y_pred = model.predict(X_test)
     classes = model.classes_
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0)
     per_class = [{"class": str(c), "precision": float(pi), "recall": float(ri), "f1": float(fi),
                   "support": int(si)} for c, pi, ri, fi, si in zip(classes, p, r, f, s)]
-    return {"dataset": spec, "n": int(len(y_true)),
+    return {"dataset": meta["dataset"], "n": int(len(y_true)),
             "accuracy": float(np.mean(y_pred == y_true)), "per_class": per_class}
+
+
+def plot(model_path, out=None, dataset=None):
+    """Redraw a saved model's pictures (into its own folder by default); returns the paths.
+
+    The loss curve and the templates come from the model file; the confusion matrix and the
+    gallery of mistakes need its test split, which is loaded again from the metadata.
+    """
+    model, meta = _saved(model_path, dataset)
+    out = Path(out) if out else Path(model_path).parent
+    if meta.get("dataset") is None:
+        return _draw(out, model, meta)
+    X_test, y_true = _test_split(model, meta, model_path)
+    return _draw(out, model, meta, X_test, y_true, model.predict(X_test))
+
+
+def _image_files(inputs):
+    files = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+            if not found:
+                raise FileNotFoundError(f"{path} holds no images (.png, .jpg, ...).")
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise FileNotFoundError(f"{path} does not exist.")
+    return files
+
+
+def predict(model_path, inputs, top_k=3):
+    """Classify image files (or every image in the folders given) with a saved model.
+
+    Each image gets the conversion the training images got (colour mode, size, pixel scale),
+    then the stored preprocessing.
+
+    Returns
+    -------
+    kind : str
+        "probability" (Softmax) or "score" (SVM).
+    results : list of dict
+        ``{"path": str, "top": [(class, value), ...]}``, best first.
+    """
+    from .data.images import UnreadableImage
+
+    model, meta = _saved(model_path)
+    shape = meta.get("image_shape")
+    if not shape:
+        raise ValueError(f"{model_path} records no image shape: it was not trained on images "
+                         "by `linclass train`, so it cannot classify picture files.")
+    h, w = shape[0], shape[1]
+    mode = "RGB" if len(shape) == 3 else "L"
+    scale = meta.get("pixel_max", 255) / 255.0
+    files = _image_files(inputs)
+    rows = np.empty((len(files), h * w * (3 if mode == "RGB" else 1)), dtype=np.float32)
+    for i, f in enumerate(files):
+        try:
+            rows[i] = image_row(f, (w, h), mode) * scale
+        except UnreadableImage as e:
+            raise ValueError(f"{f} cannot be read as an image ({e}).") from None
+    clf = model[-1] if isinstance(model, Pipeline) else model
+    X = model[:-1].transform(rows) if isinstance(model, Pipeline) else rows
+    if hasattr(clf, "predict_proba"):
+        kind, values = "probability", clf.predict_proba(X)
+    else:
+        kind, values = "score", clf._scores(X)
+    k = max(1, min(top_k, len(clf.classes_)))
+    results = []
+    for f, v in zip(files, values):
+        best = np.argsort(-v, kind="stable")[:k]
+        results.append({"path": str(f),
+                        "top": [(str(clf.classes_[j]), float(v[j])) for j in best]})
+    return kind, results

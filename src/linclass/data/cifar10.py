@@ -47,8 +47,17 @@ def _dtype(name, *args):
     return dt
 
 
+def _latin1_bytes(text, encoding="latin1"):
+    # How Python 3 writes bytes in pickle protocols 0-2: _codecs.encode(str, "latin1").
+    if not isinstance(text, str) or encoding != "latin1":
+        raise pickle.UnpicklingError("_codecs.encode is allowed only for latin1 text")
+    return text.encode("latin1")
+
+
 class RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler that resolves only the globals a CIFAR-10 batch needs.
+    """An unpickler that resolves only the globals a CIFAR-10 batch needs: numpy's array
+    reconstruction for a plain array of integers, and latin1 bytes (as Python 3 writes bytes
+    into old pickle protocols).
 
     Anything else -- ``os.system``, ``builtins.eval``, any class -- raises
     ``pickle.UnpicklingError`` before it is called.
@@ -59,6 +68,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
         ("numpy", "ndarray"): np.ndarray,
         ("numpy", "dtype"): _dtype,
+        ("_codecs", "encode"): _latin1_bytes,
     }
 
     def find_class(self, module, name):

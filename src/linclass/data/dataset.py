@@ -30,6 +30,8 @@ class Dataset:
         How to name it on the command line (``--dataset``).
     X_test, y_test : ndarray, optional
         The data set's official test split, where it has one.
+    pixel_max : int
+        The value of a white pixel: 255, or 16 for the bundled digits.
     """
 
     X: np.ndarray
@@ -39,6 +41,7 @@ class Dataset:
     name: str
     X_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
+    pixel_max: int = 255
 
     def labels(self, y=None):
         """Class names for integer labels (those of the data set by default)."""

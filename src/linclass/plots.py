@@ -1,0 +1,143 @@
+"""Pictures of training and of what was learned, as PNG files (matplotlib, Agg backend).
+
+* ``loss_curve``: the loss and the train/validation accuracy per epoch;
+* ``weight_templates``: each row of W reshaped to the image and rescaled to 0-255, one tile
+  per class (the course's figure of class templates);
+* ``confusion_matrix``: counts of true vs predicted classes on the test split;
+* ``misclassified``: a gallery of test images with their true and predicted labels.
+
+Every function writes one file atomically and returns its path.
+"""
+
+from __future__ import annotations
+
+import io as _io
+import math
+
+import numpy as np
+
+from .io import atomic_write
+
+__all__ = ["loss_curve", "weight_templates", "confusion_matrix", "misclassified",
+           "template_images"]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path):
+    plt = _pyplot()
+    buf = _io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    atomic_write(path, lambda f: f.write(buf.getvalue()))
+    return path
+
+
+def loss_curve(history, path, title=None):
+    """Loss and accuracy per epoch, training and validation, side by side."""
+    plt = _pyplot()
+    epochs = history["epoch"]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    ax1.plot(epochs, history["train_loss"], label="train: data loss + penalty")
+    if history.get("penalty"):
+        data = np.asarray(history["train_loss"]) - np.asarray(history["penalty"])
+        ax1.plot(epochs, data, label="train: data loss (approx.)", linestyle="--")
+    if history.get("val_loss"):
+        ax1.plot(epochs, history["val_loss"], label="validation: data loss")
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("loss")
+    ax1.set_yscale("log")
+    ax1.legend()
+    ax2.plot(epochs, history["train_accuracy"], label="train (running mean)")
+    if history.get("val_accuracy"):
+        ax2.plot(epochs, history["val_accuracy"], label="validation")
+    ax2.set_xlabel("epoch")
+    ax2.set_ylabel("accuracy")
+    ax2.legend()
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def template_images(coef, image_shape):
+    """Rows of W as uint8 images: each template rescaled to 0-255 by the min and max of all
+    of W, as in the course (so the tiles can be compared with each other)."""
+    W = np.asarray(coef, dtype=np.float64)
+    lo, hi = W.min(), W.max()
+    scaled = 255.0 * (W - lo) / (hi - lo if hi > lo else 1.0)
+    return scaled.reshape((len(W), *image_shape)).astype(np.uint8)
+
+
+def _grid(n):
+    cols = min(n, 10)
+    return math.ceil(n / cols), cols
+
+
+def weight_templates(coef, image_shape, class_names, path, title=None):
+    """One tile per class: its row of W (without bias) as an image."""
+    plt = _pyplot()
+    images = template_images(coef, image_shape)
+    rows, cols = _grid(len(images))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.5 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, img, name in zip(axes.ravel(), images, class_names):
+        ax.imshow(img, cmap="gray" if img.ndim == 2 else None, interpolation="nearest")
+        ax.set_title(str(name), fontsize=9)
+    fig.suptitle(title or "learned weights as class templates", y=1.03)
+    return _save(fig, path)
+
+
+def confusion_matrix(y_true, y_pred, class_names, path, title=None):
+    """A heat map of counts: rows are true classes, columns predicted ones."""
+    from sklearn.metrics import confusion_matrix as sk_confusion
+
+    plt = _pyplot()
+    labels = np.asarray(class_names)
+    cm = sk_confusion(y_true, y_pred, labels=labels)
+    n = len(labels)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.55 * n, 0.8 + 0.5 * n))
+    im = ax.imshow(cm, cmap="Blues")
+    ax.set_xticks(range(n), [str(c) for c in labels], rotation=45, ha="right")
+    ax.set_yticks(range(n), [str(c) for c in labels])
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    threshold = cm.max() / 2 if cm.size else 0
+    if n <= 20:
+        for i in range(n):
+            for j in range(n):
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if cm[i, j] > threshold else "black")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    acc = np.trace(cm) / max(cm.sum(), 1)
+    ax.set_title(title or f"confusion matrix (accuracy {acc:.3f})")
+    return _save(fig, path)
+
+
+def misclassified(images, y_true, y_pred, image_shape, path, n=24, pixel_max=255, seed=0):
+    """A gallery of up to ``n`` wrongly classified images, each titled 'true -> predicted'."""
+    plt = _pyplot()
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    wrong = np.flatnonzero(y_true != y_pred)
+    if len(wrong) > n:
+        wrong = np.sort(np.random.default_rng(seed).choice(wrong, n, replace=False))
+    rows, cols = _grid(max(len(wrong), 1))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.4 * cols, 1.6 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, i in zip(axes.ravel(), wrong):
+        img = np.asarray(images[i], dtype=np.float64).reshape(image_shape) / pixel_max
+        ax.imshow(np.clip(img, 0, 1), cmap="gray" if img.ndim == 2 else None,
+                  interpolation="nearest", vmin=0, vmax=1)
+        ax.set_title(f"{y_true[i]}\n→ {y_pred[i]}", fontsize=8)
+    if not len(wrong):
+        axes[0, 0].text(0.5, 0.5, "no mistakes", ha="center", va="center")
+    fig.suptitle(f"misclassified test images (true → predicted), {len(wrong)} shown", y=1.02)
+    return _save(fig, path)
