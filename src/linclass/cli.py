@@ -125,6 +125,31 @@ def build_parser():
                    help="output folder (default: runs/MODEL-DATASET)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    tu = sub.add_parser("tune", help="search learning rate x regularization",
+                        description="Train one model per (learning rate, reg) pair on the "
+                                    "training split, rank them by validation accuracy, draw "
+                                    "the search and save the best model.")
+    tu.add_argument("--model", choices=["svm", "softmax"], default="svm")
+    tu.add_argument("--dataset", default="digits")
+    tu.add_argument("--lr", default="1e-7:1e-5", metavar="LOW:HIGH")
+    tu.add_argument("--reg", default="1e3:1e5", metavar="LOW:HIGH")
+    tu.add_argument("--trials", type=_positive_int, default=16, help="random draws (default 16)")
+    tu.add_argument("--grid", action="store_true",
+                    help="a grid of about TRIALS points instead of random draws")
+    tu.add_argument("--jobs", type=_positive_int, default=None, help="parallel trials "
+                    "(default: one per core)")
+    tu.add_argument("--epochs", type=_positive_int, default=None)
+    tu.add_argument("--max-steps", type=_positive_int, default=None, metavar="N")
+    tu.add_argument("--batch-size", type=_batch_size, default=argparse.SUPPRESS, metavar="N|full")
+    tu.add_argument("--optimizer", choices=["sgd", "momentum", "nesterov", "adam"], default=None)
+    tu.add_argument("--seed", type=int, default=0)
+    tu.add_argument("--val-size", type=_size, default=0.1)
+    tu.add_argument("--test-size", type=_size, default=0.2)
+    tu.add_argument("--image-size", type=_positive_int, default=None, metavar="PX")
+    tu.add_argument("--skip-bad", action="store_true")
+    tu.add_argument("--out", default=None, metavar="DIR",
+                    help="output folder (default: runs/tune-MODEL-DATASET)")
+
     e = sub.add_parser("evaluate", help="accuracy and a per-class table of a saved model")
     e.add_argument("model", metavar="MODEL", help="a model.npz written by train")
     e.add_argument("--dataset", default=None,
@@ -251,6 +276,57 @@ def cmd_train(args, out, err):
     out.print(f"saved {result['model_path']} and {result['metrics_path']}")
     if result["plots"]:
         out.print("pictures: " + ", ".join(result["plots"]))
+    return 0
+
+
+def cmd_tune(args, out, err):
+    from .runs import TrainConfig, tune
+    from .tune import parse_range
+
+    lr_range, reg_range = parse_range(args.lr, "lr"), parse_range(args.reg, "reg")
+    config = TrainConfig(
+        model=args.model, dataset=args.dataset, max_epochs=args.epochs,
+        max_steps=args.max_steps, batch_size=getattr(args, "batch_size", "default"),
+        optimizer=args.optimizer, seed=args.seed, val_size=args.val_size,
+        test_size=args.test_size, image_size=args.image_size, skip_bad=args.skip_bad,
+        out=args.out or f"runs/tune-{args.model}-{args.dataset.split(':', 1)[0]}",
+    )
+    progress = Progress(TextColumn("[bold]tune {task.fields[model]}"), BarColumn(),
+                        MofNCompleteColumn(), TextColumn("{task.fields[best]}"),
+                        TimeElapsedColumn(), console=err)
+    best = {"acc": -1.0}
+
+    def callback(result, done, total):
+        if result["val_accuracy"] > best["acc"]:
+            best.update(acc=result["val_accuracy"], text=(
+                f"best val {result['val_accuracy']:.3f} at lr {result['learning_rate']:.2e}, "
+                f"reg {result['reg']:.2e}"))
+        progress.update(task, completed=done, total=total, best=best.get("text", ""))
+
+    with progress:
+        task = progress.add_task("tune", total=None, model=args.model, best="")
+        try:
+            result = tune(config, lr_range, reg_range, args.trials, args.grid, args.jobs,
+                          callback)
+        except BaseException:
+            progress.live.transient = True
+            raise
+    table = Table(title=f"{args.model} on {args.dataset}: {len(result['results'])} trials, "
+                        "best validation accuracy first")
+    for col in ("learning rate", "reg", "val acc", "train acc", "epochs", "seconds"):
+        table.add_column(col, justify="right")
+    for r in result["results"]:
+        failed = "error" in r
+        table.add_row(f"{r['learning_rate']:.3e}", f"{r['reg']:.3e}",
+                      "diverged" if failed else f"{r['val_accuracy']:.4f}",
+                      "-" if failed else f"{r['train_accuracy']:.4f}", str(r["epochs"]),
+                      f"{r['seconds']:.1f}")
+    out.print(table)
+    b = result["best"]
+    out.print(f"best: lr {b['learning_rate']:.3e}, reg {b['reg']:.3e}: validation "
+              f"{b['val_accuracy']:.4f}, test {result['test_accuracy']:.4f} "
+              f"({result['seconds']:.1f} s in all)")
+    out.print(f"saved {result['model_path']}, {result['report_path']}, {result['plot_path']}")
     return 0
 
 
@@ -401,7 +477,7 @@ def cmd_circuit(args, out, err):
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "gradcheck": cmd_gradcheck,
             "circuit": cmd_circuit, "plot": cmd_plot, "predict": cmd_predict,
-            "download": cmd_download}
+            "download": cmd_download, "tune": cmd_tune}
 
 
 def main(argv=None):

@@ -4,7 +4,8 @@
 * ``weight_templates``: each row of W reshaped to the image and rescaled to 0-255, one tile
   per class (the course's figure of class templates);
 * ``confusion_matrix``: counts of true vs predicted classes on the test split;
-* ``misclassified``: a gallery of test images with their true and predicted labels.
+* ``misclassified``: a gallery of test images with their true and predicted labels;
+* ``tune_results``: training and validation accuracy over (log learning rate, log reg).
 
 Every function writes one file atomically and returns its path.
 """
@@ -19,7 +20,7 @@ import numpy as np
 from .io import atomic_write
 
 __all__ = ["loss_curve", "weight_templates", "confusion_matrix", "misclassified",
-           "template_images"]
+           "template_images", "tune_results"]
 
 
 def _pyplot():
@@ -140,4 +141,29 @@ def misclassified(images, y_true, y_pred, image_shape, path, n=24, pixel_max=255
     if not len(wrong):
         axes[0, 0].text(0.5, 0.5, "no mistakes", ha="center", va="center")
     fig.suptitle(f"misclassified test images (true → predicted), {len(wrong)} shown", y=1.02)
+    return _save(fig, path)
+
+
+def tune_results(results, path, title=None):
+    """The course's search figure: training and validation accuracy over (log lr, log reg)."""
+    plt = _pyplot()
+    ok = [r for r in results if np.isfinite(r["val_accuracy"])]
+    lr = np.log10([r["learning_rate"] for r in ok])
+    reg = np.log10([r["reg"] for r in ok])
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, key, name in ((axes[0], "train_accuracy", "training"),
+                          (axes[1], "val_accuracy", "validation")):
+        acc = np.array([r[key] for r in ok])
+        sc = ax.scatter(lr, reg, c=acc, s=90, cmap="viridis")
+        fig.colorbar(sc, ax=ax)
+        ax.set_xlabel("log10 learning rate")
+        ax.set_ylabel("log10 regularization strength")
+        ax.set_title(f"{name} accuracy")
+    if ok:
+        best = max(ok, key=lambda r: r["val_accuracy"])
+        axes[1].scatter([np.log10(best["learning_rate"])], [np.log10(best["reg"])], s=260,
+                        facecolors="none", edgecolors="red", linewidths=2, label="best")
+        axes[1].legend(loc="best")
+    if title:
+        fig.suptitle(title)
     return _save(fig, path)

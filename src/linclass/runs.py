@@ -21,7 +21,7 @@ from .data.images import IMAGE_EXTENSIONS, image_row
 from .estimators import LinearSVM, SoftmaxClassifier
 from .io import atomic_write, load, load_metadata, save
 
-__all__ = ["TrainConfig", "train", "evaluate", "plot", "predict", "MODELS", "PLOTS"]
+__all__ = ["TrainConfig", "train", "tune", "evaluate", "plot", "predict", "MODELS", "PLOTS"]
 
 PLOTS = ("loss_curve.png", "templates.png", "confusion.png", "misclassified.png")
 
@@ -160,6 +160,66 @@ def train(config, callback=None):
         plots = _draw(out, model, metadata, sp.X_test, names[sp.y_test], test_pred)
     return {**metrics, "model_path": str(model_path), "metrics_path": str(metrics_path),
             "plots": [str(p) for p in plots], "config": asdict(config)}
+
+
+def tune(config, lr_range=(1e-7, 1e-5), reg_range=(1e3, 1e5), trials=16, grid=False,
+         n_jobs=None, callback=None):
+    """Search learning rate x reg on a data set's split; save the best model and a report.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The data set, split, model and the other hyperparameters (its learning_rate and reg
+        are replaced by each trial's).
+    lr_range, reg_range, trials, grid, n_jobs, callback
+        As in ``linclass.tune.search``.
+
+    Returns
+    -------
+    dict
+        ``results`` (the trials, best first), ``best`` (the best trial), ``test_accuracy`` of
+        the best model, and the paths written: ``model_path``, ``report_path`` (tune.json),
+        ``plot_path`` (tune.png).
+    """
+    from . import plots
+    from .tune import search
+
+    base = config.estimator().get_params()
+    params = {k: v for k, v in base.items() if k not in ("learning_rate", "reg", "random_state")}
+    metadata = {"dataset": config.dataset, "seed": config.seed, "val_size": config.val_size,
+                "test_size": config.test_size, "image_size": config.image_size,
+                "skip_bad": config.skip_bad}
+    ds, sp = _split(metadata)
+    names = np.asarray(ds.class_names)
+    metadata.update(image_shape=list(ds.image_shape), class_names=list(ds.class_names),
+                    pixel_max=int(ds.pixel_max))
+    pre = MeanImage(standardize=config.standardize)
+    X_train = pre.fit_transform(sp.X_train)
+    X_val = pre.transform(sp.X_val)
+    out = config.out_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    results, best = search(config.model, X_train, names[sp.y_train], X_val, names[sp.y_val],
+                           lr_range, reg_range, trials, grid, config.seed, n_jobs, params,
+                           callback, workdir=out)
+    seconds = time.perf_counter() - t0
+    del X_train
+    model = Pipeline([("preprocess", pre), ("classifier", best)])
+    test_accuracy = float(model.score(sp.X_test, names[sp.y_test]))
+    model_path = out / "model.npz"
+    save(model, model_path, metadata=metadata)
+    report = {"model": config.model, "dataset": config.dataset, "seed": config.seed,
+              "lr_range": list(lr_range), "reg_range": list(reg_range), "grid": grid,
+              "params": {k: v for k, v in best._json_params().items()},
+              "seconds": seconds, "best": results[0], "test_accuracy": test_accuracy,
+              "results": results}
+    report_path = out / "tune.json"
+    text = json.dumps(report, indent=2)
+    atomic_write(report_path, lambda f: f.write(text.encode()))
+    plot_path = plots.tune_results(results, out / "tune.png",
+                                   title=f"{config.model} on {config.dataset}")
+    return {**report, "model_path": str(model_path), "report_path": str(report_path),
+            "plot_path": str(plot_path)}
 
 
 def _draw(out, model, meta, X_test=None, y_test=None, test_pred=None):

@@ -1,0 +1,174 @@
+"""Hyperparameter search over learning rate x regularization strength, as in the course.
+
+Random search draws each value log-uniformly from its range; grid search takes evenly spaced
+values on a log scale. Every trial trains on the training split and is scored on the
+validation split; trials run in parallel worker processes (one BLAS thread each), reading the
+training matrix from one memory-mapped file rather than a copy each. Trial i is seeded with
+``seed + i``, so a search is reproducible whatever the order the trials finish in.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["search", "trial_grid", "parse_range"]
+
+
+def parse_range(text, name):
+    """``"1e-7:1e-5"`` -> ``(1e-7, 1e-5)``; a single value is a range of one point."""
+    parts = str(text).split(":")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise ValueError(f"--{name} must be LOW:HIGH (for example 1e-7:1e-5); got {text!r}.") \
+            from None
+    if len(values) == 1:
+        values = values * 2
+    lo, hi = values if len(values) == 2 else (None, None)
+    if lo is None or not (0 < lo <= hi) or not math.isfinite(hi):
+        raise ValueError(f"--{name} must be LOW:HIGH with 0 < LOW <= HIGH; got {text!r}.")
+    return lo, hi
+
+
+def trial_grid(lr_range, reg_range, trials, grid=False, seed=0):
+    """The (learning_rate, reg) pairs to try: ``trials`` random log-uniform draws, or a grid
+    of about ``trials`` points (round(sqrt(trials)) per axis)."""
+    (lr_lo, lr_hi), (reg_lo, reg_hi) = lr_range, reg_range
+    if grid:
+        k = max(1, round(math.sqrt(trials)))
+        lrs = np.geomspace(lr_lo, lr_hi, k if lr_hi > lr_lo else 1)
+        regs = np.geomspace(reg_lo, reg_hi, k if reg_hi > reg_lo else 1)
+        return [(float(a), float(b)) for a in lrs for b in regs]
+    rng = np.random.default_rng(seed)
+    lrs = 10 ** rng.uniform(np.log10(lr_lo), np.log10(lr_hi), trials)
+    regs = 10 ** rng.uniform(np.log10(reg_lo), np.log10(reg_hi), trials)
+    return [(float(a), float(b)) for a, b in zip(lrs, regs)]
+
+
+# Worker-side state: the data, opened once per process.
+_DATA = {}
+
+
+def _open_data(paths):
+    if _DATA.get("paths") != paths:
+        _DATA.clear()
+        _DATA["paths"] = paths
+        _DATA["arrays"] = [np.load(p, mmap_mode="r") for p in paths]
+    return _DATA["arrays"]
+
+
+def _run_trial(index, model, params, lr, reg, seed, paths, threads):
+    from threadpoolctl import threadpool_limits
+
+    from .runs import MODELS
+
+    X, y, Xv, yv = _open_data(paths)
+    clf = MODELS[model](**{**params, "learning_rate": lr, "reg": reg,
+                           "random_state": seed + index})
+    t0 = time.perf_counter()
+    with threadpool_limits(threads):
+        try:
+            clf.fit(X, y, eval_set=(Xv, yv))
+        except FloatingPointError as e:  # a diverging learning rate is a result, not a crash
+            return {"index": index, "learning_rate": lr, "reg": reg, "val_accuracy": float("nan"),
+                    "train_accuracy": float("nan"), "epochs": 0, "seconds":
+                    time.perf_counter() - t0, "error": str(e).split(":")[0]}
+    return {"index": index, "learning_rate": lr, "reg": reg,
+            "val_accuracy": float(clf.score(Xv, yv)),
+            "train_accuracy": float(clf.history_["train_accuracy"][-1]),
+            "epochs": int(clf.n_iter_), "seconds": time.perf_counter() - t0,
+            "coef": clf.coef_, "intercept": clf.intercept_, "classes": clf.classes_,
+            "n_iter": clf.n_iter_, "n_steps": clf.n_steps_, "history": clf.history_}
+
+
+def search(model, X_train, y_train, X_val, y_val, lr_range=(1e-7, 1e-5), reg_range=(1e3, 1e5),
+           trials=16, grid=False, seed=0, n_jobs=None, params=None, callback=None,
+           workdir=None):
+    """Train one model per (learning rate, reg) pair and rank them by validation accuracy.
+
+    Parameters
+    ----------
+    model : {"svm", "softmax"}
+    X_train, y_train, X_val, y_val : arrays
+        Preprocessed features and labels.
+    lr_range, reg_range : (low, high)
+    trials : int
+        Random draws, or about that many grid points with ``grid=True``.
+    seed : int
+        Seeds the draws and each trial (trial i gets ``seed + i``).
+    n_jobs : int, optional
+        Worker processes; by default one per core.
+    params : dict, optional
+        Other estimator parameters (``max_epochs``, ``max_steps``, ``batch_size``, ...).
+    callback : callable, optional
+        ``callback(result, done, total)`` after each finished trial.
+
+    Returns
+    -------
+    results : list of dict
+        One per trial, best validation accuracy first: ``learning_rate``, ``reg``,
+        ``val_accuracy``, ``train_accuracy``, ``epochs``, ``seconds`` (and ``error`` for a
+        trial that diverged).
+    best : estimator
+        The best trial's fitted classifier.
+    """
+    from .runs import MODELS
+
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {sorted(MODELS)}; got {model!r}.")
+    pairs = trial_grid(lr_range, reg_range, trials, grid, seed)
+    n_jobs = n_jobs or os.cpu_count() or 1
+    params = dict(params or {})
+    results = []
+    with tempfile.TemporaryDirectory(dir=workdir, prefix="linclass-tune-") as tmp:
+        paths = []
+        for name, arr in (("X", X_train), ("y", y_train), ("Xv", X_val), ("yv", y_val)):
+            path = str(Path(tmp) / f"{name}.npy")
+            np.save(path, np.ascontiguousarray(arr))
+            paths.append(path)
+        paths = tuple(paths)
+        threads = 1 if n_jobs > 1 else (os.cpu_count() or 1)
+        jobs = [(i, model, params, lr, reg, seed, paths, threads)
+                for i, (lr, reg) in enumerate(pairs)]
+        if n_jobs == 1:
+            for job in jobs:
+                results.append(_run_trial(*job))
+                if callback:
+                    callback(results[-1], len(results), len(jobs))
+        else:
+            with ProcessPoolExecutor(max_workers=min(n_jobs, len(jobs))) as pool:
+                futures = [pool.submit(_run_trial, *job) for job in jobs]
+                for future in as_completed(futures):
+                    results.append(future.result())
+                    if callback:
+                        callback(results[-1], len(results), len(jobs))
+        _DATA.clear()
+    results.sort(key=lambda r: (-np.nan_to_num(r["val_accuracy"], nan=-1.0), r["index"]))
+    if "coef" not in results[0]:
+        raise ValueError("every trial diverged: lower the learning-rate range (--lr).")
+    best = _rebuild(model, params, results[0], seed)
+    return [{k: v for k, v in r.items() if k not in ("coef", "intercept", "classes", "n_iter",
+                                                      "n_steps", "history")}
+            for r in results], best
+
+
+def _rebuild(model, params, result, seed):
+    """The best trial's classifier, from the weights the worker sent back."""
+    from .runs import MODELS
+
+    clf = MODELS[model](**{**params, "learning_rate": result["learning_rate"],
+                           "reg": result["reg"], "random_state": seed + result["index"]})
+    clf.coef_, clf.intercept_, clf.classes_ = result["coef"], result["intercept"], \
+        result["classes"]
+    clf.n_features_in_ = clf.coef_.shape[1]
+    clf.n_iter_, clf.n_steps_ = result["n_iter"], result["n_steps"]
+    clf.learning_rate_, clf.reg_ = result["learning_rate"], result["reg"]
+    clf.history_ = result["history"]
+    return clf
