@@ -343,7 +343,7 @@ def cmd_predict(args, out, err):
 
     kind, results = predict(args.model, args.inputs, args.top_k)
     table = Table(title=f"top {min(args.top_k, len(results[0]['top']))} classes ({kind})")
-    table.add_column("image")
+    table.add_column("image", overflow="fold")
     for i in range(len(results[0]["top"])):
         table.add_column(f"#{i + 1}")
     fmt = "{:.3f}" if kind == "probability" else "{:+.3g}"
@@ -354,7 +354,7 @@ def cmd_predict(args, out, err):
 
 
 def cmd_download(args, out, err):
-    from .data.download import download
+    from .data.downloads import download
 
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                         TextColumn("{task.percentage:>5.1f}%"), TimeElapsedColumn(),

@@ -7,7 +7,7 @@ integer labels indexing ``class_names``, and the image shape to draw them again.
 from .cifar10 import load_cifar10
 from .dataset import DataFileError, Dataset, load_dataset
 from .digits import load_digits
-from .download import cache_dir, download
+from .downloads import cache_dir, download
 from .folder import load_image_folder
 from .mnist import load_mnist, read_idx
 from .preprocess import MeanImage

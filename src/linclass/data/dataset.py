@@ -66,7 +66,7 @@ def load_dataset(spec, size=None, skip_bad=False):
     """
     from .cifar10 import load_cifar10
     from .digits import load_digits
-    from .download import SOURCES, cached_path
+    from .downloads import SOURCES, cached_path
     from .folder import load_image_folder
     from .mnist import load_mnist
 
