@@ -45,12 +45,14 @@ def test_train_softmax_with_options(tmp_path):
     out = tmp_path / "soft"
     r = run("train", "--model", "softmax", "--optimizer", "adam", "--batch-size", "full",
             "--epochs", "40", "--lr", "0.01", "--reg", "0.001", "--seed", "3", "--quiet",
-            "--early-stopping", "--out", str(out))
+            "--early-stopping", "--dev", "600", "--max-steps", "30", "--out", str(out))
     assert r.returncode == 0, r.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["params"]["optimizer"] == "adam"
     assert metrics["params"]["batch_size"] is None
     assert metrics["params"]["random_state"] == 3
+    assert metrics["n_train"] == 600 and metrics["params"]["early_stopping"] is True
+    assert metrics["steps"] <= 30 and metrics["params"]["max_steps"] == 30
     assert metrics["val_accuracy"] > 0.85
 
 

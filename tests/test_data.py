@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from linclass.data import Dataset, MeanImage, load_dataset, load_digits, train_val_test_split
+from linclass.data import (
+    Dataset,
+    MeanImage,
+    dev_subset,
+    load_dataset,
+    load_digits,
+    train_val_test_split,
+)
 
 
 def test_load_digits():
@@ -72,3 +79,13 @@ def test_constant_pixels_do_not_divide_by_zero():
     X[:, 0] = np.arange(5)
     Z = MeanImage(standardize=True).fit_transform(X)
     assert np.all(np.isfinite(Z))
+
+
+def test_dev_subset_is_small_stratified_and_seeded():
+    ds = load_digits()
+    X, y = dev_subset(ds.X, ds.y, size=200, random_state=1)
+    assert X.shape == (200, 64) and np.bincount(y).min() >= 19
+    X2, _ = dev_subset(ds.X, ds.y, size=200, random_state=1)
+    np.testing.assert_array_equal(X, X2)
+    assert dev_subset(ds.X, ds.y, size=0.1)[0].shape[0] == 180
+    assert dev_subset(ds.X, ds.y, size=len(ds.y))[0] is ds.X

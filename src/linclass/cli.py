@@ -111,6 +111,8 @@ def build_parser():
                    help="keep the weights with the best validation accuracy")
     t.add_argument("--max-steps", type=_positive_int, default=None, metavar="N",
                    help="stop after N update steps in all (the course's num_iters)")
+    t.add_argument("--dev", type=_positive_int, default=None, metavar="N",
+                   help="train on a stratified N-image part of the training split (quick check)")
     t.add_argument("--standardize", action="store_true",
                    help="also divide each pixel by its training std (after the mean image)")
     t.add_argument("--image-size", type=_positive_int, default=None, metavar="PX",
@@ -237,7 +239,7 @@ def cmd_train(args, out, err):
         optimizer=args.optimizer,
         momentum=args.momentum, lr_decay=args.lr_decay, loss_variant=args.variant,
         early_stopping=args.early_stopping, seed=args.seed, val_size=args.val_size,
-        test_size=args.test_size, out=args.out, max_steps=args.max_steps,
+        test_size=args.test_size, out=args.out, max_steps=args.max_steps, dev_size=args.dev,
         standardize=args.standardize, image_size=args.image_size, skip_bad=args.skip_bad,
         plots=not args.no_plots,
     )

@@ -34,7 +34,7 @@ from .objective import loss_and_gradient
 from .optim import OPTIMIZERS, make_optimizer
 from .scores import scores
 
-__all__ = ["LinearSVM", "SoftmaxClassifier", "TrainingDivergedError"]
+__all__ = ["LinearSVM", "SoftmaxClassifier", "TrainingDivergedError", "MODELS"]
 
 
 class TrainingDivergedError(FloatingPointError, ValueError):
@@ -620,3 +620,6 @@ class SoftmaxClassifier(_LinearClassifier):
     def predict_log_proba(self, X):
         """Log of ``predict_proba``, computed stably."""
         return log_softmax(self._scores(X))
+
+
+MODELS = {"svm": LinearSVM, "softmax": SoftmaxClassifier}

@@ -16,16 +16,14 @@ import numpy as np
 from sklearn.metrics import precision_recall_fscore_support
 from sklearn.pipeline import Pipeline
 
-from .data import MeanImage, load_dataset, train_val_test_split
+from .data import MeanImage, dev_subset, load_dataset, train_val_test_split
 from .data.images import IMAGE_EXTENSIONS, image_row
-from .estimators import LinearSVM, SoftmaxClassifier
+from .estimators import MODELS
 from .io import atomic_write, load, load_metadata, save
 
 __all__ = ["TrainConfig", "train", "tune", "evaluate", "plot", "predict", "MODELS", "PLOTS"]
 
 PLOTS = ("loss_curve.png", "templates.png", "confusion.png", "misclassified.png")
-
-MODELS = {"svm": LinearSVM, "softmax": SoftmaxClassifier}
 
 
 @dataclass
@@ -48,6 +46,7 @@ class TrainConfig:
     test_size: float | int = 0.2
     standardize: bool = False
     max_steps: int | None = None
+    dev_size: int | None = None
     image_size: int | None = None
     skip_bad: bool = False
     plots: bool = True
@@ -110,6 +109,9 @@ def train(config, callback=None):
                 "test_size": config.test_size, "image_size": config.image_size,
                 "skip_bad": config.skip_bad}
     ds, sp = _split(metadata)
+    if config.dev_size:  # a small stratified part of the training split, for quick checks
+        sp = sp._replace(**dict(zip(("X_train", "y_train"), dev_subset(
+            sp.X_train, sp.y_train, config.dev_size, config.seed))))
     names = np.asarray(ds.class_names)
     metadata.update(image_shape=list(ds.image_shape), class_names=list(ds.class_names),
                     pixel_max=int(ds.pixel_max))

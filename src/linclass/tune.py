@@ -67,7 +67,7 @@ def _open_data(paths):
 def _run_trial(index, model, params, lr, reg, seed, paths, threads):
     from threadpoolctl import threadpool_limits
 
-    from .runs import MODELS
+    from .estimators import MODELS
 
     X, y, Xv, yv = _open_data(paths)
     clf = MODELS[model](**{**params, "learning_rate": lr, "reg": reg,
@@ -119,7 +119,7 @@ def search(model, X_train, y_train, X_val, y_val, lr_range=(1e-7, 1e-5), reg_ran
     best : estimator
         The best trial's fitted classifier.
     """
-    from .runs import MODELS
+    from .estimators import MODELS
 
     if model not in MODELS:
         raise ValueError(f"model must be one of {sorted(MODELS)}; got {model!r}.")
@@ -161,7 +161,7 @@ def search(model, X_train, y_train, X_val, y_val, lr_range=(1e-7, 1e-5), reg_ran
 
 def _rebuild(model, params, result, seed):
     """The best trial's classifier, from the weights the worker sent back."""
-    from .runs import MODELS
+    from .estimators import MODELS
 
     clf = MODELS[model](**{**params, "learning_rate": result["learning_rate"],
                            "reg": result["reg"], "random_state": seed + result["index"]})

@@ -11,8 +11,8 @@ from .downloads import cache_dir, download
 from .folder import load_image_folder
 from .mnist import load_mnist, read_idx
 from .preprocess import MeanImage
-from .splits import Split, train_val_test_split
+from .splits import Split, dev_subset, train_val_test_split
 
 __all__ = ["Dataset", "DataFileError", "load_dataset", "load_digits", "load_mnist", "read_idx",
            "load_cifar10", "load_image_folder", "download", "cache_dir", "MeanImage", "Split",
-           "train_val_test_split"]
+           "train_val_test_split", "dev_subset"]

@@ -7,7 +7,7 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-__all__ = ["Split", "train_val_test_split"]
+__all__ = ["Split", "train_val_test_split", "dev_subset"]
 
 
 class Split(NamedTuple):
@@ -59,3 +59,31 @@ def train_val_test_split(dataset, val_size=0.1, test_size=0.2, random_state=0):
     X_train, X_val, y_train, y_val = train_test_split(
         X, y, test_size=n_val, stratify=y, random_state=random_state)
     return Split(X_train, y_train, X_val, y_val, X_test, y_test)
+
+
+def dev_subset(X, y, size=500, random_state=0):
+    """A small stratified sample of (X, y) for quick checks (the course's "dev" set).
+
+    Parameters
+    ----------
+    X, y : arrays
+        Usually the training split.
+    size : int or float
+        Rows to keep, or a fraction.
+
+    Returns
+    -------
+    X_dev, y_dev : arrays (copies of the chosen rows)
+    """
+    n = len(y)
+    if isinstance(size, float):
+        size = _fraction_or_count(size, n, "dev size")
+    if size >= n:
+        return X, y
+    if size < 1:
+        raise ValueError(f"dev size must be at least 1 sample; got {size}.")
+    counts = np.bincount(np.unique(y, return_inverse=True)[1])
+    stratify = y if counts.min() >= 2 and size >= len(counts) else None
+    X_dev, _, y_dev, _ = train_test_split(X, y, train_size=size, stratify=stratify,
+                                          random_state=random_state)
+    return X_dev, y_dev
