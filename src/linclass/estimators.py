@@ -357,8 +357,6 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
                                              "seconds")}
         hist = self.history_
         B = n if self.batch_size is None else min(self.batch_size, n)
-        dense = isinstance(X, np.ndarray)
-        buf = np.empty((B, X.shape[1]), dtype=X.dtype) if dense and B < n else None
         best = (-np.inf, None)
         best_loss, stall = np.inf, 0
         stop = False
@@ -375,7 +373,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
                         Xb, yb, wb = X, y, sample_weight
                     else:
                         idx = order[start:start + B]
-                        Xb = np.take(X, idx, axis=0, out=buf[:len(idx)]) if dense else X[idx]
+                        Xb = X[idx]  # (fancy indexing gathers rows faster than np.take)
                         yb = y[idx]
                         wb = None if sample_weight is None else sample_weight[idx]
                     loss, dW, db, correct = loss_and_gradient(W, b, Xb, yb, loss_fn, self.reg_, wb)

@@ -66,12 +66,11 @@ def loss_and_gradient(W, b, X, y, loss_fn, reg=0.0, sample_weight=None, block_ro
     rows = block_rows or default_block_rows(X)
     total_weight = n if sample_weight is None else float(np.sum(sample_weight, dtype=np.float64))
     data_loss = 0.0
-    dW = np.zeros_like(W)
-    db = None if b is None else np.zeros_like(b)
+    dW = db = None
     n_correct = 0
     for start in range(0, n, rows):
         stop = min(n, start + rows)
-        Xb, yb = X[start:stop], y[start:stop]
+        Xb, yb = (X, y) if stop - start == n else (X[start:stop], y[start:stop])
         wb = None if sample_weight is None else sample_weight[start:stop]
         block_weight = (stop - start) if wb is None else float(np.sum(wb, dtype=np.float64))
         S = scores(W, b, Xb)
@@ -84,9 +83,16 @@ def loss_and_gradient(W, b, X, y, loss_fn, reg=0.0, sample_weight=None, block_ro
         if share != 1.0:
             dS *= dS.dtype.type(share)
         dW_b, db_b = scores_backward(dS, Xb, need_bias=b is not None)
-        dW += dW_b
-        if db is not None:
-            db += db_b
+        if dW is None:  # the first block's arrays are fresh: keep them, add the rest in
+            dW, db = dW_b, db_b
+        else:
+            dW += dW_b
+            if db is not None:
+                db += db_b
+    if dW is None:  # every block had zero weight
+        dW = np.zeros_like(W)
+        db = None if b is None else np.zeros_like(b)
     penalty, dreg = regularization(W, reg)
-    dW += dreg
+    if reg:
+        dW += dreg
     return data_loss + penalty, dW, db, n_correct

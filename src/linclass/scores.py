@@ -62,8 +62,10 @@ def scores_backward(dS, X, W=None, *, need_bias=True, need_dX=False):
     dX : ndarray of shape (n_samples, n_features)
         Only when ``need_dX``.
     """
-    # (X.T @ dS).T is the same product as dS.T @ X and also works for scipy.sparse X.
-    dW = np.asarray((X.T @ dS).T)
+    if isinstance(X, np.ndarray):
+        dW = dS.T @ X
+    else:  # scipy.sparse: X.T @ dS is the same product, and stays sparse-times-dense
+        dW = np.asarray((X.T @ dS).T)
     db = dS.sum(axis=0) if need_bias else None
     if need_dX:
         if W is None:
