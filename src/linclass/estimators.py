@@ -48,11 +48,16 @@ def _rng(random_state):
     return np.random.default_rng(random_state)
 
 
-def mean_squared_norm(X):
-    """``mean(||x_i||**2)`` over the rows of X (dense or scipy.sparse), in float64."""
+def mean_squared_norm(X, sample_weight=None):
+    """``mean(||x_i||**2)`` over the rows of X (dense or scipy.sparse), in float64; weighted by
+    ``sample_weight`` where given (so that a weight counts like repeating the row)."""
     if hasattr(X, "multiply"):  # scipy.sparse
-        return float(X.multiply(X).sum()) / X.shape[0]
-    return float(np.einsum("ij,ij->", X, X, dtype=np.float64)) / X.shape[0]
+        norms = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
+    else:
+        norms = np.einsum("ij,ij->i", X, X, dtype=np.float64)
+    if sample_weight is None:
+        return float(norms.mean())
+    return float(np.dot(norms, sample_weight) / np.sum(sample_weight, dtype=np.float64))
 
 
 def auto_learning_rate(sq_norm, optimizer="sgd", momentum=0.9, curvature=1.0):
@@ -221,7 +226,8 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         classes = np.unique(y)
         if len(classes) < 2:
             raise ValueError(
-                f"{type(self).__name__} needs at least 2 classes in y; got only {classes.tolist()}."
+                f"{type(self).__name__} needs at least 2 classes in y; got only 1 class: "
+                f"{classes.tolist()}."
             )
         warm = self.warm_start and hasattr(self, "coef_") and np.array_equal(classes, self.classes_)
         self.classes_ = classes
@@ -234,7 +240,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         elif self.early_stopping:
             X, y_idx, sample_weight, X_val, y_val = self._hold_out(X, y_idx, sample_weight, rng)
         if not warm:
-            self._init_state(X, rng)
+            self._init_state(X, rng, sample_weight)
         else:
             self._resume()
         self._run(X, y_idx, sample_weight, X_val, y_val, self.max_epochs, rng, callback,
@@ -271,7 +277,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         sample_weight = self._check_sample_weight(sample_weight, X)
         if first:
             self._rng_ = _rng(self.random_state)
-            self._init_state(X, self._rng_)
+            self._init_state(X, self._rng_, sample_weight)
         else:
             if not hasattr(self, "_rng_"):  # a loaded model
                 self._rng_ = _rng(self.random_state)
@@ -320,11 +326,12 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         sw = None if sample_weight is None else sample_weight[tr]
         return X[tr], y_idx[tr], sw, X[va], y_idx[va]
 
-    def _init_state(self, X, rng):
+    def _init_state(self, X, rng, sample_weight=None):
         C, D = len(self.classes_), X.shape[1]
         self.coef_ = (0.001 * rng.standard_normal((C, D))).astype(X.dtype)
         self.intercept_ = np.zeros(C, dtype=X.dtype)
-        sq = mean_squared_norm(X) if "auto" in (self.learning_rate, self.reg) else None
+        sq = (mean_squared_norm(X, sample_weight) if "auto" in (self.learning_rate, self.reg)
+              else None)
         lr = self.learning_rate
         if lr == "auto":
             lr = auto_learning_rate(sq, self.optimizer, self.momentum, self._curvature)
@@ -474,7 +481,13 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """The class with the highest score, for each row of X."""
-        return self.classes_[np.argmax(self._scores(X), axis=1)]
+        S = self._scores(X)
+        return self.classes_[np.argmax(S, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # CSR/CSC X is used as it is, never densified
+        return tags
 
     def save(self, path, preprocessing=None):
         """Write the model to ``path`` (an ``.npz`` file without pickle); see ``linclass.io``."""

@@ -1,0 +1,81 @@
+"""scikit-learn compatibility: the estimator checks, sparse input, and the tools users combine
+linclass with (Pipeline, GridSearchCV, cross-validation, calibration)."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from linclass import LinearSVM, SoftmaxClassifier
+
+
+@parametrize_with_checks([LinearSVM(), SoftmaxClassifier()])
+def test_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("cls", [LinearSVM, SoftmaxClassifier])
+@pytest.mark.parametrize("fmt", [sp.csr_matrix, sp.csc_matrix, sp.csr_array])
+def test_sparse_input_gives_the_dense_result(cls, fmt, digits_split):
+    Xtr, ytr, _, _, Xte, _ = digits_split
+    X = np.where(Xtr > 0, Xtr, 0).astype(np.float64)  # mostly zeros, like one-hot features
+    Xt = np.where(Xte > 0, Xte, 0).astype(np.float64)
+    dense = cls(random_state=0, max_epochs=10).fit(X, ytr)
+    sparse = cls(random_state=0, max_epochs=10).fit(fmt(X), ytr)
+    np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=1e-7, atol=1e-9)
+    np.testing.assert_array_equal(sparse.predict(fmt(Xt)), dense.predict(Xt))
+    online = cls(random_state=0)
+    online.partial_fit(fmt(X), ytr, classes=np.arange(10))
+    assert online.score(fmt(Xt), digits_split[5]) > 0.5
+    assert cls().__sklearn_tags__().input_tags.sparse
+
+
+def test_pipeline_grid_search_and_cross_validation(digits_split):
+    Xtr, ytr, _, _, Xte, yte = digits_split
+    pipe = make_pipeline(StandardScaler(), SoftmaxClassifier(max_epochs=20, random_state=0))
+    grid = GridSearchCV(pipe, {"softmaxclassifier__reg": [1e-4, 1e-2],
+                               "softmaxclassifier__learning_rate": [1e-3, "auto"]}, cv=3)
+    grid.fit(Xtr, ytr)
+    assert grid.best_score_ > 0.9 and grid.score(Xte, yte) > 0.9
+    scores = cross_val_score(LinearSVM(max_epochs=20, random_state=0), Xtr, ytr, cv=3)
+    assert scores.shape == (3,) and scores.min() > 0.9
+    assert clone(grid.best_estimator_).get_params()["softmaxclassifier__random_state"] == 0
+
+
+def test_calibrated_svm_probabilities(digits_split):
+    Xtr, ytr, _, _, Xte, _ = digits_split
+    assert not hasattr(LinearSVM(), "predict_proba")
+    cal = CalibratedClassifierCV(LinearSVM(max_epochs=20, random_state=0), cv=3).fit(Xtr, ytr)
+    P = cal.predict_proba(Xte)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0)
+    assert np.mean(cal.classes_[P.argmax(1)] == cal.predict(Xte)) == 1.0
+
+
+def test_dataframes_keep_their_feature_names(digits_split):
+    pd = pytest.importorskip("pandas")
+    Xtr, ytr = digits_split[:2]
+    df = pd.DataFrame(Xtr, columns=[f"px{i}" for i in range(Xtr.shape[1])])
+    m = LinearSVM(max_epochs=3, random_state=0).fit(df, pd.Series(ytr))
+    assert list(m.feature_names_in_) == list(df.columns)
+    np.testing.assert_array_equal(m.predict(df), m.predict(Xtr))
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        m.predict(Xtr)  # fitted with names, asked without them
+    with pytest.raises(ValueError, match="feature names"):
+        m.predict(df.rename(columns={"px0": "other"}))
+
+
+def test_weights_count_like_repeated_rows_full_batch(rng):
+    X = rng.standard_normal((40, 5))
+    y = rng.integers(3, size=40)
+    w = rng.integers(0, 4, size=40)
+    kw = dict(batch_size=None, max_epochs=50, tol=None, random_state=0)
+    for cls in (LinearSVM, SoftmaxClassifier):
+        a = cls(**kw).fit(X, y, sample_weight=w.astype(float))
+        b = cls(**kw).fit(np.repeat(X, w, axis=0), np.repeat(y, w))
+        np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(a.intercept_, b.intercept_, rtol=1e-8, atol=1e-10)
