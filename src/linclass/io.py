@@ -223,6 +223,8 @@ def load(path):
     if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
         raise ModelFileError(f"{path} is damaged: its weights are not all finite.")
     clf = kinds[name]()
+    if isinstance(params.get("class_weight"), list):
+        params["class_weight"] = {k: v for k, v in params["class_weight"]}
     try:
         clf.set_params(**params)
     except ValueError as e:
