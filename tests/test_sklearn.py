@@ -125,3 +125,54 @@ def test_partial_fit_keeps_the_optimizer_and_schedule(digits_split):
     m.partial_fit(Xtr, ytr)
     assert m._optimizer is opt and not np.array_equal(opt.state[0], velocity)
     assert m.history_["learning_rate"] == [m.learning_rate_, m.learning_rate_ * 0.5]
+
+
+# -- independent checks that linclass optimizes the objective it claims to ----------------------
+
+def small_problem():
+    from sklearn.datasets import make_classification
+
+    return make_classification(n_samples=300, n_features=6, n_informative=4, n_classes=3,
+                               random_state=0)
+
+
+def test_softmax_finds_logistic_regressions_solution():
+    """scikit-learn's LogisticRegression minimizes sum(loss) + ||W||^2 / (2C); divided by C*N
+    that is linclass's mean loss + reg * ||W||^2 with reg = 1 / (2 C N), bias unpenalized in
+    both. Full-batch gradient descent to convergence must land on the same weights."""
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = small_problem()
+    C = 1.0
+    theirs = LogisticRegression(C=C, tol=1e-12, max_iter=10000).fit(X, y)
+    ours = SoftmaxClassifier(reg=1 / (2 * C * len(X)), batch_size=None, max_epochs=15000,
+                             tol=None, random_state=0).fit(X, y)
+    scale = np.abs(theirs.coef_).max()
+    assert np.abs(ours.coef_ - theirs.coef_).max() / scale < 1e-4
+    assert np.abs(ours.intercept_ - theirs.intercept_).max() / scale < 1e-4
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-5)
+
+
+def test_crammer_singer_svm_is_no_worse_than_linearsvc():
+    """LinearSVC(multi_class="crammer_singer") minimizes ||W||^2 / 2 + C sum(CS hinge); with
+    reg = 1 / (2 C N) linclass minimizes the same objective divided by C N."""
+    from functools import partial
+
+    from sklearn.svm import LinearSVC
+
+    from linclass.losses import multiclass_hinge
+    from linclass.objective import loss_and_gradient
+
+    X, y = small_problem()
+    C = 1.0
+    reg = 1 / (2 * C * len(X))
+    theirs = LinearSVC(multi_class="crammer_singer", fit_intercept=False, C=C, tol=1e-10,
+                       max_iter=200000).fit(X, y)
+    ours = LinearSVM(loss_variant="crammer_singer", fit_intercept=False, reg=reg,
+                     batch_size=None, max_epochs=20000, tol=None, learning_rate=0.5,
+                     lr_decay=0.9995, random_state=0).fit(X, y)
+    cs = partial(multiclass_hinge, variant="crammer_singer")
+    ours_obj = loss_and_gradient(ours.coef_, None, X, y, cs, reg)[0]
+    theirs_obj = loss_and_gradient(theirs.coef_, None, X, y, cs, reg)[0]
+    assert ours_obj <= theirs_obj * (1 + 1e-4)
+    assert abs(ours.score(X, y) - theirs.score(X, y)) <= 0.01
