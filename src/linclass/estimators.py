@@ -361,6 +361,10 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         if lr == "auto":
             lr = auto_learning_rate(sq, self.optimizer, self.momentum, self._curvature)
         self.learning_rate_ = float(lr)
+        # With the "auto" step the bias moves as one more feature of average size would
+        # (a step sq / D times the weights'); with the weights' own step it would crawl on
+        # uncentred data whose features are large. An explicit learning rate applies as given.
+        self.intercept_step_ = max(sq / D, 1.0) if self.learning_rate == "auto" else 1.0
         self.reg_ = float(auto_reg(sq, self._auto_reg) if self.reg == "auto" else self.reg)
         self._optimizer = make_optimizer(self.optimizer, lr, self.momentum, self.lr_decay)
         self.n_iter_ = 0
@@ -414,7 +418,11 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
                                                               self.reg_, wb)
                     if not np.isfinite(loss):
                         self._diverged(loss, epoch, steps + 1)
-                    opt.step(params, [dW, db] if self.fit_intercept else [dW])
+                    if self.fit_intercept:
+                        db *= db.dtype.type(self.intercept_step_)
+                        opt.step(params, [dW, db])
+                    else:
+                        opt.step(params, [dW])
                     steps += 1
                     self.n_steps_ += 1
                     loss_sum += loss * Xb.shape[0]
@@ -606,6 +614,9 @@ class LinearSVM(_LinearClassifier):
         The learning rate used (resolved from "auto").
     reg_ : float
         The L2 strength used (resolved from "auto").
+    intercept_step_ : float
+        How many times the weights' step the bias takes: ``mean(||x_i||^2) / n_features``
+        (at least 1) with ``learning_rate="auto"``, else 1.
 
     Notes
     -----

@@ -14,7 +14,7 @@ key                        content
 ``intercept``              ``intercept_``, shape (n_classes,)
 ``classes``                ``classes_`` (numbers, or unicode strings)
 ``fitted``                 JSON: ``n_iter_``, ``n_steps_``, ``learning_rate_``, ``reg_``,
-                           ``n_features_in_``, ``history_``
+                           ``intercept_step_``, ``n_features_in_``, ``history_``
 ``preprocessing``          optional, JSON: ``{"kind": "mean_image", "standardize": bool}``
 ``preprocessing_mean``     optional, the mean training image (float32)
 ``preprocessing_scale``    optional, the per-feature std (float32), when standardized
@@ -125,6 +125,7 @@ def save(model, path, preprocessing=None, metadata=None):
             "n_steps_": int(getattr(clf, "n_steps_", 0)),
             "learning_rate_": float(clf.learning_rate_),
             "reg_": float(clf.reg_),
+            "intercept_step_": float(getattr(clf, "intercept_step_", 1.0)),
             "n_features_in_": int(clf.n_features_in_),
             "history_": clf.history_,
         })),
@@ -234,6 +235,7 @@ def load(path):
     clf.n_steps_ = fitted.get("n_steps_", 0)
     clf.learning_rate_ = fitted["learning_rate_"]
     clf.reg_ = fitted["reg_"]
+    clf.intercept_step_ = fitted.get("intercept_step_", 1.0)
     clf.n_features_in_ = fitted["n_features_in_"]
     clf.history_ = fitted["history_"]
     if pre_info is None:

@@ -170,5 +170,6 @@ def _rebuild(model, params, result, seed):
     clf.n_features_in_ = clf.coef_.shape[1]
     clf.n_iter_, clf.n_steps_ = result["n_iter"], result["n_steps"]
     clf.learning_rate_, clf.reg_ = result["learning_rate"], result["reg"]
+    clf.intercept_step_ = 1.0
     clf.history_ = result["history"]
     return clf
