@@ -88,6 +88,36 @@ def _split(meta):
     return ds, sp
 
 
+def _prepare(config):
+    """Load and split the data set of a run and fit its preprocessing on the training part.
+
+    Returns
+    -------
+    metadata : dict
+        What a saved model needs to redo this (data set, split, image shape, pixel scale).
+    split : Split
+        Pixels as loaded (the test part stays raw for the saved Pipeline to preprocess).
+    names : ndarray
+        Class names; labels are indices into it.
+    pre : MeanImage
+        Fitted on the training part.
+    X_train, X_val : float32 arrays
+        The preprocessed training and validation parts.
+    """
+    metadata = {"dataset": config.dataset, "seed": config.seed, "val_size": config.val_size,
+                "test_size": config.test_size, "image_size": config.image_size,
+                "skip_bad": config.skip_bad}
+    ds, sp = _split(metadata)
+    if config.dev_size:  # a small stratified part of the training split, for quick checks
+        sp = sp._replace(**dict(zip(("X_train", "y_train"), dev_subset(
+            sp.X_train, sp.y_train, config.dev_size, config.seed))))
+    metadata.update(image_shape=list(ds.image_shape), class_names=list(ds.class_names),
+                    pixel_max=int(ds.pixel_max))
+    pre = MeanImage(standardize=config.standardize)
+    X_train = pre.fit_transform(sp.X_train)
+    return metadata, sp, np.asarray(ds.class_names), pre, X_train, pre.transform(sp.X_val)
+
+
 def train(config, callback=None):
     """Run one training job and save its model, ``metrics.json`` and plots into
     ``config.out_dir()``.
@@ -105,19 +135,7 @@ def train(config, callback=None):
         ``plots`` (the PNG files written).
     """
     clf = config.estimator()
-    metadata = {"dataset": config.dataset, "seed": config.seed, "val_size": config.val_size,
-                "test_size": config.test_size, "image_size": config.image_size,
-                "skip_bad": config.skip_bad}
-    ds, sp = _split(metadata)
-    if config.dev_size:  # a small stratified part of the training split, for quick checks
-        sp = sp._replace(**dict(zip(("X_train", "y_train"), dev_subset(
-            sp.X_train, sp.y_train, config.dev_size, config.seed))))
-    names = np.asarray(ds.class_names)
-    metadata.update(image_shape=list(ds.image_shape), class_names=list(ds.class_names),
-                    pixel_max=int(ds.pixel_max))
-    pre = MeanImage(standardize=config.standardize)
-    X_train = pre.fit_transform(sp.X_train)
-    X_val = pre.transform(sp.X_val)
+    metadata, sp, names, pre, X_train, X_val = _prepare(config)
     interrupted = []
 
     def cb(info):
@@ -188,16 +206,7 @@ def tune(config, lr_range=(1e-7, 1e-5), reg_range=(1e3, 1e5), trials=16, grid=Fa
 
     base = config.estimator().get_params()
     params = {k: v for k, v in base.items() if k not in ("learning_rate", "reg", "random_state")}
-    metadata = {"dataset": config.dataset, "seed": config.seed, "val_size": config.val_size,
-                "test_size": config.test_size, "image_size": config.image_size,
-                "skip_bad": config.skip_bad}
-    ds, sp = _split(metadata)
-    names = np.asarray(ds.class_names)
-    metadata.update(image_shape=list(ds.image_shape), class_names=list(ds.class_names),
-                    pixel_max=int(ds.pixel_max))
-    pre = MeanImage(standardize=config.standardize)
-    X_train = pre.fit_transform(sp.X_train)
-    X_val = pre.transform(sp.X_val)
+    metadata, sp, names, pre, X_train, X_val = _prepare(config)
     out = config.out_dir()
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

@@ -349,18 +349,10 @@ _vjp("getitem", _getitem_grad)
 
 def _install():
     N = Node
-    N.__add__ = lambda a, b: add(a, b)
-    N.__radd__ = lambda a, b: add(b, a)
-    N.__sub__ = lambda a, b: sub(a, b)
-    N.__rsub__ = lambda a, b: sub(b, a)
-    N.__mul__ = lambda a, b: mul(a, b)
-    N.__rmul__ = lambda a, b: mul(b, a)
-    N.__truediv__ = lambda a, b: div(a, b)
-    N.__rtruediv__ = lambda a, b: div(b, a)
-    N.__pow__ = lambda a, b: power(a, b)
-    N.__rpow__ = lambda a, b: power(b, a)
-    N.__matmul__ = lambda a, b: matmul(a, b)
-    N.__rmatmul__ = lambda a, b: matmul(b, a)
+    for name, fn in (("add", add), ("sub", sub), ("mul", mul), ("truediv", div),
+                     ("pow", power), ("matmul", matmul)):
+        setattr(N, f"__{name}__", fn)
+        setattr(N, f"__r{name}__", lambda a, b, fn=fn: fn(b, a))  # 2 * x: x is on the right
     N.__neg__ = neg
     N.__abs__ = absolute
     N.__getitem__ = getitem
