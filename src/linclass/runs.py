@@ -115,7 +115,12 @@ def _prepare(config):
                     pixel_max=int(ds.pixel_max))
     pre = MeanImage(standardize=config.standardize)
     X_train = pre.fit_transform(sp.X_train)
-    return metadata, sp, np.asarray(ds.class_names), pre, X_train, pre.transform(sp.X_val)
+    # From here on only the float32 copy is needed: let the uint8 training pixels (and the
+    # loaded data set holding them) go before training starts.
+    X_val = pre.transform(sp.X_val)
+    sp = sp._replace(X_train=None, X_val=None)
+    del ds
+    return metadata, sp, np.asarray(metadata["class_names"]), pre, X_train, X_val
 
 
 def train(config, callback=None):
