@@ -99,7 +99,6 @@ def auto_reg(sq_norm, strength):
 class _LinearClassifier(ClassifierMixin, BaseEstimator):
     """Shared base: parameters, the training loop, prediction, saving."""
 
-    _loss_name = None  # "svm" or "softmax", set by subclasses
     _curvature = 1.0  # a bound on the loss's second derivative in the scores ("auto" step)
     _auto_reg = 3e-4  # reg="auto" is this times mean ||x||^2
 
@@ -235,7 +234,8 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         warm = self.warm_start and hasattr(self, "coef_") and np.array_equal(classes, self.classes_)
         self.classes_ = classes
         y_idx = self._encode(y)
-        sample_weight = self._with_class_weight(self._check_sample_weight(sample_weight, X), y)
+        sample_weight = self._with_class_weight(self._check_sample_weight(sample_weight, X), y,
+                                                 X.dtype)
         rng = self._rng_ = _rng(self.random_state)
         X_val = y_val = None
         if eval_set is not None:
@@ -280,7 +280,8 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         if self.class_weight == "balanced":
             raise ValueError('class_weight="balanced" needs all the data at once: use fit, or '
                              "give partial_fit a dict of class weights.")
-        sample_weight = self._with_class_weight(self._check_sample_weight(sample_weight, X), y)
+        sample_weight = self._with_class_weight(self._check_sample_weight(sample_weight, X), y,
+                                                 X.dtype)
         if first:
             self._rng_ = _rng(self.random_state)
             self._init_state(X, self._rng_, sample_weight)
@@ -301,12 +302,13 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("sample_weight must be finite, >= 0, and not all zero.")
         return w
 
-    def _with_class_weight(self, sample_weight, y):
+    def _with_class_weight(self, sample_weight, y, dtype):
         """Per-sample weights times the weight of each sample's class (``class_weight``)."""
         if self.class_weight is None:
             return sample_weight
         if isinstance(self.class_weight, dict):
-            unknown = [c for c in self.class_weight if c not in set(self.classes_.tolist())]
+            known = set(self.classes_.tolist())
+            unknown = [c for c in self.class_weight if c not in known]
             if unknown:
                 raise ValueError(f"class_weight names classes that are not in the data: "
                                  f"{unknown[:5]}; the classes are {self.classes_.tolist()[:20]}.")
@@ -315,9 +317,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
                              f"got {self.class_weight!r}.")
         from sklearn.utils.class_weight import compute_sample_weight
 
-        cw = compute_sample_weight(self.class_weight, y).astype(self.coef_.dtype
-                                                                if hasattr(self, "coef_")
-                                                                else np.float64)
+        cw = compute_sample_weight(self.class_weight, y).astype(dtype)
         return cw if sample_weight is None else sample_weight * cw
 
     def _check_eval_set(self, eval_set):
@@ -383,7 +383,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         """The training loop: ``n_epochs`` epochs on (X, y), updating coef_/intercept_."""
         n = X.shape[0]
         loss_fn = self._loss_fn()
-        # Work on copies so that an error leaves the fitted model as it was.
+        # Train on copies in X's dtype; coef_ and intercept_ are set once the loop is done.
         W = self.coef_.astype(X.dtype, copy=True)
         b = self.intercept_.astype(X.dtype, copy=True)
         opt = self._optimizer
@@ -624,7 +624,6 @@ class LinearSVM(_LinearClassifier):
     ``sklearn.calibration.CalibratedClassifierCV`` if you need some.
     """
 
-    _loss_name = "svm"
 
     def __init__(self, *, learning_rate="auto", reg="auto", batch_size=200, max_epochs=100,
                  max_steps=None, optimizer="sgd", momentum=0.9, lr_decay=1.0, tol=1e-4,
@@ -664,7 +663,6 @@ class SoftmaxClassifier(_LinearClassifier):
     ``predict_log_proba``.
     """
 
-    _loss_name = "softmax"
     _curvature = 0.5
     _auto_reg = 1e-4
 

@@ -264,7 +264,7 @@ def _saved(model_path, dataset=None):
     return model, meta
 
 
-def _test_split(model, meta, model_path):
+def _test_split(meta, model_path):
     if meta.get("dataset") is None:
         raise ValueError(f"{model_path} does not say what it was trained on; pass --dataset.")
     ds, sp = _split(meta)
@@ -282,7 +282,7 @@ def evaluate(model_path, dataset=None):
     dict with ``accuracy``, ``n``, ``dataset`` and ``per_class`` (a list of dicts).
     """
     model, meta = _saved(model_path, dataset)
-    X_test, y_true = _test_split(model, meta, model_path)
+    X_test, y_true = _test_split(meta, model_path)
     y_pred = model.predict(X_test)
     classes = model.classes_
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0)
@@ -302,7 +302,7 @@ def plot(model_path, out=None, dataset=None):
     out = Path(out) if out else Path(model_path).parent
     if meta.get("dataset") is None:
         return _draw(out, model, meta)
-    X_test, y_true = _test_split(model, meta, model_path)
+    X_test, y_true = _test_split(meta, model_path)
     return _draw(out, model, meta, X_test, y_true, model.predict(X_test))
 
 
