@@ -294,3 +294,30 @@ def test_svm_variants_train(variant, digits_split):
     Xtr, ytr, _, _, Xte, yte = digits_split
     m = LinearSVM(loss_variant=variant, random_state=0).fit(Xtr, ytr)
     assert m.score(Xte, yte) > 0.93
+
+
+def test_top_eigenvalue_matches_the_exact_one(rng):
+    from linclass.estimators import top_eigenvalue
+
+    X = rng.standard_normal((500, 12)) * np.linspace(1, 5, 12)
+    exact = np.linalg.eigvalsh(X.T @ X / len(X))[-1]
+    assert top_eigenvalue(X, rows=10_000, iters=200) == pytest.approx(exact, rel=1e-6)
+    w = rng.uniform(0.1, 2, 500)
+    exact_w = np.linalg.eigvalsh((X * w[:, None]).T @ X / w.sum())[-1]
+    assert top_eigenvalue(X, w, rows=10_000, iters=200) == pytest.approx(exact_w, rel=1e-6)
+    # It is at most mean ||x||^2 (the trace), the bound the SVM's step uses.
+    assert top_eigenvalue(X) <= mean_squared_norm(X)
+
+
+def test_softmax_auto_step_uses_the_curvature_of_a_minibatch(rng):
+    X = rng.standard_normal((400, 10)) * np.linspace(1, 3, 10)
+    sq = mean_squared_norm(X)
+    top = 7.0
+    assert auto_learning_rate(sq, curvature=0.5, top_eig=top, batch_size=50) == pytest.approx(
+        1 / (0.5 * (top + sq / 50)))
+    assert auto_learning_rate(sq, curvature=0.5, top_eig=top) == pytest.approx(1 / (0.5 * top))
+    m = SoftmaxClassifier(random_state=0, max_epochs=1, batch_size=50).fit(X, rng.integers(0, 3,
+                                                                                          400))
+    from linclass.estimators import top_eigenvalue
+
+    assert m.learning_rate_ == pytest.approx(2 / (top_eigenvalue(X) + sq / 50))

@@ -7,7 +7,9 @@ loop is shared:
 
 * ``batch_size=None``: full-batch gradient descent, one step per epoch on the average gradient
   over all training rows;
-* ``batch_size=B``: minibatch SGD, the rows shuffled once per epoch and taken B at a time.
+* ``batch_size=B``: minibatch SGD, B rows a step. The rows are shuffled once, and each epoch
+  takes them in windows of B from a random offset, in a random order (``linclass.batching``):
+  contiguous slices of X wherever the estimator may reorder it, so no step gathers rows.
 
 After every epoch ``history_`` gains the training loss and accuracy (the running mean over the
 epoch's batches, measured before each step: no extra pass over X) and, where there is a
@@ -29,6 +31,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .batching import BatchReader
 from .losses import HINGE_VARIANTS, log_softmax, multiclass_hinge, softmax, softmax_cross_entropy
 from .objective import loss_and_gradient
 from .optim import OPTIMIZERS, make_optimizer
@@ -60,24 +63,63 @@ def mean_squared_norm(X, sample_weight=None):
     return float(np.dot(norms, sample_weight) / np.sum(sample_weight, dtype=np.float64))
 
 
-def auto_learning_rate(sq_norm, optimizer="sgd", momentum=0.9, curvature=1.0):
-    """The step size ``learning_rate="auto"`` picks: ``1 / (curvature * mean(||x_i||**2))``.
+def top_eigenvalue(X, sample_weight=None, rows=2048, iters=20):
+    """The largest eigenvalue of ``X.T @ X / n`` (weighted where ``sample_weight`` is given),
+    estimated by power iteration on at most ``rows`` evenly spaced rows of X.
 
-    A linear model's gradient changes with the squared size of its inputs, so this step makes
-    the same progress whatever the scale of the pixels (about 1e-7 for raw CIFAR-10, the
-    course's value). ``curvature`` bounds the loss's second derivative in the scores: 1/2 for
-    softmax cross-entropy, which makes the step ``1/L`` for the Lipschitz constant L of its
-    gradient; 1 for the hinge. Momentum methods take ``(1 - momentum)`` of it, as their
-    velocity amplifies the step by ``1 / (1 - momentum)``; Adam, which is scale-free, takes 1e-3.
+    It is the curvature of a linear model's mean loss along its steepest direction (times the
+    loss's own curvature in the scores), which sets the largest stable step.
+    """
+    n = X.shape[0]
+    idx = np.unique(np.linspace(0, n - 1, min(n, rows)).astype(np.intp))
+    Xs = X[idx]
+    w = None if sample_weight is None else np.asarray(sample_weight, np.float64)[idx]
+    total = len(idx) if w is None else float(w.sum())
+    if total <= 0:
+        return 0.0
+    v = np.random.default_rng(0).standard_normal(X.shape[1])
+    v /= np.linalg.norm(v)
+    lam = 0.0
+    for _ in range(iters):
+        u = np.asarray(Xs @ v.astype(Xs.dtype), dtype=np.float64).ravel()
+        if w is not None:
+            u *= w
+        v = np.asarray(Xs.T @ u.astype(Xs.dtype), dtype=np.float64).ravel() / total
+        lam = float(np.linalg.norm(v))
+        if lam == 0.0:
+            return 0.0
+        v /= lam
+    return lam
+
+
+def auto_learning_rate(sq_norm, optimizer="sgd", momentum=0.9, curvature=1.0, top_eig=None,
+                       batch_size=None):
+    """The step size ``learning_rate="auto"`` picks: ``1 / (curvature * L)``.
+
+    L is the curvature of the mean loss over a minibatch of B rows as a function of the
+    weights: ``top_eig + mean(||x_i||**2) / B`` (the full data's steepest direction, plus the
+    extra a small batch adds), or ``mean(||x_i||**2)`` where ``top_eig`` is not given (an
+    upper bound on it). A linear model's gradient changes with the squared size of its inputs,
+    so this step makes the same progress whatever the scale of the pixels (about 5e-7 for raw,
+    mean-subtracted CIFAR-10 with the softmax). ``curvature`` bounds the loss's second
+    derivative in the scores: 1/2 for softmax cross-entropy, which makes the step ``1/L`` for
+    the Lipschitz constant L of its gradient; 1 for the hinge. Momentum methods take
+    ``(1 - momentum)`` of it, as their velocity amplifies the step by ``1 / (1 - momentum)``;
+    Adam, which is scale-free, takes 1e-3.
 
     Parameters
     ----------
     sq_norm : float
         ``mean(||x_i||**2)`` of the training data (``mean_squared_norm(X)``).
+    top_eig : float, optional
+        The largest eigenvalue of ``X.T @ X / n`` (``top_eigenvalue(X)``).
+    batch_size : int, optional
+        Rows per step; None for the full batch.
     """
     if optimizer == "adam":
         return 1e-3
-    lr = 1.0 / (curvature * sq_norm + 1e-12)
+    L = sq_norm if top_eig is None else top_eig + sq_norm / (batch_size or np.inf)
+    lr = 1.0 / (curvature * L + 1e-12)
     if optimizer in ("momentum", "nesterov"):
         lr *= 1 - momentum
     return lr
@@ -100,13 +142,14 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
     """Shared base: parameters, the training loop, prediction, saving."""
 
     _curvature = 1.0  # a bound on the loss's second derivative in the scores ("auto" step)
+    _smooth = False  # whether that bound holds (then the "auto" step uses the top eigenvalue)
     _auto_reg = 3e-4  # reg="auto" is this times mean ||x||^2
 
     def __init__(self, *, learning_rate="auto", reg="auto", batch_size=200, max_epochs=100,
                  max_steps=None, optimizer="sgd", momentum=0.9, lr_decay=1.0, tol=1e-4,
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=5,
                  random_state=None, verbose=0, warm_start=False, fit_intercept=True,
-                 class_weight=None):
+                 class_weight=None, shuffle=True):
         self.learning_rate = learning_rate
         self.reg = reg
         self.batch_size = batch_size
@@ -124,6 +167,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         self.warm_start = warm_start
         self.fit_intercept = fit_intercept
         self.class_weight = class_weight
+        self.shuffle = shuffle
 
     # -- the loss -------------------------------------------------------------------------------
     def _loss_fn(self):  # pragma: no cover - abstract
@@ -161,6 +205,9 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
             bad("validation_fraction", "in (0, 1)")
         if not (isinstance(self.n_iter_no_change, Integral) and self.n_iter_no_change >= 1):
             bad("n_iter_no_change", "a positive integer")
+        if not (isinstance(self.shuffle, (bool, np.bool_)) or
+                (isinstance(self.shuffle, str) and self.shuffle == "blocks")):
+            bad("shuffle", 'True, False or "blocks"')
 
     def _validate_X(self, X, reset):
         return validate_data(self, X, reset=reset, accept_sparse=("csr", "csc"),
@@ -222,6 +269,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit(self, X, y, sample_weight, eval_set, callback):
         self._check_params()
+        given = X
         X, y = validate_data(self, X, y, accept_sparse=("csr", "csc"),
                              dtype=[np.float64, np.float32])
         check_classification_targets(y)
@@ -237,17 +285,21 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         sample_weight = self._with_class_weight(self._check_sample_weight(sample_weight, X), y,
                                                  X.dtype)
         rng = self._rng_ = _rng(self.random_state)
+        # X may be reordered in place only if validate_data made it from a list or an ndarray.
+        owns_X = isinstance(given, (list, tuple)) or (
+            type(given) is np.ndarray and not np.may_share_memory(given, X))
         X_val = y_val = None
         if eval_set is not None:
             X_val, y_val = self._check_eval_set(eval_set)
         elif self.early_stopping:
             X, y_idx, sample_weight, X_val, y_val = self._hold_out(X, y_idx, sample_weight, rng)
+            owns_X = True
         if not warm:
             self._init_state(X, rng, sample_weight)
         else:
             self._resume()
         self._run(X, y_idx, sample_weight, X_val, y_val, self.max_epochs, rng, callback,
-                  fresh_history=not warm)
+                  fresh_history=not warm, owns_X=owns_X)
         return self
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -359,7 +411,11 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
               else None)
         lr = self.learning_rate
         if lr == "auto":
-            lr = auto_learning_rate(sq, self.optimizer, self.momentum, self._curvature)
+            # The hinge has no curvature to bound: its step stays at the safe 1 / mean||x||^2.
+            top = top_eigenvalue(X, sample_weight) if self._smooth else None
+            B = None if self.batch_size is None or self.batch_size >= X.shape[0] \
+                else self.batch_size
+            lr = auto_learning_rate(sq, self.optimizer, self.momentum, self._curvature, top, B)
         self.learning_rate_ = float(lr)
         # With the "auto" step the bias moves as one more feature of average size would
         # (a step sq / D times the weights'); with the weights' own step it would crawl on
@@ -379,7 +435,8 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
             self._optimizer = make_optimizer(self.optimizer, self.learning_rate_, self.momentum,
                                              self.lr_decay)
 
-    def _run(self, X, y, sample_weight, X_val, y_val, n_epochs, rng, callback, fresh_history):
+    def _run(self, X, y, sample_weight, X_val, y_val, n_epochs, rng, callback, fresh_history,
+             owns_X=False):
         """The training loop: ``n_epochs`` epochs on (X, y), updating coef_/intercept_."""
         n = X.shape[0]
         loss_fn = self._loss_fn()
@@ -395,6 +452,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
                                              "seconds")}
         hist = self.history_
         B = n if self.batch_size is None else min(self.batch_size, n)
+        batches = BatchReader(X, y, sample_weight, B, self.shuffle, rng, owns_X=owns_X)
         best = (-np.inf, None)
         best_loss, stall = np.inf, 0
         stop = False
@@ -402,18 +460,10 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for _ in range(n_epochs):
                 epoch = self.n_iter_ + 1
-                order = rng.permutation(n) if B < n else None
                 loss_sum = 0.0
                 n_correct = 0
                 steps = 0
-                for start in range(0, n, B):
-                    if order is None:
-                        Xb, yb, wb = X, y, sample_weight
-                    else:
-                        idx = order[start:start + B]
-                        Xb = X[idx]  # (fancy indexing gathers rows faster than np.take)
-                        yb = y[idx]
-                        wb = None if sample_weight is None else sample_weight[idx]
+                for Xb, yb, wb in batches.epoch():
                     loss, dW, db, correct = loss_and_gradient(W, b_arg, Xb, yb, loss_fn,
                                                               self.reg_, wb)
                     if not np.isfinite(loss):
@@ -551,9 +601,10 @@ class LinearSVM(_LinearClassifier):
     Parameters
     ----------
     learning_rate : float or "auto", default "auto"
-        Step size. "auto" is ``1 / mean(||x_i||^2)`` (twice that for softmax; times
-        ``1 - momentum`` for momentum methods; 1e-3 for Adam): the natural scale of a linear
-        model's gradient. See ``auto_learning_rate``.
+        Step size. "auto" is ``1 / mean(||x_i||^2)`` for the SVM; for the Softmax
+        ``2 / (top_eig + mean(||x_i||^2) / batch_size)``, with ``top_eig`` the largest
+        eigenvalue of ``X.T @ X / n`` (the inverse curvature of its loss); times
+        ``1 - momentum`` for momentum methods; 1e-3 for Adam. See ``auto_learning_rate``.
     reg : float or "auto", default "auto"
         L2 strength in ``reg * sum(W**2)`` (gradient ``2 * reg * W``). "auto" is
         ``3e-4 * mean(||x_i||^2)`` (``1e-4`` for the Softmax), a penalty of the same weight
@@ -589,6 +640,12 @@ class LinearSVM(_LinearClassifier):
     class_weight : dict, "balanced" or None
         Multiplies each sample's weight by its class's weight; "balanced" weighs classes
         inversely to their frequency (``fit`` only).
+    shuffle : True, False or "blocks", default True
+        True: the rows are shuffled once per ``fit`` (in place when X is a copy the estimator
+        made, else by gathering each batch), and each epoch takes windows of ``batch_size``
+        rows from a random offset in a random order. "blocks": the same windows over the rows
+        as given, never copying or gathering: the fastest, for rows already in random order
+        (after ``train_test_split``). False: the windows in order from row 0 every epoch.
     loss_variant : {"weston_watkins", "crammer_singer"}, default "weston_watkins"
         Sum over the wrong classes' hinges, or only the worst one.
     margin : float, default 1.0
@@ -629,13 +686,15 @@ class LinearSVM(_LinearClassifier):
                  max_steps=None, optimizer="sgd", momentum=0.9, lr_decay=1.0, tol=1e-4,
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=5,
                  random_state=None, verbose=0, warm_start=False, fit_intercept=True,
-                 class_weight=None, loss_variant="weston_watkins", margin=1.0, squared=False):
+                 class_weight=None, shuffle=True, loss_variant="weston_watkins", margin=1.0,
+                 squared=False):
         super().__init__(
             learning_rate=learning_rate, reg=reg, batch_size=batch_size, max_epochs=max_epochs,
             max_steps=max_steps, optimizer=optimizer, momentum=momentum, lr_decay=lr_decay, tol=tol,
             early_stopping=early_stopping, validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change, random_state=random_state, verbose=verbose,
             warm_start=warm_start, fit_intercept=fit_intercept, class_weight=class_weight,
+            shuffle=shuffle,
         )
         self.loss_variant = loss_variant
         self.margin = margin
@@ -664,6 +723,7 @@ class SoftmaxClassifier(_LinearClassifier):
     """
 
     _curvature = 0.5
+    _smooth = True
     _auto_reg = 1e-4
 
     def _loss_fn(self):

@@ -28,7 +28,8 @@ def default_block_rows(X):
 
 def regularization(W, reg):
     """``(reg * sum(W**2), 2 * reg * W)``: the L2 penalty and its gradient."""
-    return reg * float(np.sum(W * W, dtype=np.float64)), (2 * reg) * W
+    w = W.ravel()
+    return reg * float(np.dot(w, w)), (2 * reg) * W
 
 
 def loss_and_gradient(W, b, X, y, loss_fn, reg=0.0, sample_weight=None, block_rows=None):

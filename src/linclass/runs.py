@@ -57,7 +57,9 @@ class TrainConfig:
         """The classifier this configuration describes."""
         if self.model not in MODELS:
             raise ValueError(f"model must be one of {sorted(MODELS)}; got {self.model!r}.")
-        params = {"random_state": self.seed, "early_stopping": self.early_stopping}
+        # The split hands over its training rows in random order: minibatches can be slices.
+        params = {"random_state": self.seed, "early_stopping": self.early_stopping,
+                  "shuffle": "blocks"}
         for name in ("learning_rate", "reg", "max_epochs", "max_steps", "optimizer", "momentum",
                      "lr_decay"):
             value = getattr(self, name)
