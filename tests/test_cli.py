@@ -56,6 +56,22 @@ def test_train_softmax_with_options(tmp_path):
     assert metrics["val_accuracy"] > 0.85
 
 
+def test_train_softmax_by_lbfgs(tmp_path):
+    out = tmp_path / "lbfgs"
+    r = run("train", "--model", "softmax", "--solver", "lbfgs", "--epochs", "60", "--quiet",
+            "--no-plots", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["params"]["solver"] == "lbfgs"
+    assert metrics["steps"] == metrics["epochs"] <= 60
+    assert metrics["test_accuracy"] >= 0.95
+
+    r = run("train", "--model", "svm", "--solver", "lbfgs", "--out", str(tmp_path / "no"))
+    assert r.returncode == 1
+    assert "--model softmax" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "no").exists()
+
+
 def test_gradcheck_command():
     r = run("gradcheck", "--samples", "30", "--features", "10", "--classes", "4")
     assert r.returncode == 0, r.stdout + r.stderr

@@ -321,3 +321,65 @@ def test_softmax_auto_step_uses_the_curvature_of_a_minibatch(rng):
     from linclass.estimators import top_eigenvalue
 
     assert m.learning_rate_ == pytest.approx(2 / (top_eigenvalue(X) + sq / 50))
+
+
+# -- solver="lbfgs" ----------------------------------------------------------------------------
+
+def _objective(model, X, y):
+    from linclass.objective import loss_and_gradient
+
+    y_idx = np.searchsorted(model.classes_, y)
+    return loss_and_gradient(model.coef_, model.intercept_, X, y_idx, model._loss_fn(),
+                             model.reg_)[0]
+
+
+@pytest.mark.parametrize("model", [SoftmaxClassifier(reg=0.05),
+                                   LinearSVM(reg=0.05, squared=True)])
+def test_lbfgs_reaches_a_lower_objective_than_sgd(model, digits_split):
+    from sklearn.base import clone
+
+    Xtr, ytr = digits_split[:2]
+    X = Xtr.astype(np.float64)
+    sgd = clone(model).set_params(random_state=0).fit(X, ytr)
+    lbfgs = clone(model).set_params(random_state=0, solver="lbfgs").fit(X, ytr)
+    assert _objective(lbfgs, X, ytr) < _objective(sgd, X, ytr)
+    assert lbfgs.n_steps_ == lbfgs.n_iter_ == len(lbfgs.history_["epoch"])
+    # Its history is the objective, falling (up to the last digits) iteration by iteration.
+    loss = np.array(lbfgs.history_["train_loss"])
+    assert np.all(np.diff(loss) <= 1e-9 * np.abs(loss[:-1]))
+
+
+def test_lbfgs_with_sample_weight_equals_repeated_rows(rng):
+    X = rng.standard_normal((60, 5))
+    y = rng.integers(0, 3, 60)
+    k = rng.integers(1, 4, 60)
+    kw = dict(reg=0.01, solver="lbfgs", max_epochs=300, tol=None, random_state=0)
+    a = SoftmaxClassifier(**kw).fit(X, y, sample_weight=k.astype(float))
+    b = SoftmaxClassifier(**kw).fit(np.repeat(X, k, axis=0), np.repeat(y, k))
+    np.testing.assert_allclose(a.coef_, b.coef_, atol=1e-6)
+
+
+def test_lbfgs_early_stopping_callback_and_max_steps(digits_split):
+    Xtr, ytr, Xva, yva = digits_split[:4]
+    m = SoftmaxClassifier(solver="lbfgs", early_stopping=True, max_epochs=200, random_state=0)
+    m.fit(Xtr, ytr, eval_set=(Xva, yva))
+    best = int(np.argmax(m.history_["val_accuracy"]))
+    assert m.best_epoch_ == m.history_["epoch"][best]
+    assert m.score(Xva, yva) == pytest.approx(m.history_["val_accuracy"][best])
+    seen = []
+    SoftmaxClassifier(solver="lbfgs", tol=None).fit(
+        Xtr, ytr, callback=lambda info: seen.append(info["epoch"]) or len(seen) == 3)
+    assert seen == [1, 2, 3]
+    assert SoftmaxClassifier(solver="lbfgs", max_steps=4, tol=None).fit(Xtr, ytr).n_iter_ == 4
+    nb = SoftmaxClassifier(solver="lbfgs", fit_intercept=False, max_epochs=20).fit(Xtr, ytr)
+    assert np.all(nb.intercept_ == 0) and nb.score(Xtr, ytr) > 0.9
+
+
+def test_lbfgs_needs_a_smooth_loss_and_fit():
+    X, y = np.eye(4), [0, 1, 1, 0]
+    with pytest.raises(ValueError, match="squared=True"):
+        LinearSVM(solver="lbfgs").fit(X, y)
+    assert not hasattr(SoftmaxClassifier(solver="lbfgs"), "partial_fit")
+    assert hasattr(SoftmaxClassifier(), "partial_fit")
+    with pytest.raises(ValueError, match="solver must be one of"):
+        SoftmaxClassifier(solver="newton").fit(X, y)

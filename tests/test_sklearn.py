@@ -14,7 +14,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from linclass import LinearSVM, SoftmaxClassifier
 
 
-@parametrize_with_checks([LinearSVM(), SoftmaxClassifier()])
+@parametrize_with_checks([LinearSVM(), SoftmaxClassifier(),
+                          SoftmaxClassifier(solver="lbfgs", max_epochs=50)])
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -140,6 +141,22 @@ def test_softmax_finds_logistic_regressions_solution():
     assert np.abs(ours.coef_ - theirs.coef_).max() / scale < 1e-4
     assert np.abs(ours.intercept_ - theirs.intercept_).max() / scale < 1e-4
     np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-5)
+
+
+def test_lbfgs_finds_logistic_regressions_solution_in_few_iterations():
+    """The same objective as above, by full-batch L-BFGS on linclass's own gradient: the
+    weights agree ten times more closely, in a few dozen iterations instead of 15,000 steps."""
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = small_problem()
+    C = 1.0
+    theirs = LogisticRegression(C=C, tol=1e-12, max_iter=10000).fit(X, y)
+    ours = SoftmaxClassifier(reg=1 / (2 * C * len(X)), solver="lbfgs", max_epochs=500,
+                             tol=None, random_state=0).fit(X, y)
+    scale = np.abs(theirs.coef_).max()
+    assert np.abs(ours.coef_ - theirs.coef_).max() / scale < 1e-5
+    assert np.abs(ours.intercept_ - theirs.intercept_).max() / scale < 1e-5
+    assert ours.n_iter_ < 500  # stopped by scipy at the optimum, not by the cap
 
 
 def test_crammer_singer_svm_is_no_worse_than_linearsvc():

@@ -102,6 +102,9 @@ def build_parser():
     t.add_argument("--batch-size", type=_batch_size, default=argparse.SUPPRESS, metavar="N|full",
                    help='rows per minibatch, or "full" for full-batch gradient descent')
     t.add_argument("--optimizer", choices=["sgd", "momentum", "nesterov", "adam"], default=None)
+    t.add_argument("--solver", choices=["sgd", "lbfgs"], default=None,
+                   help="sgd: (minibatch) gradient descent (default); lbfgs: full-batch L-BFGS "
+                        "to the exact optimum (--model softmax)")
     t.add_argument("--momentum", type=_nonneg_float, default=None)
     t.add_argument("--lr-decay", type=_positive_float, default=None,
                    help="multiply the learning rate by this after every epoch")
@@ -233,10 +236,13 @@ def _fmt_metrics(info):
 def cmd_train(args, out, err):
     from .runs import TrainConfig, train
 
+    if args.solver == "lbfgs" and args.model != "softmax":
+        raise ValueError("--solver lbfgs needs a smooth loss: use it with --model softmax (the "
+                         "SVM's hinge has a kink), or --solver sgd.")
     config = TrainConfig(
         model=args.model, dataset=args.dataset, learning_rate=args.lr, reg=args.reg,
         max_epochs=args.epochs, batch_size=getattr(args, "batch_size", "default"),
-        optimizer=args.optimizer,
+        optimizer=args.optimizer, solver=args.solver,
         momentum=args.momentum, lr_decay=args.lr_decay, loss_variant=args.variant,
         early_stopping=args.early_stopping, seed=args.seed, val_size=args.val_size,
         test_size=args.test_size, out=args.out, max_steps=args.max_steps, dev_size=args.dev,

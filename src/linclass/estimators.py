@@ -28,6 +28,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -37,7 +38,9 @@ from .objective import loss_and_gradient
 from .optim import OPTIMIZERS, make_optimizer
 from .scores import scores
 
-__all__ = ["LinearSVM", "SoftmaxClassifier", "TrainingDivergedError", "MODELS"]
+__all__ = ["LinearSVM", "SoftmaxClassifier", "TrainingDivergedError", "MODELS", "SOLVERS"]
+
+SOLVERS = ("sgd", "lbfgs")
 
 
 class TrainingDivergedError(FloatingPointError, ValueError):
@@ -138,18 +141,29 @@ def auto_reg(sq_norm, strength):
     return strength * sq_norm
 
 
+class _Run:
+    """What one call of the training loop keeps track of across epochs."""
+
+    def __init__(self, loss_fn, X_val, y_val, callback):
+        self.loss_fn, self.X_val, self.y_val, self.callback = loss_fn, X_val, y_val, callback
+        self.t0 = time.perf_counter()
+        self.best_score, self.best_weights = -np.inf, None  # early stopping
+        self.best_loss, self.stall = np.inf, 0
+
+
 class _LinearClassifier(ClassifierMixin, BaseEstimator):
     """Shared base: parameters, the training loop, prediction, saving."""
 
     _curvature = 1.0  # a bound on the loss's second derivative in the scores ("auto" step)
-    _smooth = False  # whether that bound holds (then the "auto" step uses the top eigenvalue)
+    _curvature_bounded = False  # whether that bound holds: then the "auto" step uses it fully
+    _smooth = False  # differentiable everywhere (solver="lbfgs" needs it)
     _auto_reg = 3e-4  # reg="auto" is this times mean ||x||^2
 
     def __init__(self, *, learning_rate="auto", reg="auto", batch_size=200, max_epochs=100,
                  max_steps=None, optimizer="sgd", momentum=0.9, lr_decay=1.0, tol=1e-4,
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=5,
                  random_state=None, verbose=0, warm_start=False, fit_intercept=True,
-                 class_weight=None, shuffle=True):
+                 class_weight=None, shuffle=True, solver="sgd"):
         self.learning_rate = learning_rate
         self.reg = reg
         self.batch_size = batch_size
@@ -168,6 +182,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         self.fit_intercept = fit_intercept
         self.class_weight = class_weight
         self.shuffle = shuffle
+        self.solver = solver
 
     # -- the loss -------------------------------------------------------------------------------
     def _loss_fn(self):  # pragma: no cover - abstract
@@ -208,6 +223,12 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         if not (isinstance(self.shuffle, (bool, np.bool_)) or
                 (isinstance(self.shuffle, str) and self.shuffle == "blocks")):
             bad("shuffle", 'True, False or "blocks"')
+        if self.solver not in SOLVERS:
+            bad("solver", f"one of {SOLVERS}")
+        if self.solver == "lbfgs" and not self._smooth:
+            raise ValueError(
+                f'solver="lbfgs" needs a smooth loss, and {type(self).__name__}\'s hinge has a '
+                'kink: use squared=True (the squared hinge), or solver="sgd".')
 
     def _validate_X(self, X, reset):
         return validate_data(self, X, reset=reset, accept_sparse=("csr", "csc"),
@@ -302,10 +323,12 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
                   fresh_history=not warm, owns_X=owns_X)
         return self
 
+    @available_if(lambda self: self.solver == "sgd")
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over (X, y), keeping the weights and optimizer state between calls.
 
-        ``classes`` (every label that will ever appear) is required on the first call.
+        ``classes`` (every label that will ever appear) is required on the first call. Only
+        with ``solver="sgd"``: L-BFGS needs all the data at once.
         """
         with self._all_or_nothing():
             return self._partial_fit(X, y, classes, sample_weight)
@@ -406,13 +429,15 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
     def _init_state(self, X, rng, sample_weight=None):
         C, D = len(self.classes_), X.shape[1]
         self.coef_ = (0.001 * rng.standard_normal((C, D))).astype(X.dtype)
+        if self.solver == "lbfgs":  # a convex problem: start at 0, as LogisticRegression does
+            self.coef_[...] = 0
         self.intercept_ = np.zeros(C, dtype=X.dtype)
         sq = (mean_squared_norm(X, sample_weight) if "auto" in (self.learning_rate, self.reg)
               else None)
         lr = self.learning_rate
         if lr == "auto":
             # The hinge has no curvature to bound: its step stays at the safe 1 / mean||x||^2.
-            top = top_eigenvalue(X, sample_weight) if self._smooth else None
+            top = top_eigenvalue(X, sample_weight) if self._curvature_bounded else None
             B = None if self.batch_size is None or self.batch_size >= X.shape[0] \
                 else self.batch_size
             lr = auto_learning_rate(sq, self.optimizer, self.momentum, self._curvature, top, B)
@@ -438,91 +463,151 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
     def _run(self, X, y, sample_weight, X_val, y_val, n_epochs, rng, callback, fresh_history,
              owns_X=False):
         """The training loop: ``n_epochs`` epochs on (X, y), updating coef_/intercept_."""
-        n = X.shape[0]
-        loss_fn = self._loss_fn()
         # Train on copies in X's dtype; coef_ and intercept_ are set once the loop is done.
         W = self.coef_.astype(X.dtype, copy=True)
         b = self.intercept_.astype(X.dtype, copy=True)
-        opt = self._optimizer
-        b_arg = b if self.fit_intercept else None  # without it, b stays 0 and gets no gradient
-        params = [W, b] if self.fit_intercept else [W]
         if fresh_history or not hasattr(self, "history_"):
             self.history_ = {k: [] for k in ("epoch", "train_loss", "train_accuracy", "penalty",
                                              "val_loss", "val_accuracy", "learning_rate",
                                              "seconds")}
-        hist = self.history_
-        B = n if self.batch_size is None else min(self.batch_size, n)
-        batches = BatchReader(X, y, sample_weight, B, self.shuffle, rng, owns_X=owns_X)
-        best = (-np.inf, None)
-        best_loss, stall = np.inf, 0
-        stop = False
-        t0 = time.perf_counter()
+        run = _Run(loss_fn=self._loss_fn(), X_val=X_val, y_val=y_val, callback=callback)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            for _ in range(n_epochs):
-                epoch = self.n_iter_ + 1
-                loss_sum = 0.0
-                n_correct = 0
-                steps = 0
-                for Xb, yb, wb in batches.epoch():
-                    loss, dW, db, correct = loss_and_gradient(W, b_arg, Xb, yb, loss_fn,
-                                                              self.reg_, wb)
-                    if not np.isfinite(loss):
-                        self._diverged(loss, epoch, steps + 1)
-                    if self.fit_intercept:
-                        db *= db.dtype.type(self.intercept_step_)
-                        opt.step(params, [dW, db])
-                    else:
-                        opt.step(params, [dW])
-                    steps += 1
-                    self.n_steps_ += 1
-                    loss_sum += loss * Xb.shape[0]
-                    n_correct += correct
-                    if callback is not None and callback({"event": "step", "epoch": epoch,
-                                                          "step": steps, "loss": loss}):
-                        stop = True
-                    if self.max_steps is not None and self.n_steps_ >= self.max_steps:
-                        stop = True
-                    if stop:
-                        break
-                if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
-                    self._diverged(np.inf, epoch, steps)
-                seen = min(n, steps * B)
-                self.n_iter_ = epoch
-                hist["epoch"].append(epoch)
-                hist["train_loss"].append(loss_sum / seen)
-                hist["train_accuracy"].append(n_correct / seen)
-                hist["penalty"].append(self.reg_ * float(np.sum(W * W, dtype=np.float64)))
-                hist["learning_rate"].append(opt.learning_rate)
-                if X_val is not None:
-                    vl, va = self._evaluate(W, b, X_val, y_val, loss_fn)
-                    hist["val_loss"].append(vl)
-                    hist["val_accuracy"].append(va)
-                hist["seconds"].append(time.perf_counter() - t0)
-                opt.end_epoch()
-                info = {"event": "epoch", "epoch": epoch,
-                        **{k: v[-1] for k, v in hist.items() if v and k != "epoch"}}
-                if self.verbose:
-                    print(self._describe(info))
-                if callback is not None and callback(info):
-                    stop = True
-                # Early stopping: keep the weights with the best validation accuracy.
-                if self.early_stopping and X_val is not None:
-                    score = hist["val_accuracy"][-1]
-                    if score > best[0]:
-                        stall = 0 if score > best[0] + (self.tol or 0.0) else stall + 1
-                        best = (score, (W.copy(), b.copy(), epoch))
-                    else:
-                        stall += 1
-                elif self.tol is not None:
-                    cur = hist["train_loss"][-1]
-                    stall = stall + 1 if cur > best_loss - self.tol else 0
-                    best_loss = min(best_loss, cur)
-                if stop or (self.tol is not None and stall >= self.n_iter_no_change):
-                    break
-        if best[1] is not None:
-            W, b, self.best_epoch_ = best[1]
+            if self.solver == "lbfgs":
+                W, b = self._lbfgs_epochs(W, b, X, y, sample_weight, n_epochs, run)
+            else:
+                self._sgd_epochs(W, b, X, y, sample_weight, n_epochs, rng, run, owns_X)
+        if run.best_weights is not None:
+            W, b, self.best_epoch_ = run.best_weights
         self.coef_, self.intercept_ = W, b
         return self
+
+    def _sgd_epochs(self, W, b, X, y, sample_weight, n_epochs, rng, run, owns_X):
+        """Minibatch (or full-batch) gradient descent, updating W and b in place."""
+        n = X.shape[0]
+        opt = self._optimizer
+        b_arg = b if self.fit_intercept else None  # without it, b stays 0 and gets no gradient
+        params = [W, b] if self.fit_intercept else [W]
+        B = n if self.batch_size is None else min(self.batch_size, n)
+        batches = BatchReader(X, y, sample_weight, B, self.shuffle, rng, owns_X=owns_X)
+        for _ in range(n_epochs):
+            epoch = self.n_iter_ + 1
+            loss_sum = 0.0
+            n_correct = 0
+            steps = 0
+            stop = False
+            for Xb, yb, wb in batches.epoch():
+                loss, dW, db, correct = loss_and_gradient(W, b_arg, Xb, yb, run.loss_fn,
+                                                          self.reg_, wb)
+                if not np.isfinite(loss):
+                    self._diverged(loss, epoch, steps + 1)
+                if self.fit_intercept:
+                    db *= db.dtype.type(self.intercept_step_)
+                    opt.step(params, [dW, db])
+                else:
+                    opt.step(params, [dW])
+                steps += 1
+                self.n_steps_ += 1
+                loss_sum += loss * Xb.shape[0]
+                n_correct += correct
+                if run.callback is not None and run.callback(
+                        {"event": "step", "epoch": epoch, "step": steps, "loss": loss}):
+                    stop = True
+                if self.max_steps is not None and self.n_steps_ >= self.max_steps:
+                    stop = True
+                if stop:
+                    break
+            if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
+                self._diverged(np.inf, epoch, steps)
+            seen = min(n, steps * B)
+            lr = opt.learning_rate
+            opt.end_epoch()
+            if self._end_epoch(run, W, b, loss_sum / seen, n_correct / seen, lr) or stop:
+                break
+
+    def _lbfgs_epochs(self, W, b, X, y, sample_weight, n_epochs, run):
+        """Full-batch L-BFGS (scipy's L-BFGS-B) on the same loss and gradient; one iteration is
+        one epoch. Returns the final (W, b)."""
+        from scipy.optimize import minimize
+
+        C, D = W.shape
+        dtype = X.dtype
+        fit_b = self.fit_intercept
+        last = {}  # the latest evaluation, which is the accepted point at each iteration's end
+
+        def unpack(theta):
+            Wt = theta[:C * D].reshape(C, D).astype(dtype)
+            bt = theta[C * D:].astype(dtype) if fit_b else np.zeros(C, dtype)
+            return Wt, bt
+
+        def objective(theta):
+            Wt, bt = unpack(theta)
+            loss, dW, db, correct = loss_and_gradient(Wt, bt if fit_b else None, X, y,
+                                                      run.loss_fn, self.reg_, sample_weight)
+            grad = (dW.ravel() if not fit_b else np.concatenate([dW.ravel(), db])).astype(
+                np.float64)
+            last.update(theta=theta.copy(), loss=loss, acc=correct / X.shape[0],
+                        gmax=float(np.abs(grad).max()))
+            last.setdefault("gmax0", last["gmax"])
+            return loss, grad
+
+        def on_iteration(intermediate_result):
+            theta = intermediate_result.x
+            if not np.array_equal(theta, last.get("theta")):
+                objective(theta)
+            self.n_steps_ += 1
+            Wt, bt = unpack(theta)
+            stop = self._end_epoch(run, Wt, bt, last["loss"], last["acc"], float("nan"),
+                                   loss_stall=False)
+            converged = self.tol is not None and last["gmax"] <= self.tol * last["gmax0"]
+            if stop or converged or (self.max_steps is not None
+                                     and self.n_steps_ >= self.max_steps):
+                raise StopIteration
+
+        theta0 = np.concatenate([W.ravel(), b] if fit_b else [W.ravel()]).astype(np.float64)
+        # Converged when the gradient has shrunk by ``tol`` from where it started (a test that
+        # does not depend on the scale of the pixels), checked above; scipy's own tests would
+        # stop only at an exact optimum.
+        result = minimize(objective, theta0, jac=True, method="L-BFGS-B", callback=on_iteration,
+                          options={"maxiter": n_epochs, "gtol": 0.0, "ftol": 0.0, "maxls": 50})
+        return unpack(result.x)
+
+    def _end_epoch(self, run, W, b, train_loss, train_accuracy, learning_rate, loss_stall=True):
+        """Record an epoch in ``history_``, report it, and track early stopping.
+
+        Returns True when training should stop: the callback asked, or no progress for
+        ``n_iter_no_change`` epochs (in validation accuracy with early stopping, else, where
+        ``loss_stall``, in the training loss)."""
+        hist = self.history_
+        epoch = self.n_iter_ = self.n_iter_ + 1
+        hist["epoch"].append(epoch)
+        hist["train_loss"].append(train_loss)
+        hist["train_accuracy"].append(train_accuracy)
+        w = W.ravel()
+        hist["penalty"].append(self.reg_ * float(np.dot(w, w)))
+        hist["learning_rate"].append(learning_rate)
+        if run.X_val is not None:
+            vl, va = self._evaluate(W, b, run.X_val, run.y_val, run.loss_fn)
+            hist["val_loss"].append(vl)
+            hist["val_accuracy"].append(va)
+        hist["seconds"].append(time.perf_counter() - run.t0)
+        info = {"event": "epoch", "epoch": epoch,
+                **{k: v[-1] for k, v in hist.items() if v and k != "epoch"}}
+        if self.verbose:
+            print(self._describe(info))
+        stop = bool(run.callback is not None and run.callback(info))
+        # Early stopping: keep the weights with the best validation accuracy.
+        if self.early_stopping and run.X_val is not None:
+            score = hist["val_accuracy"][-1]
+            if score > run.best_score:
+                run.stall = 0 if score > run.best_score + (self.tol or 0.0) else run.stall + 1
+                run.best_score = score
+                run.best_weights = (W.copy(), b.copy(), epoch)
+            else:
+                run.stall += 1
+        elif self.tol is not None and loss_stall:
+            run.stall = run.stall + 1 if train_loss > run.best_loss - self.tol else 0
+            run.best_loss = min(run.best_loss, train_loss)
+        return stop or (self.tol is not None and run.stall >= self.n_iter_no_change)
 
     def _diverged(self, loss, epoch, step):
         lr = self._optimizer.learning_rate
@@ -640,6 +725,13 @@ class LinearSVM(_LinearClassifier):
     class_weight : dict, "balanced" or None
         Multiplies each sample's weight by its class's weight; "balanced" weighs classes
         inversely to their frequency (``fit`` only).
+    solver : {"sgd", "lbfgs"}, default "sgd"
+        "sgd": (minibatch) gradient descent with ``optimizer``. "lbfgs": full-batch L-BFGS
+        (scipy's L-BFGS-B) on the same loss and hand-derived gradient, one iteration per
+        epoch, for the exact optimum of a smooth loss (the Softmax, or the SVM with
+        ``squared=True``); ``learning_rate``, ``batch_size``, ``optimizer``, ``momentum``,
+        ``lr_decay`` and ``shuffle`` do not apply to it. It starts from zero weights, and
+        stops when the gradient's largest entry has shrunk to ``tol`` times its first value.
     shuffle : True, False or "blocks", default True
         True: the rows are shuffled once per ``fit`` (in place when X is a copy the estimator
         made, else by gathering each batch), and each epoch takes windows of ``batch_size``
@@ -686,15 +778,15 @@ class LinearSVM(_LinearClassifier):
                  max_steps=None, optimizer="sgd", momentum=0.9, lr_decay=1.0, tol=1e-4,
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=5,
                  random_state=None, verbose=0, warm_start=False, fit_intercept=True,
-                 class_weight=None, shuffle=True, loss_variant="weston_watkins", margin=1.0,
-                 squared=False):
+                 class_weight=None, shuffle=True, solver="sgd", loss_variant="weston_watkins",
+                 margin=1.0, squared=False):
         super().__init__(
             learning_rate=learning_rate, reg=reg, batch_size=batch_size, max_epochs=max_epochs,
             max_steps=max_steps, optimizer=optimizer, momentum=momentum, lr_decay=lr_decay, tol=tol,
             early_stopping=early_stopping, validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change, random_state=random_state, verbose=verbose,
             warm_start=warm_start, fit_intercept=fit_intercept, class_weight=class_weight,
-            shuffle=shuffle,
+            shuffle=shuffle, solver=solver,
         )
         self.loss_variant = loss_variant
         self.margin = margin
@@ -707,6 +799,10 @@ class LinearSVM(_LinearClassifier):
                              f"got {self.loss_variant!r}.")
         if not (isinstance(self.margin, Real) and np.isfinite(self.margin)):
             raise ValueError(f"margin must be a finite number; got {self.margin!r}.")
+
+    @property
+    def _smooth(self):
+        return bool(self.squared)
 
     def _loss_fn(self):
         return partial(multiclass_hinge, margin=self.margin, variant=self.loss_variant,
@@ -723,6 +819,7 @@ class SoftmaxClassifier(_LinearClassifier):
     """
 
     _curvature = 0.5
+    _curvature_bounded = True
     _smooth = True
     _auto_reg = 1e-4
 

@@ -37,6 +37,7 @@ class TrainConfig:
     max_epochs: int | None = None
     batch_size: int | None | str = "default"  # None: full batch
     optimizer: str | None = None
+    solver: str | None = None
     momentum: float | None = None
     lr_decay: float | None = None
     early_stopping: bool = False
@@ -60,8 +61,8 @@ class TrainConfig:
         # The split hands over its training rows in random order: minibatches can be slices.
         params = {"random_state": self.seed, "early_stopping": self.early_stopping,
                   "shuffle": "blocks"}
-        for name in ("learning_rate", "reg", "max_epochs", "max_steps", "optimizer", "momentum",
-                     "lr_decay"):
+        for name in ("learning_rate", "reg", "max_epochs", "max_steps", "optimizer", "solver",
+                     "momentum", "lr_decay"):
             value = getattr(self, name)
             if value is not None:
                 params[name] = value
@@ -71,7 +72,9 @@ class TrainConfig:
             if self.model != "svm":
                 raise ValueError("loss_variant applies to the SVM only (--model svm).")
             params["loss_variant"] = self.loss_variant
-        return MODELS[self.model](**params)
+        clf = MODELS[self.model](**params)
+        clf._check_params()  # a bad setting fails now, not after the data has loaded
+        return clf
 
     def out_dir(self):
         if self.out:
@@ -115,13 +118,13 @@ def _prepare(config):
             sp.X_train, sp.y_train, config.dev_size, config.seed))))
     metadata.update(image_shape=list(ds.image_shape), class_names=list(ds.class_names),
                     pixel_max=int(ds.pixel_max))
+    del ds  # the split holds copies of its parts: the loaded set can go before float32 is made
     pre = MeanImage(standardize=config.standardize)
     X_train = pre.fit_transform(sp.X_train)
-    # From here on only the float32 copy is needed: let the uint8 training pixels (and the
-    # loaded data set holding them) go before training starts.
+    # From here on only the float32 copy is needed: let the uint8 training pixels go before
+    # training starts.
     X_val = pre.transform(sp.X_val)
     sp = sp._replace(X_train=None, X_val=None)
-    del ds
     return metadata, sp, np.asarray(metadata["class_names"]), pre, X_train, X_val
 
 
