@@ -312,6 +312,16 @@ def test_parallel_decoding_gives_the_same_rows(tmp_path, monkeypatch):
     parallel = load_image_folder(root, workers=2)
     np.testing.assert_array_equal(serial.X, parallel.X)
     np.testing.assert_array_equal(serial.y, parallel.y)
+    # A file that opens but cannot be decoded (cut short), in a later chunk: both skip it.
+    whole = (root / "dog" / "7.jpg").read_bytes()
+    (root / "dog" / "7.jpg").write_bytes(whole[: len(whole) // 2])
+    with pytest.warns(UserWarning, match=r"skipped 1 unreadable"):
+        serial = load_image_folder(root, workers=1, skip_bad=True)
+    with pytest.warns(UserWarning, match=r"skipped 1 unreadable.*7.jpg"):
+        parallel = load_image_folder(root, workers=2, skip_bad=True)
+    assert parallel.X.shape[0] == 79
+    np.testing.assert_array_equal(serial.X, parallel.X)
+    np.testing.assert_array_equal(serial.y, parallel.y)
 
 
 CIFAR_JPG = os.path.join(SHARED_DATA, "cifar10", "cifar10-jpg.tar.gz")

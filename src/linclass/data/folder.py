@@ -201,10 +201,10 @@ def load_image_folder(path, size=None, skip_bad=False, workers=None):
     size, mode, bad = _choose_size_and_mode(blobs, wheres, size)
     arrays = {}
     for split in splits:
-        X, errors = _decode(blobs[split], size, mode, workers)
+        X, errors = _decode(blobs.pop(split), size, mode, workers)  # the bytes can go now
         bad.update({wheres[split][i]: why for i, why in errors})
         keep = np.array([w not in bad for w in wheres[split]], dtype=bool)
-        arrays[split] = (X[keep], labels[split][keep])
+        arrays[split] = (X, labels[split]) if keep.all() else (X[keep], labels[split][keep])
     if bad:
         listed = "; ".join(f"{w} ({why})" for w, why in list(bad.items())[:5])
         more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
@@ -253,9 +253,12 @@ def _decode(blobs, size, mode, workers):
     if workers <= 1 or n < 2 * _CHUNK:
         return _decode_chunk(blobs, size, mode)
     starts = range(0, n, _CHUNK)
+    X = np.empty((n, size[0] * size[1] * (3 if mode == "RGB" else 1)), dtype=np.uint8)
+    errors = []
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        parts = list(pool.map(_decode_chunk, [blobs[s:s + _CHUNK] for s in starts],
-                              [size] * len(starts), [mode] * len(starts)))
-    X = np.concatenate([p[0] for p in parts])
-    errors = [(s + i, why) for s, (_, errs) in zip(starts, parts) for i, why in errs]
+        parts = pool.map(_decode_chunk, [blobs[s:s + _CHUNK] for s in starts],
+                         [size] * len(starts), [mode] * len(starts))
+        for s, (rows, errs) in zip(starts, parts):  # each chunk goes into place as it comes
+            X[s:s + len(rows)] = rows
+            errors += [(s + i, why) for i, why in errs]
     return X, errors
