@@ -413,6 +413,9 @@ def main(argv=None):
              "validation matrices and the libraries included; the test matrix is read after), "
              "and as a multiple of the training matrix.")
     write = not args.no_write
+    if write:  # every figure and curve of the run, to redraw or re-tabulate without rerunning
+        (HERE / "compare-results.json").write_text(json.dumps(
+            {"source": source, "train_bytes": nbytes, "about": about, **results}, indent=1))
     if "budget" in results:
         _budget_table(results["budget"], about, nbytes, write)
     if "accuracy" in results:
@@ -465,17 +468,19 @@ def _accuracy_table(results, about, nbytes, write):
     ok = [r for r in results if r["status"] == "ok" and r["curve"]]
     peers = [max(a for _, a in r["curve"]) for r in ok if not r["name"].startswith("linclass")]
     target = max(peers) if peers else None
+    near = {r["name"]: time_to(r["curve"], target - NEAR) for r in ok} if target else {}
+    ref = near.get("linclass Softmax")
     rows = []
     for r in results:
         if r["status"] != "ok":
-            rows.append((r["name"], r["status"], "", "", "", "", "", ""))
+            rows.append((r["name"], r["status"], "", "", "", "", "", "", ""))
             continue
         t_best, best = max(r["curve"], key=lambda p: (p[1], -p[0])) if r["curve"] else (0, 0)
-        reach = [time_to(r["curve"], level) if target is not None else None
-                 for level in (target, (target or 0) - NEAR)]
+        reach = [time_to(r["curve"], target), near.get(r["name"])] if target else [None, None]
+        ratio = f"{reach[1] / ref:.1f}x" if ref and reach[1] is not None else ""
         rows.append((r["name"], f"{best:.3f} at {t_best:.1f} s", f"{r['val']:.3f}",
                      f"{r['test']:.3f}",
-                     *("never" if t is None else f"{t:.1f} s" for t in reach),
+                     *("never" if t is None else f"{t:.1f} s" for t in reach), ratio,
                      f"{r['fit']:.1f} s", _memory(r, nbytes)))
     target_text = "" if target is None else (
         f" The target is {target:.3f}, the best validation accuracy any peer reached at any "
@@ -487,8 +492,8 @@ def _accuracy_table(results, about, nbytes, write):
             "recorded as it trains (per epoch, or per chunk of 10 lbfgs iterations), and the "
             "final model is scored on validation and test." + target_text,
             ["contender", "best validation", "final model: validation", "test",
-             "time to target", f"time to target - {NEAR}", "fit time", "peak memory (fit)"],
-            rows, write)
+             "time to target", f"time to target - {NEAR}", "vs linclass Softmax", "fit time",
+             "peak memory (fit)"], rows, write)
 
 
 def _plot(results, path):
