@@ -61,7 +61,9 @@ def test_train_softmax_by_lbfgs(tmp_path):
     r = run("train", "--model", "softmax", "--solver", "lbfgs", "--epochs", "60", "--quiet",
             "--no-plots", "--out", str(out))
     assert r.returncode == 0, r.stderr
-    metrics = json.loads((out / "metrics.json").read_text())
+    assert "L-BFGS" in r.stdout and "learning rate" not in r.stdout
+    metrics = json.loads((out / "metrics.json").read_text(),  # strict JSON: no NaN
+                         parse_constant=lambda c: pytest.fail(f"{c} in metrics.json"))
     assert metrics["params"]["solver"] == "lbfgs"
     assert metrics["steps"] == metrics["epochs"] <= 60
     assert metrics["test_accuracy"] >= 0.95

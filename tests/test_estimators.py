@@ -344,6 +344,7 @@ def test_lbfgs_reaches_a_lower_objective_than_sgd(model, digits_split):
     lbfgs = clone(model).set_params(random_state=0, solver="lbfgs").fit(X, ytr)
     assert _objective(lbfgs, X, ytr) < _objective(sgd, X, ytr)
     assert lbfgs.n_steps_ == lbfgs.n_iter_ == len(lbfgs.history_["epoch"])
+    assert set(lbfgs.history_["learning_rate"]) == {None}
     # Its history is the objective, falling (up to the last digits) iteration by iteration.
     loss = np.array(lbfgs.history_["train_loss"])
     assert np.all(np.diff(loss) <= 1e-9 * np.abs(loss[:-1]))

@@ -279,8 +279,10 @@ def cmd_train(args, out, err):
     for split in ("train", "val", "test"):
         table.add_row(split, str(result[f"n_{split}"]), f"{result[f'{split}_accuracy']:.4f}")
     out.print(table)
-    out.print(f"epochs {result['epochs']}, learning rate {result['learning_rate']:.3g}, "
-              f"reg {result['reg']:.3g}, fit {result['fit_seconds']:.2f} s")
+    step = ("L-BFGS" if result["params"].get("solver") == "lbfgs"
+            else f"learning rate {result['learning_rate']:.3g}")
+    out.print(f"epochs {result['epochs']}, {step}, reg {result['reg']:.3g}, "
+              f"fit {result['fit_seconds']:.2f} s")
     out.print(f"saved {result['model_path']} and {result['metrics_path']}")
     if result["plots"]:
         out.print("pictures: " + ", ".join(result["plots"]))

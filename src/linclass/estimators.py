@@ -556,7 +556,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
                 objective(theta)
             self.n_steps_ += 1
             Wt, bt = unpack(theta)
-            stop = self._end_epoch(run, Wt, bt, last["loss"], last["acc"], float("nan"),
+            stop = self._end_epoch(run, Wt, bt, last["loss"], last["acc"], None,
                                    loss_stall=False)
             converged = self.tol is not None and last["gmax"] <= self.tol * last["gmax0"]
             if stop or converged or (self.max_steps is not None
@@ -758,7 +758,9 @@ class LinearSVM(_LinearClassifier):
         Per epoch: ``train_loss`` (the objective, data loss + penalty, as a running mean over
         the epoch's steps), ``train_accuracy``, ``penalty`` (``reg * sum(W**2)`` at the end of
         the epoch), ``val_loss`` (data loss only) and ``val_accuracy`` where there is a
-        validation set, ``learning_rate``, ``seconds``.
+        validation set, ``learning_rate`` (None with ``solver="lbfgs"``, whose iterations
+        take the step their line search finds; ``train_loss`` is then the objective at the
+        iteration's end), ``seconds``.
     learning_rate_ : float
         The learning rate used (resolved from "auto").
     reg_ : float

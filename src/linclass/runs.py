@@ -118,7 +118,7 @@ def _prepare(config):
             sp.X_train, sp.y_train, config.dev_size, config.seed))))
     metadata.update(image_shape=list(ds.image_shape), class_names=list(ds.class_names),
                     pixel_max=int(ds.pixel_max))
-    del ds  # the split holds copies of its parts: the loaded set can go before float32 is made
+    del ds  # the split holds its own arrays: the loaded set can go before float32 is made
     pre = MeanImage(standardize=config.standardize)
     X_train = pre.fit_transform(sp.X_train)
     # From here on only the float32 copy is needed: let the uint8 training pixels go before
