@@ -14,8 +14,10 @@ from linclass.losses import (
     softmax_cross_entropy,
     softmax_loss,
     softmax_loss_naive,
+    softmax_loss_vectorized,
     svm_loss,
     svm_loss_naive,
+    svm_loss_vectorized,
 )
 
 # -- golden values from the lecture ------------------------------------------------------------
@@ -57,7 +59,7 @@ X_HAND = np.array([[1.0, 2.0, 1.0],    # scores [0, 2, 0], y=0: margins 3 and 1,
 Y_HAND = np.array([0, 1])
 
 
-@pytest.mark.parametrize("fn", [svm_loss_naive, svm_loss])
+@pytest.mark.parametrize("fn", [svm_loss_naive, svm_loss_vectorized, svm_loss])
 def test_hand_computed_svm_loss_and_gradient(fn):
     loss, dW = fn(W_HAND, X_HAND, Y_HAND, reg=0.0)
     assert loss == pytest.approx(4.5)
@@ -148,17 +150,36 @@ def make_problem(N, D, C, seed, scale):
 
 
 @given(problems)
-def test_naive_equals_vectorized(problem):
+def test_naive_equals_vectorized_equals_the_training_path(problem):
     N, D, C, seed, scale, reg = problem
     W, X, y = make_problem(N, D, C, seed, scale)
-    for naive, fast in ((svm_loss_naive, svm_loss), (softmax_loss_naive, softmax_loss)):
+    for naive, *fast in ((svm_loss_naive, svm_loss_vectorized, svm_loss),
+                         (softmax_loss_naive, softmax_loss_vectorized, softmax_loss)):
         ln, gn = naive(W, X, y, reg)
-        lv, gv = fast(W, X, y, reg)
-        assert relative_error(ln, lv, tiny=1e-300) < 1e-12
-        # Floor: 1e-5 of the size of the summed terms (dS * x, |dS| <= 1). A gradient entry
-        # of 1e-15 made of cancelling terms (p_y - 1 with p_y within 1e-15 of 1) is float64
-        # rounding on either side; the check there asks for agreement to 1e-15 of the terms.
-        assert relative_error(gn, gv, tiny=1e-5 * max(np.abs(X).max(), 1e-300) + reg) < 1e-10
+        for f in fast:
+            lv, gv = f(W, X, y, reg)
+            assert relative_error(ln, lv, tiny=1e-300) < 1e-12
+            # Floor: 1e-5 of the size of the summed terms (dS * x, |dS| <= 1). A gradient
+            # entry of 1e-15 made of cancelling terms (p_y - 1 with p_y within 1e-15 of 1) is
+            # float64 rounding on either side; the check there asks for agreement to 1e-15 of
+            # the terms.
+            assert relative_error(gn, gv, tiny=1e-5 * max(np.abs(X).max(), 1e-300) + reg) < 1e-10
+
+
+def test_the_training_path_works_block_by_block(rng, monkeypatch):
+    """svm_loss / softmax_loss go through the blocked objective: on an X of many blocks they
+    equal the one-pass vectorized reference."""
+    import linclass.objective as objective
+
+    monkeypatch.setattr(objective, "_BLOCK_BYTES", 4096)  # 256 rows a block
+    W = rng.standard_normal((5, 12))
+    X = rng.standard_normal((1000, 12))
+    y = rng.integers(0, 5, 1000)
+    assert objective.default_block_rows(X) < len(X)
+    for ref, fast in ((svm_loss_vectorized, svm_loss), (softmax_loss_vectorized, softmax_loss)):
+        (l1, g1), (l2, g2) = ref(W, X, y, 0.3), fast(W, X, y, 0.3)
+        assert l2 == pytest.approx(l1, rel=1e-12)
+        np.testing.assert_allclose(g2, g1, rtol=1e-10, atol=1e-12)
 
 
 def _margins(W, X, y):

@@ -18,8 +18,10 @@ from .losses import (
     softmax_cross_entropy,
     softmax_loss,
     softmax_loss_naive,
+    softmax_loss_vectorized,
     svm_loss,
     svm_loss_naive,
+    svm_loss_vectorized,
 )
 from .scores import scores, scores_backward
 
@@ -39,8 +41,10 @@ __all__ = [
     "multiclass_hinge",
     "softmax_cross_entropy",
     "svm_loss_naive",
+    "svm_loss_vectorized",
     "svm_loss",
     "softmax_loss_naive",
+    "softmax_loss_vectorized",
     "softmax_loss",
     "__version__",
 ]

@@ -6,18 +6,24 @@ Two layers, both public:
   scores ``S`` of shape ``(n_samples, n_classes)`` and integer labels ``y`` in ``0..C-1`` and
   return ``(loss, dS)``: the (weighted) mean loss over the samples and its gradient with respect
   to the scores. Everything else in linclass is built on these two.
-* **On weights** -- the CS231n assignment functions ``svm_loss_naive``, ``svm_loss``,
-  ``softmax_loss_naive`` and ``softmax_loss``, each ``(W, X, y, reg) -> (loss, dW)`` with
-  ``W`` of shape ``(C, D)`` and no bias (append a column of ones to X for one: the bias trick).
-  The loss is the mean data loss plus ``reg * sum(W**2)``; its gradient adds ``2 * reg * W``.
-  The ``_naive`` versions are explicit loops, exactly the lecture's algorithm; the others are
-  vectorized (no Python loop over samples) and are what the tests compare the loops against.
+* **On weights** -- the CS231n assignment functions, each ``(W, X, y, reg) -> (loss, dW)``
+  with ``W`` of shape ``(C, D)`` and no bias (append a column of ones to X for one: the bias
+  trick). The loss is the mean data loss plus ``reg * sum(W**2)``; its gradient adds
+  ``2 * reg * W``. Three versions of each: ``svm_loss_naive`` / ``softmax_loss_naive`` are
+  explicit loops, exactly the lecture's algorithm; ``svm_loss_vectorized`` /
+  ``softmax_loss_vectorized`` are the lecture's vectorized form (one pass over X per matrix
+  product), the reference the tests compare against; ``svm_loss`` / ``softmax_loss`` are the
+  fast path the classifiers train with (``linclass.objective.loss_and_gradient``: X in row
+  blocks, each read once for both products).
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
+from .objective import loss_and_gradient
 from .scores import scores, scores_backward
 
 __all__ = [
@@ -26,8 +32,10 @@ __all__ = [
     "softmax",
     "log_softmax",
     "svm_loss_naive",
+    "svm_loss_vectorized",
     "svm_loss",
     "softmax_loss_naive",
+    "softmax_loss_vectorized",
     "softmax_loss",
     "HINGE_VARIANTS",
 ]
@@ -264,7 +272,7 @@ def svm_loss_naive(W, X, y, reg, margin=1.0):
     return _add_reg(float(loss), dW, W, reg)
 
 
-def svm_loss(W, X, y, reg, margin=1.0):
+def svm_loss_vectorized(W, X, y, reg, margin=1.0):
     """Multiclass SVM loss and gradient, vectorized; same contract as ``svm_loss_naive``.
 
     Margins ``d = s - s_y + margin`` with ``d[y] = 0``; the mask ``d > 0`` gives the gradient of
@@ -303,9 +311,28 @@ def softmax_loss_naive(W, X, y, reg):
     return _add_reg(float(loss), dW, W, reg)
 
 
-def softmax_loss(W, X, y, reg):
+def softmax_loss_vectorized(W, X, y, reg):
     """Softmax cross-entropy loss and gradient, vectorized; same contract as the naive one."""
     W, X, y = _check_wxy(W, X, y)
     loss, dS = softmax_cross_entropy(scores(W, None, X), y)
     dW, _ = scores_backward(dS, X, need_bias=False)
     return _add_reg(loss, dW, W, reg)
+
+
+def svm_loss(W, X, y, reg, margin=1.0):
+    """Multiclass SVM loss and gradient by the training path: X in row blocks, each read from
+    memory once for both products. Same contract and result as ``svm_loss_vectorized``."""
+    return _blocked(W, X, y, reg, partial(multiclass_hinge, margin=margin))
+
+
+def softmax_loss(W, X, y, reg):
+    """Softmax cross-entropy loss and gradient by the training path; same contract and result
+    as ``softmax_loss_vectorized``."""
+    return _blocked(W, X, y, reg, softmax_cross_entropy)
+
+
+def _blocked(W, X, y, reg, loss_fn):
+    W, X, y = _check_wxy(W, X, y)
+    W = W.astype(np.result_type(W.dtype, X.dtype), copy=False)
+    loss, dW, _, _ = loss_and_gradient(W, None, X, y, loss_fn, reg)
+    return loss, dW
