@@ -94,10 +94,10 @@ def run_linclass_gather(X, y, model, curve):
 
 
 def run_numpy_loop(X, y, model, curve):
-    from linclass.losses import softmax_loss, svm_loss
+    from linclass.losses import softmax_loss_vectorized, svm_loss_vectorized
 
     p = SVM if model == "svm" else SOFTMAX
-    loss = svm_loss if model == "svm" else softmax_loss
+    loss = svm_loss_vectorized if model == "svm" else softmax_loss_vectorized
     rng = np.random.default_rng(0)
     Xb1 = np.empty((BATCH, X.shape[1] + 1), X.dtype)
     Xb1[:, -1] = 1
