@@ -34,7 +34,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .batching import BatchReader
 from .losses import HINGE_VARIANTS, log_softmax, multiclass_hinge, softmax, softmax_cross_entropy
-from .objective import loss_and_gradient
+from .objective import loss_and_gradient, penalty
 from .optim import OPTIMIZERS, make_optimizer
 from .scores import scores
 
@@ -582,8 +582,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         hist["epoch"].append(epoch)
         hist["train_loss"].append(train_loss)
         hist["train_accuracy"].append(train_accuracy)
-        w = W.ravel()
-        hist["penalty"].append(self.reg_ * float(np.dot(w, w)))
+        hist["penalty"].append(penalty(W, self.reg_))
         hist["learning_rate"].append(learning_rate)
         if run.X_val is not None:
             vl, va = self._evaluate(W, b, run.X_val, run.y_val, run.loss_fn)

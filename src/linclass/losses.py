@@ -23,7 +23,7 @@ from functools import partial
 
 import numpy as np
 
-from .objective import loss_and_gradient
+from .objective import loss_and_gradient, regularization
 from .scores import scores, scores_backward
 
 __all__ = [
@@ -226,9 +226,9 @@ def _check_wxy(W, X, y):
 
 
 def _add_reg(loss, dW, W, reg):
-    loss += reg * float(np.sum(W * W, dtype=np.float64))
-    dW += (2 * reg) * W
-    return loss, dW
+    value, grad = regularization(W, reg)
+    dW += grad
+    return loss + value, dW
 
 
 def svm_loss_naive(W, X, y, reg, margin=1.0):

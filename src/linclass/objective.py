@@ -13,7 +13,7 @@ import numpy as np
 
 from .scores import scores, scores_backward
 
-__all__ = ["loss_and_gradient", "regularization", "default_block_rows"]
+__all__ = ["loss_and_gradient", "regularization", "penalty", "default_block_rows"]
 
 # A block of X this size stays in the last-level cache between the two products.
 _BLOCK_BYTES = 8 * 2**20
@@ -26,10 +26,15 @@ def default_block_rows(X):
     return max(256, min(n, _BLOCK_BYTES // max(1, d * itemsize)))
 
 
+def penalty(W, reg):
+    """The L2 penalty ``reg * sum(W**2)``, as a float."""
+    w = W.ravel()
+    return reg * float(np.dot(w, w))
+
+
 def regularization(W, reg):
     """``(reg * sum(W**2), 2 * reg * W)``: the L2 penalty and its gradient."""
-    w = W.ravel()
-    return reg * float(np.dot(w, w)), (2 * reg) * W
+    return penalty(W, reg), (2 * reg) * W
 
 
 def loss_and_gradient(W, b, X, y, loss_fn, reg=0.0, sample_weight=None, block_rows=None):
