@@ -19,7 +19,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from _common import machine, median_time, publish
-from linclass.losses import (
+from linclass.lecture import (
     softmax_loss,
     softmax_loss_naive,
     softmax_loss_vectorized,

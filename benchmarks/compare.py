@@ -94,7 +94,7 @@ def run_linclass_gather(X, y, model, curve):
 
 
 def run_numpy_loop(X, y, model, curve):
-    from linclass.losses import softmax_loss_vectorized, svm_loss_vectorized
+    from linclass.lecture import softmax_loss_vectorized, svm_loss_vectorized
 
     p = SVM if model == "svm" else SOFTMAX
     loss = svm_loss_vectorized if model == "svm" else softmax_loss_vectorized

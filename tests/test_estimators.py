@@ -3,7 +3,7 @@ import pytest
 from sklearn.base import clone
 
 from linclass import LinearSVM, SoftmaxClassifier, TrainingDivergedError
-from linclass.estimators import auto_learning_rate, auto_reg, mean_squared_norm
+from linclass.optim import auto_learning_rate, auto_reg, mean_squared_norm, top_eigenvalue
 
 BOTH = [LinearSVM, SoftmaxClassifier]
 
@@ -126,16 +126,16 @@ def test_full_batch_is_gradient_descent_on_the_objective(digits_split):
 
 
 def test_minibatches_visit_every_row_once_per_epoch(digits_split, monkeypatch):
-    import linclass.estimators as est
+    import linclass.train as engine
 
     seen = []
-    real = est.loss_and_gradient
+    real = engine.loss_and_gradient
 
     def spy(W, b, X, y, *a, **kw):
         seen.append(X.copy())
         return real(W, b, X, y, *a, **kw)
 
-    monkeypatch.setattr(est, "loss_and_gradient", spy)
+    monkeypatch.setattr(engine, "loss_and_gradient", spy)
     Xtr, ytr = digits_split[:2]
     LinearSVM(batch_size=100, max_epochs=1, random_state=0).fit(Xtr, ytr)
     rows = np.concatenate(seen)
@@ -286,7 +286,7 @@ def test_auto_settings_make_training_scale_free(cls, digits_split):
     # The initial weights (0.001 * randn) do not scale with the data, so the two runs are
     # not identical, only equally good.
     assert abs(a.score(X, ytr) - b.score(10 * X, ytr)) < 0.03
-    assert a.reg_ == pytest.approx(cls._auto_reg * mean_squared_norm(X))
+    assert a.reg_ == pytest.approx(cls()._loss().reg_strength * mean_squared_norm(X))
 
 
 @pytest.mark.parametrize("variant", ["weston_watkins", "crammer_singer"])
@@ -297,8 +297,6 @@ def test_svm_variants_train(variant, digits_split):
 
 
 def test_top_eigenvalue_matches_the_exact_one(rng):
-    from linclass.estimators import top_eigenvalue
-
     X = rng.standard_normal((500, 12)) * np.linspace(1, 5, 12)
     exact = np.linalg.eigvalsh(X.T @ X / len(X))[-1]
     assert top_eigenvalue(X, rows=10_000, iters=200) == pytest.approx(exact, rel=1e-6)
@@ -318,8 +316,6 @@ def test_softmax_auto_step_uses_the_curvature_of_a_minibatch(rng):
     assert auto_learning_rate(sq, curvature=0.5, top_eig=top) == pytest.approx(1 / (0.5 * top))
     m = SoftmaxClassifier(random_state=0, max_epochs=1, batch_size=50).fit(X, rng.integers(0, 3,
                                                                                           400))
-    from linclass.estimators import top_eigenvalue
-
     assert m.learning_rate_ == pytest.approx(2 / (top_eigenvalue(X) + sq / 50))
 
 
@@ -329,7 +325,7 @@ def _objective(model, X, y):
     from linclass.objective import loss_and_gradient
 
     y_idx = np.searchsorted(model.classes_, y)
-    return loss_and_gradient(model.coef_, model.intercept_, X, y_idx, model._loss_fn(),
+    return loss_and_gradient(model.coef_, model.intercept_, X, y_idx, model._loss(),
                              model.reg_)[0]
 
 

@@ -7,11 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from linclass.gradcheck import directional_check, grad_check, numerical_gradient, relative_error
-from linclass.losses import (
-    log_softmax,
-    multiclass_hinge,
-    softmax,
-    softmax_cross_entropy,
+from linclass.lecture import (
     softmax_loss,
     softmax_loss_naive,
     softmax_loss_vectorized,
@@ -19,6 +15,7 @@ from linclass.losses import (
     svm_loss_naive,
     svm_loss_vectorized,
 )
+from linclass.losses import log_softmax, multiclass_hinge, softmax, softmax_cross_entropy
 
 # -- golden values from the lecture ------------------------------------------------------------
 

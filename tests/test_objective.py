@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from linclass.losses import multiclass_hinge, softmax_cross_entropy, svm_loss
+from linclass.lecture import svm_loss
+from linclass.losses import multiclass_hinge, softmax_cross_entropy
 from linclass.objective import loss_and_gradient
 
 

@@ -13,9 +13,7 @@ Score -> loss -> optimize::
 from .data import load_dataset, load_digits
 from .estimators import LinearSVM, SoftmaxClassifier, TrainingDivergedError
 from .io import ModelFileError, load, save
-from .losses import (
-    multiclass_hinge,
-    softmax_cross_entropy,
+from .lecture import (
     softmax_loss,
     softmax_loss_naive,
     softmax_loss_vectorized,
@@ -23,6 +21,7 @@ from .losses import (
     svm_loss_naive,
     svm_loss_vectorized,
 )
+from .losses import multiclass_hinge, softmax_cross_entropy
 from .scores import scores, scores_backward
 
 __version__ = "0.1.0"

@@ -1,15 +1,18 @@
-"""The classifiers a user trains: ``LinearSVM`` and ``SoftmaxClassifier``, and their training loop.
+"""The classifiers a user trains: ``LinearSVM`` and ``SoftmaxClassifier``.
 
 Both follow the scikit-learn estimator contract: parameters are stored untouched in
 ``__init__``, everything is checked in ``fit``, fitted attributes end with an underscore. They
-differ only in the loss on scores (the multiclass hinge, or softmax cross-entropy); the training
-loop is shared:
+are a thin face over the training engine: ``fit`` checks the input, wraps X in a data source
+(``linclass.sources``), resolves the automatic step and penalty (``linclass.optim``) and runs a
+solver of ``linclass.train`` with a ``Monitor`` that keeps the history and early stopping. They
+differ only in their loss (``linclass.losses.Hinge`` or ``SoftmaxCrossEntropy``):
 
 * ``batch_size=None``: full-batch gradient descent, one step per epoch on the average gradient
   over all training rows;
 * ``batch_size=B``: minibatch SGD, B rows a step. The rows are shuffled once, and each epoch
   takes them in windows of B from a random offset, in a random order (``linclass.batching``):
-  contiguous slices of X wherever the estimator may reorder it, so no step gathers rows.
+  contiguous slices of X wherever the estimator may reorder it, so no step gathers rows;
+* ``solver="lbfgs"``: full-batch L-BFGS on the same loss and gradient.
 
 After every epoch ``history_`` gains the training loss and accuracy (the running mean over the
 epoch's batches, measured before each step: no extra pass over X) and, where there is a
@@ -20,9 +23,7 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from contextlib import contextmanager
-from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -32,19 +33,22 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .batching import BatchReader
-from .losses import HINGE_VARIANTS, log_softmax, multiclass_hinge, softmax, softmax_cross_entropy
-from .objective import loss_and_gradient, penalty
-from .optim import OPTIMIZERS, make_optimizer
+from .losses import HINGE_VARIANTS, Hinge, SoftmaxCrossEntropy, log_softmax, softmax
+from .optim import OPTIMIZERS, auto_settings, make_optimizer
 from .scores import scores
+from .sources import InMemory
+from .train import Monitor, TrainingDivergedError, lbfgs, sgd
 
-__all__ = ["LinearSVM", "SoftmaxClassifier", "TrainingDivergedError", "MODELS", "SOLVERS"]
+__all__ = ["LinearSVM", "SoftmaxClassifier", "TrainingDivergedError", "MODELS", "SOLVERS",
+           "FITTED_STATE"]
 
 SOLVERS = ("sgd", "lbfgs")
 
-
-class TrainingDivergedError(FloatingPointError, ValueError):
-    """The loss became inf or NaN: the learning rate is too large for this data."""
+# What a fitted classifier is, besides its parameters: ``get_fitted_state`` gives these and
+# ``set_fitted_state`` takes them (``linclass.io`` saves them; ``linclass.tune`` sends them
+# back from its worker processes).
+FITTED_STATE = ("coef_", "intercept_", "classes_", "n_features_in_", "n_iter_", "n_steps_",
+                "learning_rate_", "reg_", "intercept_step_", "history_")
 
 
 def _rng(random_state):
@@ -54,110 +58,8 @@ def _rng(random_state):
     return np.random.default_rng(random_state)
 
 
-def mean_squared_norm(X, sample_weight=None):
-    """``mean(||x_i||**2)`` over the rows of X (dense or scipy.sparse), in float64; weighted by
-    ``sample_weight`` where given (so that a weight counts like repeating the row)."""
-    if hasattr(X, "multiply"):  # scipy.sparse
-        norms = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
-    else:
-        norms = np.einsum("ij,ij->i", X, X, dtype=np.float64)
-    if sample_weight is None:
-        return float(norms.mean())
-    return float(np.dot(norms, sample_weight) / np.sum(sample_weight, dtype=np.float64))
-
-
-def top_eigenvalue(X, sample_weight=None, rows=2048, iters=20):
-    """The largest eigenvalue of ``X.T @ X / n`` (weighted where ``sample_weight`` is given),
-    estimated by power iteration on at most ``rows`` evenly spaced rows of X.
-
-    It is the curvature of a linear model's mean loss along its steepest direction (times the
-    loss's own curvature in the scores), which sets the largest stable step.
-    """
-    n = X.shape[0]
-    idx = np.unique(np.linspace(0, n - 1, min(n, rows)).astype(np.intp))
-    Xs = X[idx]
-    w = None if sample_weight is None else np.asarray(sample_weight, np.float64)[idx]
-    total = len(idx) if w is None else float(w.sum())
-    if total <= 0:
-        return 0.0
-    v = np.random.default_rng(0).standard_normal(X.shape[1])
-    v /= np.linalg.norm(v)
-    lam = 0.0
-    for _ in range(iters):
-        u = np.asarray(Xs @ v.astype(Xs.dtype), dtype=np.float64).ravel()
-        if w is not None:
-            u *= w
-        v = np.asarray(Xs.T @ u.astype(Xs.dtype), dtype=np.float64).ravel() / total
-        lam = float(np.linalg.norm(v))
-        if lam == 0.0:
-            return 0.0
-        v /= lam
-    return lam
-
-
-def auto_learning_rate(sq_norm, optimizer="sgd", momentum=0.9, curvature=1.0, top_eig=None,
-                       batch_size=None):
-    """The step size ``learning_rate="auto"`` picks: ``1 / (curvature * L)``.
-
-    L is the curvature of the mean loss over a minibatch of B rows as a function of the
-    weights: ``top_eig + mean(||x_i||**2) / B`` (the full data's steepest direction, plus the
-    extra a small batch adds), or ``mean(||x_i||**2)`` where ``top_eig`` is not given (an
-    upper bound on it). A linear model's gradient changes with the squared size of its inputs,
-    so this step makes the same progress whatever the scale of the pixels (about 5e-7 for raw,
-    mean-subtracted CIFAR-10 with the softmax). ``curvature`` bounds the loss's second
-    derivative in the scores: 1/2 for softmax cross-entropy, which makes the step ``1/L`` for
-    the Lipschitz constant L of its gradient; 1 for the hinge. Momentum methods take
-    ``(1 - momentum)`` of it, as their velocity amplifies the step by ``1 / (1 - momentum)``;
-    Adam, which is scale-free, takes 1e-3.
-
-    Parameters
-    ----------
-    sq_norm : float
-        ``mean(||x_i||**2)`` of the training data (``mean_squared_norm(X)``).
-    top_eig : float, optional
-        The largest eigenvalue of ``X.T @ X / n`` (``top_eigenvalue(X)``).
-    batch_size : int, optional
-        Rows per step; None for the full batch.
-    """
-    if optimizer == "adam":
-        return 1e-3
-    L = sq_norm if top_eig is None else top_eig + sq_norm / (batch_size or np.inf)
-    lr = 1.0 / (curvature * L + 1e-12)
-    if optimizer in ("momentum", "nesterov"):
-        lr *= 1 - momentum
-    return lr
-
-
-def auto_reg(sq_norm, strength):
-    """The L2 strength ``reg="auto"`` picks: ``strength * mean(||x_i||**2)``.
-
-    Scaling the pixels by c scales the best weights by 1/c and ``sum(W**2)`` by 1/c**2, so a
-    penalty that weighs the same on any data must grow with the squared size of the inputs.
-    The SVM uses ``strength = 3e-4``, the Softmax ``1e-4``: with tiny weights the hinge loss
-    starts at C - 1 and the cross-entropy at ln C, about 4x less for 10 classes, and the
-    penalty keeps that proportion. On raw, mean-subtracted CIFAR-10 the SVM's is about 3.7e3
-    (the course's 2.5e4 is 2e-3 times the same norm); on the bundled digits about 0.36.
-    """
-    return strength * sq_norm
-
-
-class _Run:
-    """What one call of the training loop keeps track of across epochs."""
-
-    def __init__(self, loss_fn, X_val, y_val, callback):
-        self.loss_fn, self.X_val, self.y_val, self.callback = loss_fn, X_val, y_val, callback
-        self.t0 = time.perf_counter()
-        self.best_score, self.best_weights = -np.inf, None  # early stopping
-        self.best_loss, self.stall = np.inf, 0
-
-
 class _LinearClassifier(ClassifierMixin, BaseEstimator):
-    """Shared base: parameters, the training loop, prediction, saving."""
-
-    _curvature = 1.0  # a bound on the loss's second derivative in the scores ("auto" step)
-    _curvature_bounded = False  # whether that bound holds: then the "auto" step uses it fully
-    _smooth = False  # differentiable everywhere (solver="lbfgs" needs it)
-    _auto_reg = 3e-4  # reg="auto" is this times mean ||x||^2
+    """Shared base: parameters, checking, the call into the engine, prediction, state."""
 
     def __init__(self, *, learning_rate="auto", reg="auto", batch_size=200, max_epochs=100,
                  max_steps=None, optimizer="sgd", momentum=0.9, lr_decay=1.0, tol=1e-4,
@@ -184,8 +86,8 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         self.shuffle = shuffle
         self.solver = solver
 
-    # -- the loss -------------------------------------------------------------------------------
-    def _loss_fn(self):  # pragma: no cover - abstract
+    def _loss(self):  # pragma: no cover - abstract
+        """The loss on scores, a ``linclass.losses.Loss``."""
         raise NotImplementedError
 
     # -- checking ---------------------------------------------------------------------------
@@ -225,7 +127,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
             bad("shuffle", 'True, False or "blocks"')
         if self.solver not in SOLVERS:
             bad("solver", f"one of {SOLVERS}")
-        if self.solver == "lbfgs" and not self._smooth:
+        if self.solver == "lbfgs" and not self._loss().smooth:
             raise ValueError(
                 f'solver="lbfgs" needs a smooth loss, and {type(self).__name__}\'s hinge has a '
                 'kink: use squared=True (the squared hinge), or solver="sgd".')
@@ -315,12 +217,13 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         elif self.early_stopping:
             X, y_idx, sample_weight, X_val, y_val = self._hold_out(X, y_idx, sample_weight, rng)
             owns_X = True
+        source = InMemory(X, y_idx, sample_weight, self.batch_size, self.shuffle, rng, owns_X)
         if not warm:
-            self._init_state(X, rng, sample_weight)
+            self._init_state(source, rng)
         else:
             self._resume()
-        self._run(X, y_idx, sample_weight, X_val, y_val, self.max_epochs, rng, callback,
-                  fresh_history=not warm, owns_X=owns_X)
+        val = None if X_val is None else InMemory(X_val, y_val)
+        self._train(source, val, self.max_epochs, callback, fresh_history=not warm)
         return self
 
     @available_if(lambda self: self.solver == "sgd")
@@ -357,14 +260,14 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
                              "give partial_fit a dict of class weights.")
         sample_weight = self._with_class_weight(self._check_sample_weight(sample_weight, X), y,
                                                  X.dtype)
-        if first:
+        if first or not hasattr(self, "_rng_"):  # a first call, or a loaded model
             self._rng_ = _rng(self.random_state)
-            self._init_state(X, self._rng_, sample_weight)
+        source = InMemory(X, y_idx, sample_weight, self.batch_size, self.shuffle, self._rng_)
+        if first:
+            self._init_state(source, self._rng_)
         else:
-            if not hasattr(self, "_rng_"):  # a loaded model
-                self._rng_ = _rng(self.random_state)
             self._resume()
-        self._run(X, y_idx, sample_weight, None, None, 1, self._rng_, None, fresh_history=first)
+        self._train(source, None, 1, None, fresh_history=first)
         return self
 
     def _check_sample_weight(self, sample_weight, X):
@@ -426,28 +329,17 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         sw = None if sample_weight is None else sample_weight[tr]
         return X[tr], y_idx[tr], sw, X[va], y_idx[va]
 
-    def _init_state(self, X, rng, sample_weight=None):
-        C, D = len(self.classes_), X.shape[1]
-        self.coef_ = (0.001 * rng.standard_normal((C, D))).astype(X.dtype)
+    def _init_state(self, source, rng):
+        """Fresh weights, and the automatic settings resolved from the data."""
+        C, D = len(self.classes_), source.n_features
+        self.coef_ = (0.001 * rng.standard_normal((C, D))).astype(source.dtype)
         if self.solver == "lbfgs":  # a convex problem: start at 0, as LogisticRegression does
             self.coef_[...] = 0
-        self.intercept_ = np.zeros(C, dtype=X.dtype)
-        sq = (mean_squared_norm(X, sample_weight) if "auto" in (self.learning_rate, self.reg)
-              else None)
-        lr = self.learning_rate
-        if lr == "auto":
-            # The hinge has no curvature to bound: its step stays at the safe 1 / mean||x||^2.
-            top = top_eigenvalue(X, sample_weight) if self._curvature_bounded else None
-            B = None if self.batch_size is None or self.batch_size >= X.shape[0] \
-                else self.batch_size
-            lr = auto_learning_rate(sq, self.optimizer, self.momentum, self._curvature, top, B)
-        self.learning_rate_ = float(lr)
-        # With the "auto" step the bias moves as one more feature of average size would
-        # (a step sq / D times the weights'); with the weights' own step it would crawl on
-        # uncentred data whose features are large. An explicit learning rate applies as given.
-        self.intercept_step_ = max(sq / D, 1.0) if self.learning_rate == "auto" else 1.0
-        self.reg_ = float(auto_reg(sq, self._auto_reg) if self.reg == "auto" else self.reg)
-        self._optimizer = make_optimizer(self.optimizer, lr, self.momentum, self.lr_decay)
+        self.intercept_ = np.zeros(C, dtype=source.dtype)
+        self.learning_rate_, self.reg_, self.intercept_step_ = auto_settings(
+            source, self._loss(), self.learning_rate, self.reg, self.optimizer, self.momentum)
+        self._optimizer = make_optimizer(self.optimizer, self.learning_rate_, self.momentum,
+                                         self.lr_decay)
         self.n_iter_ = 0
         self.n_steps_ = 0
 
@@ -460,167 +352,39 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
             self._optimizer = make_optimizer(self.optimizer, self.learning_rate_, self.momentum,
                                              self.lr_decay)
 
-    def _run(self, X, y, sample_weight, X_val, y_val, n_epochs, rng, callback, fresh_history,
-             owns_X=False):
-        """The training loop: ``n_epochs`` epochs on (X, y), updating coef_/intercept_."""
-        # Train on copies in X's dtype; coef_ and intercept_ are set once the loop is done.
-        W = self.coef_.astype(X.dtype, copy=True)
-        b = self.intercept_.astype(X.dtype, copy=True)
-        if fresh_history or not hasattr(self, "history_"):
-            self.history_ = {k: [] for k in ("epoch", "train_loss", "train_accuracy", "penalty",
-                                             "val_loss", "val_accuracy", "learning_rate",
-                                             "seconds")}
-        run = _Run(loss_fn=self._loss_fn(), X_val=X_val, y_val=y_val, callback=callback)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            if self.solver == "lbfgs":
-                W, b = self._lbfgs_epochs(W, b, X, y, sample_weight, n_epochs, run)
-            else:
-                self._sgd_epochs(W, b, X, y, sample_weight, n_epochs, rng, run, owns_X)
-        if run.best_weights is not None:
-            W, b, self.best_epoch_ = run.best_weights
+    def _train(self, source, val, n_epochs, callback, fresh_history):
+        """Run the engine for ``n_epochs`` epochs, then set coef_/intercept_ once it is done."""
+        W = self.coef_.astype(source.dtype, copy=True)
+        b = self.intercept_.astype(source.dtype, copy=True)
+        loss = self._loss()
+        monitor = Monitor(
+            self.reg_, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
+            early_stopping=self.early_stopping, watch_loss=self.solver == "sgd",
+            validate=None if val is None else (lambda W, b: val.evaluate(W, b, loss)),
+            callback=callback, report=(lambda info: print(self._describe(info)))
+            if self.verbose else None,
+            history=None if fresh_history else getattr(self, "history_", None))
+        self.history_ = monitor.history
+        common = dict(epochs=n_epochs, fit_intercept=self.fit_intercept,
+                      max_steps=self.max_steps, steps_done=self.n_steps_,
+                      first_epoch=self.n_iter_ + 1)
+        if self.solver == "lbfgs":
+            epochs = lbfgs(W, b, source, loss, self.reg_, tol=self.tol, **common)
+        else:
+            epochs = sgd(W, b, source, loss, self.reg_, self._optimizer,
+                         intercept_step=self.intercept_step_, on_step=callback, **common)
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                for record in epochs:
+                    self.n_iter_, self.n_steps_ = record.epoch, record.steps
+                    if monitor.update(W, b, record):
+                        break
+        finally:
+            epochs.close()
+        if monitor.best_weights is not None:
+            W, b, self.best_epoch_ = monitor.best_weights
         self.coef_, self.intercept_ = W, b
         return self
-
-    def _sgd_epochs(self, W, b, X, y, sample_weight, n_epochs, rng, run, owns_X):
-        """Minibatch (or full-batch) gradient descent, updating W and b in place."""
-        n = X.shape[0]
-        opt = self._optimizer
-        b_arg = b if self.fit_intercept else None  # without it, b stays 0 and gets no gradient
-        params = [W, b] if self.fit_intercept else [W]
-        B = n if self.batch_size is None else min(self.batch_size, n)
-        batches = BatchReader(X, y, sample_weight, B, self.shuffle, rng, owns_X=owns_X)
-        for _ in range(n_epochs):
-            epoch = self.n_iter_ + 1
-            loss_sum = 0.0
-            n_correct = 0
-            steps = 0
-            stop = False
-            for Xb, yb, wb in batches.epoch():
-                loss, dW, db, correct = loss_and_gradient(W, b_arg, Xb, yb, run.loss_fn,
-                                                          self.reg_, wb)
-                if not np.isfinite(loss):
-                    self._diverged(loss, epoch, steps + 1)
-                if self.fit_intercept:
-                    db *= db.dtype.type(self.intercept_step_)
-                    opt.step(params, [dW, db])
-                else:
-                    opt.step(params, [dW])
-                steps += 1
-                self.n_steps_ += 1
-                loss_sum += loss * Xb.shape[0]
-                n_correct += correct
-                if run.callback is not None and run.callback(
-                        {"event": "step", "epoch": epoch, "step": steps, "loss": loss}):
-                    stop = True
-                if self.max_steps is not None and self.n_steps_ >= self.max_steps:
-                    stop = True
-                if stop:
-                    break
-            if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
-                self._diverged(np.inf, epoch, steps)
-            seen = min(n, steps * B)
-            lr = opt.learning_rate
-            opt.end_epoch()
-            if self._end_epoch(run, W, b, loss_sum / seen, n_correct / seen, lr) or stop:
-                break
-
-    def _lbfgs_epochs(self, W, b, X, y, sample_weight, n_epochs, run):
-        """Full-batch L-BFGS (scipy's L-BFGS-B) on the same loss and gradient; one iteration is
-        one epoch. Returns the final (W, b)."""
-        from scipy.optimize import minimize
-
-        C, D = W.shape
-        dtype = X.dtype
-        fit_b = self.fit_intercept
-        last = {}  # the latest evaluation, which is the accepted point at each iteration's end
-
-        def unpack(theta):
-            Wt = theta[:C * D].reshape(C, D).astype(dtype)
-            bt = theta[C * D:].astype(dtype) if fit_b else np.zeros(C, dtype)
-            return Wt, bt
-
-        def objective(theta):
-            Wt, bt = unpack(theta)
-            loss, dW, db, correct = loss_and_gradient(Wt, bt if fit_b else None, X, y,
-                                                      run.loss_fn, self.reg_, sample_weight)
-            grad = (dW.ravel() if not fit_b else np.concatenate([dW.ravel(), db])).astype(
-                np.float64)
-            last.update(theta=theta.copy(), loss=loss, acc=correct / X.shape[0],
-                        gmax=float(np.abs(grad).max()))
-            last.setdefault("gmax0", last["gmax"])
-            return loss, grad
-
-        def on_iteration(intermediate_result):
-            theta = intermediate_result.x
-            if not np.array_equal(theta, last.get("theta")):
-                objective(theta)
-            self.n_steps_ += 1
-            Wt, bt = unpack(theta)
-            stop = self._end_epoch(run, Wt, bt, last["loss"], last["acc"], None,
-                                   loss_stall=False)
-            converged = self.tol is not None and last["gmax"] <= self.tol * last["gmax0"]
-            if stop or converged or (self.max_steps is not None
-                                     and self.n_steps_ >= self.max_steps):
-                raise StopIteration
-
-        theta0 = np.concatenate([W.ravel(), b] if fit_b else [W.ravel()]).astype(np.float64)
-        # Converged when the gradient has shrunk by ``tol`` from where it started (a test that
-        # does not depend on the scale of the pixels), checked above; scipy's own tests would
-        # stop only at an exact optimum.
-        result = minimize(objective, theta0, jac=True, method="L-BFGS-B", callback=on_iteration,
-                          options={"maxiter": n_epochs, "gtol": 0.0, "ftol": 0.0, "maxls": 50})
-        return unpack(result.x)
-
-    def _end_epoch(self, run, W, b, train_loss, train_accuracy, learning_rate, loss_stall=True):
-        """Record an epoch in ``history_``, report it, and track early stopping.
-
-        Returns True when training should stop: the callback asked, or no progress for
-        ``n_iter_no_change`` epochs (in validation accuracy with early stopping, else, where
-        ``loss_stall``, in the training loss)."""
-        hist = self.history_
-        epoch = self.n_iter_ = self.n_iter_ + 1
-        hist["epoch"].append(epoch)
-        hist["train_loss"].append(train_loss)
-        hist["train_accuracy"].append(train_accuracy)
-        hist["penalty"].append(penalty(W, self.reg_))
-        hist["learning_rate"].append(learning_rate)
-        if run.X_val is not None:
-            vl, va = self._evaluate(W, b, run.X_val, run.y_val, run.loss_fn)
-            hist["val_loss"].append(vl)
-            hist["val_accuracy"].append(va)
-        hist["seconds"].append(time.perf_counter() - run.t0)
-        info = {"event": "epoch", "epoch": epoch,
-                **{k: v[-1] for k, v in hist.items() if v and k != "epoch"}}
-        if self.verbose:
-            print(self._describe(info))
-        stop = bool(run.callback is not None and run.callback(info))
-        # Early stopping: keep the weights with the best validation accuracy.
-        if self.early_stopping and run.X_val is not None:
-            score = hist["val_accuracy"][-1]
-            if score > run.best_score:
-                run.stall = 0 if score > run.best_score + (self.tol or 0.0) else run.stall + 1
-                run.best_score = score
-                run.best_weights = (W.copy(), b.copy(), epoch)
-            else:
-                run.stall += 1
-        elif self.tol is not None and loss_stall:
-            run.stall = run.stall + 1 if train_loss > run.best_loss - self.tol else 0
-            run.best_loss = min(run.best_loss, train_loss)
-        return stop or (self.tol is not None and run.stall >= self.n_iter_no_change)
-
-    def _diverged(self, loss, epoch, step):
-        lr = self._optimizer.learning_rate
-        raise TrainingDivergedError(
-            f"training diverged: the loss became {loss} at epoch {epoch}, step {step}, with "
-            f"learning_rate={lr:.3g} ({self.optimizer}). Use a smaller learning_rate, "
-            f"for example {lr / 10:.3g}."
-        )
-
-    @staticmethod
-    def _evaluate(W, b, X, y, loss_fn):
-        S = scores(W, b, X)
-        loss, _ = loss_fn(S, y)
-        return loss, float(np.mean(S.argmax(axis=1) == y))
 
     @staticmethod
     def _describe(info):
@@ -658,6 +422,30 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True  # CSR/CSC X is used as it is, never densified
         return tags
+
+    # -- the fitted state, for saving and for sending between processes -----------------------
+    def get_fitted_state(self):
+        """The fitted attributes (``FITTED_STATE``) as a dict: arrays for the weights and the
+        classes, plain numbers and lists for the rest."""
+        check_is_fitted(self, "coef_")
+        state = {k: getattr(self, k) for k in ("coef_", "intercept_", "classes_", "history_")}
+        for k in ("n_features_in_", "n_iter_", "n_steps_"):
+            state[k] = int(getattr(self, k, 0))
+        for k in ("learning_rate_", "reg_", "intercept_step_"):
+            state[k] = float(getattr(self, k, 1.0))
+        return state
+
+    def set_fitted_state(self, state):
+        """Make this classifier the fitted one that ``state`` describes (see
+        ``get_fitted_state``); ``n_steps_`` and ``intercept_step_`` may be missing (older
+        files). Returns self."""
+        missing = [k for k in FITTED_STATE if k not in state
+                   and k not in ("n_steps_", "intercept_step_")]
+        if missing:
+            raise ValueError(f"the fitted state lacks {missing}.")
+        for k in FITTED_STATE:
+            setattr(self, k, state.get(k, {"n_steps_": 0, "intercept_step_": 1.0}.get(k)))
+        return self
 
     def save(self, path, preprocessing=None):
         """Write the model to ``path`` (an ``.npz`` file without pickle); see ``linclass.io``."""
@@ -774,7 +562,6 @@ class LinearSVM(_LinearClassifier):
     ``sklearn.calibration.CalibratedClassifierCV`` if you need some.
     """
 
-
     def __init__(self, *, learning_rate="auto", reg="auto", batch_size=200, max_epochs=100,
                  max_steps=None, optimizer="sgd", momentum=0.9, lr_decay=1.0, tol=1e-4,
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=5,
@@ -801,13 +588,8 @@ class LinearSVM(_LinearClassifier):
         if not (isinstance(self.margin, Real) and np.isfinite(self.margin)):
             raise ValueError(f"margin must be a finite number; got {self.margin!r}.")
 
-    @property
-    def _smooth(self):
-        return bool(self.squared)
-
-    def _loss_fn(self):
-        return partial(multiclass_hinge, margin=self.margin, variant=self.loss_variant,
-                       squared=self.squared)
+    def _loss(self):
+        return Hinge(margin=self.margin, variant=self.loss_variant, squared=self.squared)
 
 
 class SoftmaxClassifier(_LinearClassifier):
@@ -819,13 +601,8 @@ class SoftmaxClassifier(_LinearClassifier):
     ``predict_log_proba``.
     """
 
-    _curvature = 0.5
-    _curvature_bounded = True
-    _smooth = True
-    _auto_reg = 1e-4
-
-    def _loss_fn(self):
-        return softmax_cross_entropy
+    def _loss(self):
+        return SoftmaxCrossEntropy()
 
     def predict_proba(self, X):
         """Class probabilities, ``softmax(scores)``; columns follow ``classes_``."""

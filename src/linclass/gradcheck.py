@@ -155,7 +155,7 @@ def check_loss_functions(model="svm", n_samples=100, n_features=50, n_classes=10
     """
     import time
 
-    from .losses import softmax_loss, softmax_loss_naive, svm_loss, svm_loss_naive
+    from .lecture import softmax_loss, softmax_loss_naive, svm_loss, svm_loss_naive
 
     pairs = {"svm": (svm_loss_naive, svm_loss), "softmax": (softmax_loss_naive, softmax_loss)}
     if model not in pairs:

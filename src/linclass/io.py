@@ -38,6 +38,7 @@ import numpy as np
 __all__ = ["save", "load", "load_metadata", "atomic_write", "ModelFileError", "FORMAT_VERSION"]
 
 FORMAT = "linclass-model"
+_ARRAYS = ("coef_", "intercept_", "classes_")  # stored as arrays; the rest of the state as JSON
 FORMAT_VERSION = 1
 
 
@@ -109,26 +110,21 @@ def save(model, path, preprocessing=None, metadata=None):
     """
     from sklearn.utils.validation import check_is_fitted
 
+    from .estimators import FITTED_STATE
+
     clf, pre = _split_pipeline(model)
     pre = preprocessing if preprocessing is not None else pre
-    check_is_fitted(clf, "coef_")
+    state = clf.get_fitted_state()
     arrays = {
         "format": np.array(FORMAT),
         "format_version": np.array(FORMAT_VERSION),
         "estimator": np.array(type(clf).__name__),
         "params": np.array(json.dumps(clf._json_params())),
-        "coef": clf.coef_,
-        "intercept": clf.intercept_,
-        "classes": _classes_array(clf.classes_),
-        "fitted": np.array(json.dumps({
-            "n_iter_": int(clf.n_iter_),
-            "n_steps_": int(getattr(clf, "n_steps_", 0)),
-            "learning_rate_": float(clf.learning_rate_),
-            "reg_": float(clf.reg_),
-            "intercept_step_": float(getattr(clf, "intercept_step_", 1.0)),
-            "n_features_in_": int(clf.n_features_in_),
-            "history_": clf.history_,
-        })),
+        "coef": state["coef_"],
+        "intercept": state["intercept_"],
+        "classes": _classes_array(state["classes_"]),
+        "fitted": np.array(json.dumps(
+            {k: state[k] for k in FITTED_STATE if k not in _ARRAYS})),
     }
     if pre is not None:
         check_is_fitted(pre, "mean_")
@@ -230,14 +226,11 @@ def load(path):
         clf.set_params(**params)
     except ValueError as e:
         raise ModelFileError(f"{path} has parameters this linclass does not know ({e}).") from None
-    clf.coef_, clf.intercept_, clf.classes_ = coef, intercept, classes
-    clf.n_iter_ = fitted["n_iter_"]
-    clf.n_steps_ = fitted.get("n_steps_", 0)
-    clf.learning_rate_ = fitted["learning_rate_"]
-    clf.reg_ = fitted["reg_"]
-    clf.intercept_step_ = fitted.get("intercept_step_", 1.0)
-    clf.n_features_in_ = fitted["n_features_in_"]
-    clf.history_ = fitted["history_"]
+    try:
+        clf.set_fitted_state({**fitted, "coef_": coef, "intercept_": intercept,
+                              "classes_": classes})
+    except ValueError as e:
+        raise ModelFileError(f"{path} is damaged: {e}") from None
     if pre_info is None:
         return clf
     if pre_info.get("kind") != "mean_image" or mean.shape != (coef.shape[1],):

@@ -1,42 +1,34 @@
-"""Step 2: loss functions on class scores, and the lecture's loss functions on weights.
+"""Step 2: losses on class scores, as functions and as small objects that carry their traits.
 
-Two layers, both public:
+``multiclass_hinge(S, y)`` and ``softmax_cross_entropy(S, y)`` take the scores ``S`` of shape
+``(n_samples, n_classes)`` and integer labels ``y`` in ``0..C-1`` and return ``(loss, dS)``: the
+(weighted) mean loss over the samples and its gradient with respect to the scores. Everything
+else in linclass is built on these two.
 
-* **On scores** -- ``multiclass_hinge(S, y)`` and ``softmax_cross_entropy(S, y)`` take the
-  scores ``S`` of shape ``(n_samples, n_classes)`` and integer labels ``y`` in ``0..C-1`` and
-  return ``(loss, dS)``: the (weighted) mean loss over the samples and its gradient with respect
-  to the scores. Everything else in linclass is built on these two.
-* **On weights** -- the CS231n assignment functions, each ``(W, X, y, reg) -> (loss, dW)``
-  with ``W`` of shape ``(C, D)`` and no bias (append a column of ones to X for one: the bias
-  trick). The loss is the mean data loss plus ``reg * sum(W**2)``; its gradient adds
-  ``2 * reg * W``. Three versions of each: ``svm_loss_naive`` / ``softmax_loss_naive`` are
-  explicit loops, exactly the lecture's algorithm; ``svm_loss_vectorized`` /
-  ``softmax_loss_vectorized`` are the lecture's vectorized form (one pass over X per matrix
-  product), the reference the tests compare against; ``svm_loss`` / ``softmax_loss`` are the
-  fast path the classifiers train with (``linclass.objective.loss_and_gradient``: X in row
-  blocks, each read once for both products).
+The training engine takes a loss as an object (``Hinge``, ``SoftmaxCrossEntropy``): called like
+the function, it also says what the engine needs to know about it:
+
+* ``curvature``: a bound on the loss's second derivative in the scores (1/2 for the softmax),
+  or None where there is none (the hinge has a kink), which sets the automatic step size;
+* ``smooth``: differentiable everywhere, so that L-BFGS applies;
+* ``reg_strength``: the automatic L2 penalty is this times ``mean(||x_i||**2)``.
+
+The lecture's functions on weights, ``(W, X, y, reg) -> (loss, dW)``, are in
+``linclass.lecture``. This module imports nothing but numpy.
 """
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
-
-from .objective import loss_and_gradient, regularization
-from .scores import scores, scores_backward
 
 __all__ = [
     "multiclass_hinge",
     "softmax_cross_entropy",
     "softmax",
     "log_softmax",
-    "svm_loss_naive",
-    "svm_loss_vectorized",
-    "svm_loss",
-    "softmax_loss_naive",
-    "softmax_loss_vectorized",
-    "softmax_loss",
+    "Loss",
+    "Hinge",
+    "SoftmaxCrossEntropy",
     "HINGE_VARIANTS",
 ]
 
@@ -208,131 +200,75 @@ def softmax_cross_entropy(S, y, sample_weight=None):
     return loss, _scale_rows(dS, weights, inv_n)
 
 
-# ---------------------------------------------------------------------------------------------
-# The lecture's functions on weights: (W, X, y, reg) -> (loss, dW), W of shape (C, D), no bias.
-# ---------------------------------------------------------------------------------------------
+class Loss:
+    """A loss on scores with its traits; ``loss(S, y, sample_weight=None) -> (loss, dS)``.
 
-def _check_wxy(W, X, y):
-    W = np.asarray(W)
-    X = np.asarray(X)
-    y = np.asarray(y)
-    if W.ndim != 2 or X.ndim != 2 or W.shape[1] != X.shape[1]:
-        raise ValueError(
-            f"W must be (n_classes, n_features) and X (n_samples, n_features); "
-            f"got W {W.shape} and X {X.shape}."
-        )
-    _check_scores_labels(np.empty((X.shape[0], W.shape[0])), y)
-    return W, X, y
-
-
-def _add_reg(loss, dW, W, reg):
-    value, grad = regularization(W, reg)
-    dW += grad
-    return loss + value, dW
-
-
-def svm_loss_naive(W, X, y, reg, margin=1.0):
-    """Multiclass SVM loss and gradient with explicit loops (the lecture's algorithm).
-
-    Parameters
+    Attributes
     ----------
-    W : ndarray of shape (C, D)
-        Weights, one row per class.
-    X : ndarray of shape (N, D)
-        A minibatch of data, one row per example.
-    y : ndarray of int of shape (N,)
-        ``y[i] = c`` means that ``X[i]`` has label ``c``, ``0 <= c < C``.
-    reg : float
-        Regularization strength: the loss adds ``reg * sum(W**2)``.
-    margin : float, default 1.0
-
-    Returns
-    -------
-    loss : float
-    dW : ndarray of shape (C, D)
+    curvature : float or None
+        A bound on the second derivative of the per-sample loss in the scores, or None where
+        the loss has none (a kink).
+    smooth : bool
+        Differentiable everywhere (L-BFGS needs it).
+    reg_strength : float
+        ``reg="auto"`` is this times ``mean(||x_i||**2)`` (see ``linclass.optim.auto_reg``).
     """
-    W, X, y = _check_wxy(W, X, y)
-    C = W.shape[0]
-    N = X.shape[0]
-    dW = np.zeros_like(W)
-    loss = 0.0
-    for i in range(N):
-        s = W @ X[i]
-        correct = s[y[i]]
-        for j in range(C):
-            if j == y[i]:
-                continue
-            m = s[j] - correct + margin
-            if m > 0:
-                loss += m
-                dW[j] += X[i]
-                dW[y[i]] -= X[i]
-    loss /= N
-    dW /= N
-    return _add_reg(float(loss), dW, W, reg)
+
+    curvature = None
+    smooth = False
+    reg_strength = 3e-4
+
+    def __call__(self, S, y, sample_weight=None):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __eq__(self, other):
+        return type(self) is type(other) and vars(self) == vars(other)
+
+    def __hash__(self):
+        return hash((type(self).__name__, *sorted(vars(self).items())))
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({args})"
 
 
-def svm_loss_vectorized(W, X, y, reg, margin=1.0):
-    """Multiclass SVM loss and gradient, vectorized; same contract as ``svm_loss_naive``.
+class Hinge(Loss):
+    """The multiclass hinge (SVM) loss, ``multiclass_hinge`` with its settings fixed.
 
-    Margins ``d = s - s_y + margin`` with ``d[y] = 0``; the mask ``d > 0`` gives the gradient of
-    every wrong class (``+x``) and the true class gets ``-n x``, n the number of positive
-    margins; then ``dW = dS.T @ X``.
+    No curvature bound: the automatic step stays at the safe ``1 / mean(||x||**2)``, squared or
+    not. Smooth only when ``squared``. The automatic penalty is ``3e-4 * mean(||x||**2)``: with
+    tiny weights the hinge starts at ``(C - 1) * margin``, about 4x the softmax's ``ln C`` for
+    10 classes, and the penalty keeps that proportion.
     """
-    W, X, y = _check_wxy(W, X, y)
-    loss, dS = multiclass_hinge(scores(W, None, X), y, margin=margin)
-    dW, _ = scores_backward(dS, X, need_bias=False)
-    return _add_reg(loss, dW, W, reg)
+
+    reg_strength = 3e-4
+
+    def __init__(self, margin=1.0, variant="weston_watkins", squared=False):
+        if variant not in HINGE_VARIANTS:
+            raise ValueError(f"variant must be one of {HINGE_VARIANTS}; got {variant!r}.")
+        self.margin = margin
+        self.variant = variant
+        self.squared = bool(squared)
+
+    @property
+    def smooth(self):
+        return self.squared
+
+    def __call__(self, S, y, sample_weight=None):
+        return multiclass_hinge(S, y, margin=self.margin, variant=self.variant,
+                                squared=self.squared, sample_weight=sample_weight)
 
 
-def softmax_loss_naive(W, X, y, reg):
-    """Softmax cross-entropy loss and gradient with explicit loops.
+class SoftmaxCrossEntropy(Loss):
+    """Softmax cross-entropy, ``softmax_cross_entropy`` as an object.
 
-    Same contract as ``svm_loss_naive``. Each row of scores is shifted by its maximum before
-    exponentiating (the normalization trick), so large scores do not overflow.
+    Its Hessian in the scores of one sample is ``diag(p) - p p^T``, whose largest eigenvalue is
+    at most 1/2: the curvature bound that sets the automatic step.
     """
-    W, X, y = _check_wxy(W, X, y)
-    C = W.shape[0]
-    N = X.shape[0]
-    dW = np.zeros_like(W)
-    loss = 0.0
-    for i in range(N):
-        s = W @ X[i]
-        s = s - np.max(s)
-        denom = 0.0
-        for j in range(C):
-            denom += np.exp(s[j])
-        loss += -s[y[i]] + np.log(denom)
-        for j in range(C):
-            p = np.exp(s[j]) / denom
-            dW[j] += (p - (j == y[i])) * X[i]
-    loss /= N
-    dW /= N
-    return _add_reg(float(loss), dW, W, reg)
 
+    curvature = 0.5
+    smooth = True
+    reg_strength = 1e-4
 
-def softmax_loss_vectorized(W, X, y, reg):
-    """Softmax cross-entropy loss and gradient, vectorized; same contract as the naive one."""
-    W, X, y = _check_wxy(W, X, y)
-    loss, dS = softmax_cross_entropy(scores(W, None, X), y)
-    dW, _ = scores_backward(dS, X, need_bias=False)
-    return _add_reg(loss, dW, W, reg)
-
-
-def svm_loss(W, X, y, reg, margin=1.0):
-    """Multiclass SVM loss and gradient by the training path: X in row blocks, each read from
-    memory once for both products. Same contract and result as ``svm_loss_vectorized``."""
-    return _blocked(W, X, y, reg, partial(multiclass_hinge, margin=margin))
-
-
-def softmax_loss(W, X, y, reg):
-    """Softmax cross-entropy loss and gradient by the training path; same contract and result
-    as ``softmax_loss_vectorized``."""
-    return _blocked(W, X, y, reg, softmax_cross_entropy)
-
-
-def _blocked(W, X, y, reg, loss_fn):
-    W, X, y = _check_wxy(W, X, y)
-    W = W.astype(np.result_type(W.dtype, X.dtype), copy=False)
-    loss, dW, _, _ = loss_and_gradient(W, None, X, y, loss_fn, reg)
-    return loss, dW
+    def __call__(self, S, y, sample_weight=None):
+        return softmax_cross_entropy(S, y, sample_weight=sample_weight)

@@ -84,8 +84,7 @@ def _run_trial(index, model, params, lr, reg, seed, paths, threads):
             "val_accuracy": float(clf.score(Xv, yv)),
             "train_accuracy": float(clf.history_["train_accuracy"][-1]),
             "epochs": int(clf.n_iter_), "seconds": time.perf_counter() - t0,
-            "coef": clf.coef_, "intercept": clf.intercept_, "classes": clf.classes_,
-            "n_iter": clf.n_iter_, "n_steps": clf.n_steps_, "history": clf.history_}
+            "state": clf.get_fitted_state()}
 
 
 def search(model, X_train, y_train, X_val, y_val, lr_range=(1e-7, 1e-5), reg_range=(1e3, 1e5),
@@ -151,25 +150,16 @@ def search(model, X_train, y_train, X_val, y_val, lr_range=(1e-7, 1e-5), reg_ran
                         callback(results[-1], len(results), len(jobs))
         _DATA.clear()
     results.sort(key=lambda r: (-np.nan_to_num(r["val_accuracy"], nan=-1.0), r["index"]))
-    if "coef" not in results[0]:
+    if "state" not in results[0]:
         raise ValueError("every trial diverged: lower the learning-rate range (--lr).")
     best = _rebuild(model, params, results[0], seed)
-    return [{k: v for k, v in r.items() if k not in ("coef", "intercept", "classes", "n_iter",
-                                                      "n_steps", "history")}
-            for r in results], best
+    return [{k: v for k, v in r.items() if k != "state"} for r in results], best
 
 
 def _rebuild(model, params, result, seed):
-    """The best trial's classifier, from the weights the worker sent back."""
+    """The best trial's classifier, from the fitted state the worker sent back."""
     from .estimators import MODELS
 
     clf = MODELS[model](**{**params, "learning_rate": result["learning_rate"],
                            "reg": result["reg"], "random_state": seed + result["index"]})
-    clf.coef_, clf.intercept_, clf.classes_ = result["coef"], result["intercept"], \
-        result["classes"]
-    clf.n_features_in_ = clf.coef_.shape[1]
-    clf.n_iter_, clf.n_steps_ = result["n_iter"], result["n_steps"]
-    clf.learning_rate_, clf.reg_ = result["learning_rate"], result["reg"]
-    clf.intercept_step_ = 1.0
-    clf.history_ = result["history"]
-    return clf
+    return clf.set_fitted_state(result["state"])

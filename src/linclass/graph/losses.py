@@ -2,7 +2,7 @@
 
 Score -> loss -> plus ``reg * sum(W**2)``, as graphs: nothing here knows a derivative; the
 engine finds the gradient by the chain rule, and the tests compare it with the hand-derived
-ones in ``linclass.losses``.
+ones in ``linclass.lecture``.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def _on_weights(build):
         return float(out.value), Wn.grad
 
     loss.__name__ = build.__name__.replace("_graph", "")
-    loss.__doc__ = (f"``(W, X, y, reg) -> (loss, dW)`` like ``linclass.losses.{loss.__name__}``, "
+    loss.__doc__ = (f"``(W, X, y, reg) -> (loss, dW)`` like ``linclass.lecture.{loss.__name__}``, "
                     f"with dW found by backpropagation through ``{build.__name__}``.")
     return loss
 

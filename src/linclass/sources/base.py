@@ -1,0 +1,56 @@
+"""The contract between the training engine and the data it trains on."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..optim import top_eigenvalue
+
+__all__ = ["DataSource"]
+
+
+class DataSource:
+    """Training data as the engine sees it: gradients and minibatches, never X itself.
+
+    Attributes
+    ----------
+    n_samples, n_features : int
+    dtype : numpy.dtype
+        The dtype of X, which the weights take.
+    full_batch : bool
+        ``epoch()`` would give the whole data as one batch: the engine then takes one step per
+        epoch on ``loss_and_gradient`` instead.
+    """
+
+    n_samples: int
+    n_features: int
+    full_batch: bool = True
+
+    def loss_and_gradient(self, W, b, loss, reg):
+        """The full-batch objective and its gradient, ``(loss, dW, db, n_correct)``, as
+        ``linclass.objective.loss_and_gradient`` gives them on the whole data."""
+        raise NotImplementedError
+
+    def epoch(self):
+        """One epoch's minibatches ``(X_b, y_b, w_b)``, numpy arrays (``w_b`` may be None)."""
+        raise NotImplementedError
+
+    def evaluate(self, W, b, loss):
+        """``(mean data loss, accuracy)`` of the weights on this data (no penalty)."""
+        raise NotImplementedError
+
+    def mean_squared_norm(self):
+        """``mean(||x_i||**2)``, weighted by the sample weights where there are some."""
+        raise NotImplementedError
+
+    def sample_rows(self, rows):
+        """``(X[rows], w[rows] or None)`` for a few sorted row indices (a small sample)."""
+        raise NotImplementedError
+
+    def top_eigenvalue(self, rows=2048, iters=20):
+        """The largest eigenvalue of ``X.T @ X / n``, by power iteration on at most ``rows``
+        evenly spaced rows (see ``linclass.optim.top_eigenvalue``)."""
+        n = self.n_samples
+        idx = np.unique(np.linspace(0, n - 1, min(n, rows)).astype(np.intp))
+        Xs, ws = self.sample_rows(idx)
+        return top_eigenvalue(Xs, ws, rows=len(idx), iters=iters)

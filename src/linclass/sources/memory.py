@@ -1,0 +1,69 @@
+"""The in-memory data source: X is a numpy array or a scipy.sparse matrix in RAM."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..batching import BatchReader
+from ..objective import loss_and_gradient
+from ..optim import mean_squared_norm, top_eigenvalue
+from ..scores import scores
+from .base import DataSource
+
+__all__ = ["InMemory"]
+
+
+class InMemory(DataSource):
+    """Training data held in memory.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
+    y : ndarray of int of shape (n_samples,)
+        Class indices in ``0..n_classes-1``.
+    sample_weight : ndarray of shape (n_samples,), optional
+    batch_size : int or None
+        Rows per minibatch; None (or at least n_samples) for the full batch.
+    shuffle : True, False or "blocks"
+        How minibatches are drawn (``linclass.batching.BatchReader``).
+    rng : numpy.random.Generator, optional
+    owns_X : bool, default False
+        X is a private copy that may be reordered in place (``shuffle=True``).
+    """
+
+    def __init__(self, X, y, sample_weight=None, batch_size=None, shuffle=True, rng=None,
+                 owns_X=False):
+        self.X, self.y, self.sample_weight = X, y, sample_weight
+        self.n_samples, self.n_features = X.shape
+        self.dtype = X.dtype
+        self.batch_size = None if batch_size is None or batch_size >= self.n_samples \
+            else int(batch_size)
+        self.full_batch = self.batch_size is None
+        self._shuffle, self._rng, self._owns_X = shuffle, rng, owns_X
+        self._reader = None
+
+    def loss_and_gradient(self, W, b, loss, reg):
+        return loss_and_gradient(W, b, self.X, self.y, loss, reg, self.sample_weight)
+
+    def epoch(self):
+        # Made on first use, after the automatic settings have read X in its given order: the
+        # reader may reorder a private X in place.
+        if self._reader is None:
+            self._reader = BatchReader(self.X, self.y, self.sample_weight,
+                                       self.batch_size or self.n_samples, self._shuffle,
+                                       self._rng, owns_X=self._owns_X)
+        return self._reader.epoch()
+
+    def evaluate(self, W, b, loss):
+        S = scores(W, b, self.X)
+        value, _ = loss(S, self.y)
+        return value, float(np.mean(S.argmax(axis=1) == self.y))
+
+    def mean_squared_norm(self):
+        return mean_squared_norm(self.X, self.sample_weight)
+
+    def sample_rows(self, rows):
+        return self.X[rows], None if self.sample_weight is None else self.sample_weight[rows]
+
+    def top_eigenvalue(self, rows=2048, iters=20):
+        return top_eigenvalue(self.X, self.sample_weight, rows=rows, iters=iters)

@@ -1,0 +1,322 @@
+"""The training engine: SGD epochs and L-BFGS as plain functions over a data source.
+
+Each solver is a generator: it takes the weights, a data source (``linclass.sources``), a loss
+(``linclass.losses``), the L2 strength and, for SGD, an update rule (``linclass.optim``); it
+updates ``W`` and ``b`` in place and yields one ``Epoch`` record per epoch. The caller decides
+what an epoch means for the run (history, validation, early stopping) with a ``Monitor`` and
+stops the solver by leaving the loop::
+
+    monitor = Monitor(reg, tol=1e-4)
+    for record in sgd(W, b, source, loss, reg, optimizer, epochs=100):
+        if monitor.update(W, b, record):
+            break
+    W, b = monitor.best_weights or (W, b)
+
+The engine never touches X: the source gives the full-batch gradient or the minibatches.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .objective import loss_and_gradient, penalty
+
+__all__ = ["Epoch", "Monitor", "sgd", "lbfgs", "TrainingDivergedError", "HISTORY_KEYS"]
+
+HISTORY_KEYS = ("epoch", "train_loss", "train_accuracy", "penalty", "val_loss", "val_accuracy",
+                "learning_rate", "seconds")
+
+
+class TrainingDivergedError(FloatingPointError, ValueError):
+    """The loss became inf or NaN: the learning rate is too large for this data."""
+
+
+@dataclass
+class Epoch:
+    """What a solver reports after each epoch.
+
+    ``train_loss`` and ``train_accuracy`` are the running means over the epoch's steps, each
+    measured before its update (for L-BFGS: the objective and accuracy at the iteration's end).
+    ``steps`` counts the update steps since training began; ``stopped`` says that a step
+    callback or ``max_steps`` ended the epoch early. ``learning_rate`` is None for L-BFGS.
+    """
+
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    learning_rate: float | None
+    steps: int
+    stopped: bool = False
+
+
+def _diverged(loss, epoch, step, optimizer):
+    lr = optimizer.learning_rate
+    raise TrainingDivergedError(
+        f"training diverged: the loss became {loss} at epoch {epoch}, step {step}, with "
+        f"learning_rate={lr:.3g} ({type(optimizer).__name__.lower()}). Use a smaller "
+        f"learning_rate, for example {lr / 10:.3g}."
+    )
+
+
+def sgd(W, b, source, loss, reg, optimizer, *, epochs, fit_intercept=True, intercept_step=1.0,
+        max_steps=None, steps_done=0, first_epoch=1, on_step=None):
+    """Minibatch (or full-batch) gradient descent, updating ``W`` and ``b`` in place.
+
+    Parameters
+    ----------
+    W : ndarray of shape (n_classes, n_features)
+    b : ndarray of shape (n_classes,)
+        Stays as it is (and gets no gradient) when ``fit_intercept`` is False.
+    source : linclass.sources.DataSource
+        Its minibatches (or, where ``source.full_batch``, its full-batch gradient: one step
+        per epoch).
+    loss : linclass.losses.Loss
+    reg : float
+        L2 strength: the objective adds ``reg * sum(W**2)``.
+    optimizer : linclass.optim.Optimizer
+        Updates the parameters in place; its learning rate decays after every epoch.
+    epochs : int
+    intercept_step : float, default 1.0
+        The bias's gradient is scaled by this (so it steps like a feature of average size).
+    max_steps : int, optional
+        Stop once ``steps`` reaches this, even within an epoch.
+    steps_done, first_epoch : int
+        Where a resumed run counts from.
+    on_step : callable, optional
+        ``on_step({"event": "step", "epoch", "step", "loss"})`` after each update; a truthy
+        return ends training after that step.
+
+    Yields
+    ------
+    Epoch
+    """
+    n = source.n_samples
+    b_arg = b if fit_intercept else None
+    params = [W, b] if fit_intercept else [W]
+    B = n if source.full_batch else source.batch_size
+    steps_total = steps_done
+    for epoch in range(first_epoch, first_epoch + epochs):
+        loss_sum, n_correct, steps, stop = 0.0, 0, 0, False
+        if source.full_batch:
+            batches = [None]
+        else:
+            batches = source.epoch()
+        for batch in batches:
+            if batch is None:
+                value, dW, db, correct = source.loss_and_gradient(W, b_arg, loss, reg)
+                rows = n
+            else:
+                Xb, yb, wb = batch
+                value, dW, db, correct = loss_and_gradient(W, b_arg, Xb, yb, loss, reg, wb)
+                rows = Xb.shape[0]
+            if not np.isfinite(value):
+                _diverged(value, epoch, steps + 1, optimizer)
+            if fit_intercept:
+                db *= db.dtype.type(intercept_step)
+                optimizer.step(params, [dW, db])
+            else:
+                optimizer.step(params, [dW])
+            steps += 1
+            steps_total += 1
+            loss_sum += value * rows
+            n_correct += correct
+            if on_step is not None and on_step(
+                    {"event": "step", "epoch": epoch, "step": steps, "loss": value}):
+                stop = True
+            if max_steps is not None and steps_total >= max_steps:
+                stop = True
+            if stop:
+                break
+        if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
+            _diverged(np.inf, epoch, steps, optimizer)
+        seen = min(n, steps * B)
+        lr = optimizer.learning_rate
+        optimizer.end_epoch()
+        yield Epoch(epoch, loss_sum / seen, n_correct / seen, lr, steps_total, stop)
+        if stop:
+            return
+
+
+class _Cancelled(Exception):
+    """The consumer left the L-BFGS loop: stop scipy at its next evaluation."""
+
+
+def lbfgs(W, b, source, loss, reg, *, epochs, tol=1e-4, fit_intercept=True, max_steps=None,
+          steps_done=0, first_epoch=1):
+    """Full-batch L-BFGS (scipy's L-BFGS-B) on the hand-derived gradient, updating ``W`` and
+    ``b`` in place; one iteration is one epoch.
+
+    Converged when the gradient's largest entry has shrunk to ``tol`` times its first value (a
+    test that does not depend on the scale of the pixels; scipy's own tests would stop only at
+    an exact optimum). scipy runs in a helper thread and hands over after each iteration, so
+    this is a generator like ``sgd``: leaving the loop stops scipy.
+
+    Yields
+    ------
+    Epoch
+    """
+    from scipy.optimize import minimize
+
+    C, D = W.shape
+    dtype = W.dtype
+    n = source.n_samples
+    last = {}  # the latest evaluation, which is the accepted point at each iteration's end
+    handoff, resume = queue.Queue(maxsize=1), queue.Queue(maxsize=1)
+    cancel = threading.Event()
+
+    def unpack(theta):
+        Wt = theta[:C * D].reshape(C, D).astype(dtype)
+        bt = theta[C * D:].astype(dtype) if fit_intercept else np.zeros(C, dtype)
+        return Wt, bt
+
+    def objective(theta):
+        if cancel.is_set():
+            raise _Cancelled
+        Wt, bt = unpack(theta)
+        value, dW, db, correct = source.loss_and_gradient(Wt, bt if fit_intercept else None,
+                                                          loss, reg)
+        grad = (dW.ravel() if not fit_intercept else np.concatenate([dW.ravel(), db])).astype(
+            np.float64)
+        last.update(theta=theta.copy(), loss=value, acc=correct / n,
+                    gmax=float(np.abs(grad).max()))
+        last.setdefault("gmax0", last["gmax"])
+        return value, grad
+
+    steps = [steps_done]
+
+    def on_iteration(intermediate_result):
+        theta = intermediate_result.x
+        if not np.array_equal(theta, last.get("theta")):
+            objective(theta)
+        steps[0] += 1
+        W[...], b[...] = unpack(theta)
+        epoch = first_epoch + steps[0] - steps_done - 1
+        handoff.put(("epoch", Epoch(epoch, last["loss"], last["acc"], None, steps[0])))
+        if not resume.get():
+            raise StopIteration
+        converged = tol is not None and last["gmax"] <= tol * last["gmax0"]
+        if converged or (max_steps is not None and steps[0] >= max_steps):
+            raise StopIteration
+
+    def work():
+        try:
+            theta0 = np.concatenate([W.ravel(), b] if fit_intercept else [W.ravel()]).astype(
+                np.float64)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                result = minimize(objective, theta0, jac=True, method="L-BFGS-B",
+                                  callback=on_iteration,
+                                  options={"maxiter": epochs, "gtol": 0.0, "ftol": 0.0,
+                                           "maxls": 50})
+            handoff.put(("done", result.x))
+        except BaseException as e:  # handed to the consumer's thread, raised there
+            handoff.put(("error", e))
+
+    worker = threading.Thread(target=work, name="linclass-lbfgs", daemon=True)
+    worker.start()
+    finished = False
+    try:
+        while True:
+            kind, value = handoff.get()
+            if kind == "epoch":
+                yield value
+                resume.put(True)
+            elif kind == "done":
+                finished = True
+                W[...], b[...] = unpack(value)
+                return
+            else:
+                finished = True
+                raise value
+    finally:
+        if not finished:  # the consumer left early, or was interrupted
+            cancel.set()
+            try:
+                resume.put_nowait(False)
+            except queue.Full:
+                pass
+            while worker.is_alive():
+                try:
+                    kind, value = handoff.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if kind == "done":
+                    W[...], b[...] = unpack(value)
+                elif kind == "epoch":  # an iteration that ended as we left: do not resume
+                    resume.put(False)
+            worker.join()
+
+
+class Monitor:
+    """History, early stopping and the best weights: what a run keeps across epochs.
+
+    Parameters
+    ----------
+    reg : float
+        For the ``penalty`` column (``reg * sum(W**2)`` at the end of each epoch).
+    tol : float or None
+        Stop when the training loss (or, with early stopping, the validation accuracy) has
+        not improved by ``tol`` for ``n_iter_no_change`` epochs. None: never on a stall.
+    n_iter_no_change : int
+    early_stopping : bool
+        Keep the weights with the best validation accuracy (``best_weights``); needs
+        ``validate``.
+    watch_loss : bool, default True
+        Stop on a stalled training loss (not for L-BFGS, which has its own test).
+    validate : callable, optional
+        ``validate(W, b) -> (val_loss, val_accuracy)``, run after every epoch.
+    callback : callable, optional
+        ``callback(info)`` after every epoch, ``info["event"] == "epoch"``; truthy stops.
+    report : callable, optional
+        ``report(info)`` after every epoch, before the callback (for printing).
+    history : dict of lists, optional
+        A history to extend (a resumed run); a new one by default.
+    """
+
+    def __init__(self, reg, *, tol=None, n_iter_no_change=5, early_stopping=False,
+                 watch_loss=True, validate=None, callback=None, report=None, history=None):
+        self.reg, self.tol, self.n_iter_no_change = reg, tol, n_iter_no_change
+        self.early_stopping, self.watch_loss = early_stopping, watch_loss
+        self.validate, self.callback, self.report = validate, callback, report
+        self.history = history if history is not None else {k: [] for k in HISTORY_KEYS}
+        self.t0 = time.perf_counter()
+        self.best_score, self.best_weights = -np.inf, None  # (W, b, epoch) with early stopping
+        self.best_loss, self.stall = np.inf, 0
+
+    def update(self, W, b, record):
+        """Record an epoch, report it and track early stopping. Returns True when training
+        should stop: the callback asked, the solver stopped, or no progress for
+        ``n_iter_no_change`` epochs."""
+        hist = self.history
+        hist["epoch"].append(record.epoch)
+        hist["train_loss"].append(record.train_loss)
+        hist["train_accuracy"].append(record.train_accuracy)
+        hist["penalty"].append(penalty(W, self.reg))
+        hist["learning_rate"].append(record.learning_rate)
+        if self.validate is not None:
+            vl, va = self.validate(W, b)
+            hist["val_loss"].append(vl)
+            hist["val_accuracy"].append(va)
+        hist["seconds"].append(time.perf_counter() - self.t0)
+        info = {"event": "epoch", "epoch": record.epoch,
+                **{k: v[-1] for k, v in hist.items() if v and k != "epoch"}}
+        if self.report is not None:
+            self.report(info)
+        stop = bool(self.callback is not None and self.callback(info))
+        if self.early_stopping and self.validate is not None:
+            score = hist["val_accuracy"][-1]
+            if score > self.best_score:
+                self.stall = 0 if score > self.best_score + (self.tol or 0.0) else self.stall + 1
+                self.best_score = score
+                self.best_weights = (W.copy(), b.copy(), record.epoch)
+            else:
+                self.stall += 1
+        elif self.tol is not None and self.watch_loss:
+            self.stall = self.stall + 1 if record.train_loss > self.best_loss - self.tol else 0
+            self.best_loss = min(self.best_loss, record.train_loss)
+        return stop or record.stopped or (self.tol is not None
+                                          and self.stall >= self.n_iter_no_change)
