@@ -36,7 +36,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .losses import HINGE_VARIANTS, Hinge, SoftmaxCrossEntropy, log_softmax, softmax
 from .optim import OPTIMIZERS, auto_settings, make_optimizer
 from .scores import scores
-from .sources import InMemory
+from .sources import InMemory, Streamed, is_on_disk
 from .train import Monitor, TrainingDivergedError, lbfgs, sgd
 
 __all__ = ["LinearSVM", "SoftmaxClassifier", "TrainingDivergedError", "MODELS", "SOLVERS",
@@ -193,8 +193,12 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
     def _fit(self, X, y, sample_weight, eval_set, callback):
         self._check_params()
         given = X
-        X, y = validate_data(self, X, y, accept_sparse=("csr", "csc"),
-                             dtype=[np.float64, np.float32])
+        on_disk = is_on_disk(X)
+        if on_disk:  # streamed, never read whole: checked as it is read
+            y = self._check_on_disk(X, y, eval_set)
+        else:
+            X, y = validate_data(self, X, y, accept_sparse=("csr", "csc"),
+                                 dtype=[np.float64, np.float32])
         check_classification_targets(y)
         classes = np.unique(y)
         if len(classes) < 2:
@@ -217,14 +221,41 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         elif self.early_stopping:
             X, y_idx, sample_weight, X_val, y_val = self._hold_out(X, y_idx, sample_weight, rng)
             owns_X = True
-        source = InMemory(X, y_idx, sample_weight, self.batch_size, self.shuffle, rng, owns_X)
-        if not warm:
-            self._init_state(source, rng)
+        if on_disk:
+            source = Streamed(X, y_idx, sample_weight, self.batch_size, self.shuffle, rng)
         else:
-            self._resume()
-        val = None if X_val is None else InMemory(X_val, y_val)
-        self._train(source, val, self.max_epochs, callback, fresh_history=not warm)
+            source = InMemory(X, y_idx, sample_weight, self.batch_size, self.shuffle, rng, owns_X)
+        try:
+            if not warm:
+                self._init_state(source, rng)
+            else:
+                self._resume()
+            val = None if X_val is None else InMemory(X_val, y_val)
+            try:
+                self._train(source, val, self.max_epochs, callback, fresh_history=not warm)
+            except TrainingDivergedError:
+                if on_disk:  # NaN in the file looks like divergence: say which it is
+                    source.check_finite()
+                raise
+        finally:
+            source.close()
         return self
+
+    def _check_on_disk(self, X, y, eval_set):
+        """What ``validate_data`` checks, for an X on disk that must not be read whole here."""
+        if self.early_stopping and eval_set is None:
+            raise ValueError("early_stopping on an X on disk needs an eval_set=(X_val, y_val): "
+                             "holding out rows would copy them all into memory.")
+        if getattr(X, "ndim", None) != 2:
+            raise ValueError(f"X must be 2-d (n_samples, n_features); got shape {X.shape}.")
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != X.shape[0]:
+            raise ValueError(f"y must have shape ({X.shape[0]},) to match X {X.shape}; got "
+                             f"{y.shape}.")
+        self.n_features_in_ = int(X.shape[1])
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        return y
 
     @available_if(lambda self: self.solver == "sgd")
     def partial_fit(self, X, y, classes=None, sample_weight=None):

@@ -13,7 +13,7 @@ import numpy as np
 
 from .scores import scores, scores_backward
 
-__all__ = ["loss_and_gradient", "regularization", "penalty", "default_block_rows"]
+__all__ = ["loss_and_gradient", "BlockSum", "regularization", "penalty", "default_block_rows"]
 
 # A block of X this size stays in the last-level cache between the two products.
 _BLOCK_BYTES = 8 * 2**20
@@ -71,34 +71,66 @@ def loss_and_gradient(W, b, X, y, loss_fn, reg=0.0, sample_weight=None, block_ro
         raise ValueError("loss_and_gradient needs at least one sample; X has 0 rows.")
     rows = block_rows or default_block_rows(X)
     total_weight = n if sample_weight is None else float(np.sum(sample_weight, dtype=np.float64))
-    data_loss = 0.0
-    dW = db = None
-    n_correct = 0
+    acc = BlockSum(W, b, loss_fn, total_weight)
     for start in range(0, n, rows):
         stop = min(n, start + rows)
-        Xb, yb = (X, y) if stop - start == n else (X[start:stop], y[start:stop])
-        wb = None if sample_weight is None else sample_weight[start:stop]
-        block_weight = (stop - start) if wb is None else float(np.sum(wb, dtype=np.float64))
-        S = scores(W, b, Xb)
-        n_correct += int(np.count_nonzero(S.argmax(axis=1) == yb))
+        if stop - start == n:
+            acc.add(X, y, sample_weight)
+        else:
+            acc.add(X[start:stop], y[start:stop],
+                    None if sample_weight is None else sample_weight[start:stop])
+    return acc.result(reg)
+
+
+class BlockSum:
+    """The data part of the objective summed block by block of rows.
+
+    ``loss_and_gradient`` is one ``BlockSum`` over the blocks of an in-memory X; a source that
+    reads X from elsewhere (a file, a cluster) feeds it the same blocks in the same order and
+    gets the same numbers.
+
+    Parameters
+    ----------
+    W, b : ndarray
+        The weights (b may be None: no bias).
+    loss_fn : callable
+        A loss on scores, ``loss_fn(S, y, sample_weight=None) -> (mean_loss, dS)``.
+    total_weight : float
+        The number of rows of the whole data (or the sum of their sample weights): each block's
+        mean loss counts by its share of it.
+    """
+
+    def __init__(self, W, b, loss_fn, total_weight):
+        self.W, self.b, self.loss_fn, self.total_weight = W, b, loss_fn, total_weight
+        self.data_loss, self.dW, self.db, self.n_correct = 0.0, None, None, 0
+
+    def add(self, Xb, yb, wb=None):
+        """Add one block: rows ``Xb`` with labels ``yb`` (and sample weights ``wb``)."""
+        S = scores(self.W, self.b, Xb)
+        self.n_correct += int(np.count_nonzero(S.argmax(axis=1) == yb))
+        block_weight = Xb.shape[0] if wb is None else float(np.sum(wb, dtype=np.float64))
         if block_weight <= 0:
-            continue
-        loss_b, dS = loss_fn(S, yb, sample_weight=wb)
-        share = block_weight / total_weight
-        data_loss += loss_b * share
+            return
+        loss_b, dS = self.loss_fn(S, yb, sample_weight=wb)
+        share = block_weight / self.total_weight
+        self.data_loss += loss_b * share
         if share != 1.0:
             dS *= dS.dtype.type(share)
-        dW_b, db_b = scores_backward(dS, Xb, need_bias=b is not None)
-        if dW is None:  # the first block's arrays are fresh: keep them, add the rest in
-            dW, db = dW_b, db_b
+        dW_b, db_b = scores_backward(dS, Xb, need_bias=self.b is not None)
+        if self.dW is None:  # the first block's arrays are fresh: keep them, add the rest in
+            self.dW, self.db = dW_b, db_b
         else:
-            dW += dW_b
-            if db is not None:
-                db += db_b
-    if dW is None:  # every block had zero weight
-        dW = np.zeros_like(W)
-        db = None if b is None else np.zeros_like(b)
-    penalty, dreg = regularization(W, reg)
-    if reg:
-        dW += dreg
-    return data_loss + penalty, dW, db, n_correct
+            self.dW += dW_b
+            if self.db is not None:
+                self.db += db_b
+
+    def result(self, reg=0.0):
+        """``(loss, dW, db, n_correct)`` with the L2 penalty ``reg * sum(W**2)`` added."""
+        dW, db = self.dW, self.db
+        if dW is None:  # every block had zero weight
+            dW = np.zeros_like(self.W)
+            db = None if self.b is None else np.zeros_like(self.b)
+        value, dreg = regularization(self.W, reg)
+        if reg:
+            dW += dreg
+        return self.data_loss + value, dW, db, self.n_correct

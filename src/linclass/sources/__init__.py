@@ -13,5 +13,6 @@ validation set. The implementations:
 
 from .base import DataSource
 from .memory import InMemory
+from .streamed import DataChangedError, Streamed, is_on_disk
 
-__all__ = ["DataSource", "InMemory"]
+__all__ = ["DataSource", "InMemory", "Streamed", "DataChangedError", "is_on_disk"]

@@ -47,6 +47,9 @@ class DataSource:
         """``(X[rows], w[rows] or None)`` for a few sorted row indices (a small sample)."""
         raise NotImplementedError
 
+    def close(self):
+        """Let go of what the source holds open (files, buffers)."""
+
     def top_eigenvalue(self, rows=2048, iters=20):
         """The largest eigenvalue of ``X.T @ X / n``, by power iteration on at most ``rows``
         evenly spaced rows (see ``linclass.optim.top_eigenvalue``)."""

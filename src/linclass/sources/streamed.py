@@ -1,0 +1,329 @@
+"""The streamed data source: X on disk, read in row blocks into reused buffers.
+
+The process never holds the whole X. A prefetch thread reads the next block while the engine
+computes on the current one (``os.preadv`` for a ``.npy`` file or any ``np.memmap``, which
+releases the GIL; slicing for a zarr array), into two buffers that are reused for the whole
+fit. Reading with ``pread`` instead of through the memory map keeps the file's pages out of
+the process: a memory map that has been read through holds them all in its resident set.
+
+* Full batch (and L-BFGS): the blocks in order; each block is summed in the same sub-blocks,
+  in the same order, as ``linclass.objective.loss_and_gradient`` sums an in-memory X, so the
+  result is the same to the last bit.
+* Minibatches: ``shuffle=True`` visits the blocks in a random order and shuffles the rows
+  inside each block; ``"blocks"`` only the block order; ``False`` neither (then the batches are
+  those of an in-memory fit with ``shuffle=False``). Each block holds a whole number of
+  batches.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+
+import numpy as np
+
+from ..objective import BlockSum, default_block_rows
+from ..optim import top_eigenvalue
+from ..scores import scores
+from .base import DataSource
+
+__all__ = ["Streamed", "is_on_disk", "DataChangedError"]
+
+_BLOCK_BYTES = 32 * 2**20  # per buffer; two buffers (three when rows are shuffled)
+
+
+class DataChangedError(RuntimeError):
+    """The file under a streamed X changed, or is shorter than its header says."""
+
+
+def is_on_disk(X):
+    """True for the arrays ``Streamed`` reads: an ``np.memmap`` (``np.load(path,
+    mmap_mode="r")``) or a zarr array."""
+    return isinstance(X, np.memmap) or type(X).__module__.split(".")[0] == "zarr"
+
+
+def _memmap_position(X):
+    """``(path, byte offset of X[0, 0])`` of a C-contiguous memmap, found through its base."""
+    root = X
+    while isinstance(root.base, np.memmap):
+        root = root.base
+    if root.filename is None or not X.flags.c_contiguous:
+        return None
+    return root.filename, root.offset + (X.ctypes.data - root.ctypes.data)
+
+
+class _FileRows:
+    """Reads rows of a C-ordered array stored in a file, by ``os.preadv``."""
+
+    def __init__(self, path, offset, shape, dtype):
+        self.path, self.offset, self.shape, self.dtype = path, offset, shape, np.dtype(dtype)
+        self.row_bytes = shape[1] * self.dtype.itemsize
+        self.fd = os.open(path, os.O_RDONLY)
+        st = os.fstat(self.fd)
+        self.stamp = (st.st_size, st.st_mtime_ns)
+        need = offset + shape[0] * self.row_bytes
+        if st.st_size < need:
+            os.close(self.fd)
+            raise DataChangedError(
+                f"{path} is shorter than its header says: {st.st_size:,} bytes where "
+                f"{shape[0]:,} rows of {shape[1]:,} {self.dtype} need {need:,}. The file is "
+                "truncated (an interrupted copy or download?): write it again.")
+
+    def check_unchanged(self):
+        st = os.fstat(self.fd)
+        if (st.st_size, st.st_mtime_ns) != self.stamp:
+            raise DataChangedError(
+                f"{self.path} changed during the fit (its size or time stamp moved): the rows "
+                "read so far are no longer the data. Do not write to a file while training "
+                "on it; train again.")
+
+    def read(self, start, stop, out):
+        view = memoryview(out[:stop - start]).cast("B")
+        pos, done = self.offset + start * self.row_bytes, 0
+        while done < len(view):
+            got = os.preadv(self.fd, [view[done:]], pos + done)
+            if got == 0:
+                raise DataChangedError(
+                    f"{self.path} ended after {(pos + done - self.offset) // self.row_bytes:,} "
+                    f"rows while reading rows {start:,}-{stop:,}: it is shorter than its header "
+                    "says, or was cut short during the fit.")
+            done += got
+        return out[:stop - start]
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+class _SlicedRows:
+    """Reads rows of any array that slices into numpy (zarr, or a memmap not laid out in rows)."""
+
+    def __init__(self, X):
+        self.X = X
+
+    def check_unchanged(self):
+        pass
+
+    def read(self, start, stop, out):
+        out[:stop - start] = np.asarray(self.X[start:stop])
+        return out[:stop - start]
+
+    def close(self):
+        pass
+
+
+class _Prefetch:
+    """Iterates ``(start, stop, rows)`` over ``blocks``, reading each one ahead in a thread.
+
+    ``rows`` is a view of one of the reused buffers, valid until the next block is asked for.
+    ``order[i]``, where given, is a permutation of block i's rows to apply as it is read.
+    """
+
+    def __init__(self, reader, blocks, buffers, orders=None, scratch=None):
+        self.reader, self.blocks, self.orders, self.scratch = reader, blocks, orders, scratch
+        self.free, self.ready = queue.Queue(), queue.Queue()
+        for buf in buffers:
+            self.free.put(buf)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._work, name="linclass-prefetch", daemon=True)
+
+    def _work(self):
+        try:
+            for i, (start, stop) in enumerate(self.blocks):
+                buf = self.free.get()
+                if self.stop.is_set():
+                    return
+                if self.orders is None:
+                    rows = self.reader.read(start, stop, buf)
+                else:
+                    raw = self.reader.read(start, stop, self.scratch)
+                    rows = np.take(raw, self.orders[i], axis=0, out=buf[:stop - start])
+                self.ready.put((start, stop, rows, buf))
+            self.ready.put(None)
+        except BaseException as e:  # raised in the consumer's thread
+            self.ready.put(e)
+
+    def __iter__(self):
+        self.thread.start()
+        try:
+            while True:
+                item = self.ready.get()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                start, stop, rows, buf = item
+                yield start, stop, rows
+                self.free.put(buf)
+        finally:
+            self.stop.set()
+            self.free.put(None)  # wakes a reader waiting for a buffer
+            self.thread.join()
+
+
+class Streamed(DataSource):
+    """Training data on disk, streamed in row blocks.
+
+    Parameters
+    ----------
+    X : np.memmap or zarr array of shape (n_samples, n_features), float32 or float64
+        Never read whole: a memmap is read by ``pread`` from its file (so it stays unmapped).
+    y : ndarray of int of shape (n_samples,)
+        Class indices, in memory.
+    sample_weight : ndarray of shape (n_samples,), optional
+    batch_size : int or None
+        Rows per minibatch; None for the full batch.
+    shuffle : True, False or "blocks"
+    rng : numpy.random.Generator, optional
+    block_rows : int, optional
+        Rows per read; by default about 32 MB, a whole number of batches (or of the blocked
+        objective's sub-blocks for the full batch).
+    transform : callable, optional
+        ``transform(rows)`` changes each block in place right after it is read (for example,
+        subtracting the mean image).
+    """
+
+    def __init__(self, X, y, sample_weight=None, batch_size=None, shuffle=True, rng=None,
+                 block_rows=None, transform=None):
+        if getattr(X, "ndim", None) != 2:
+            raise ValueError(f"X on disk must be 2-d (n_samples, n_features); got shape "
+                             f"{getattr(X, 'shape', None)}.")
+        self.dtype = np.dtype(X.dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"X on disk must be float32 or float64 to be streamed; it is "
+                             f"{self.dtype}. Write it as float32 (`linclass prepare` does).")
+        self.n_samples, self.n_features = (int(s) for s in X.shape)
+        if self.n_samples == 0:
+            raise ValueError("X has 0 rows.")
+        self.X, self.y, self.sample_weight, self.transform = X, y, sample_weight, transform
+        self.batch_size = None if batch_size is None or batch_size >= self.n_samples \
+            else int(batch_size)
+        self.full_batch = self.batch_size is None
+        self._shuffle, self._rng = shuffle, rng
+        self.sub_rows = default_block_rows(X)  # the in-memory objective's blocks
+        unit = self.sub_rows if self.full_batch else self.batch_size
+        if block_rows is None:
+            block_rows = max(1, _BLOCK_BYTES // (unit * self.n_features * self.dtype.itemsize))
+            block_rows *= unit
+        self.block_rows = min(int(block_rows), self.n_samples)
+        where = _memmap_position(X) if isinstance(X, np.memmap) else None
+        self.reader = _FileRows(*where, X.shape, X.dtype) if where else _SlicedRows(X)
+        self._buffers = None
+
+    # -- reading ------------------------------------------------------------------------------
+    def _blocks(self, order=None):
+        starts = range(0, self.n_samples, self.block_rows)
+        blocks = [(s, min(self.n_samples, s + self.block_rows)) for s in starts]
+        return blocks if order is None else [blocks[i] for i in order]
+
+    def _read(self, blocks, orders=None):
+        if self._buffers is None:
+            self._buffers = [np.empty((self.block_rows, self.n_features), self.dtype)
+                             for _ in range(2)]
+        scratch = None
+        if orders is not None:
+            scratch = np.empty((self.block_rows, self.n_features), self.dtype)
+        self.reader.check_unchanged()
+        for start, stop, rows in _Prefetch(self.reader, blocks, self._buffers, orders, scratch):
+            if self.transform is not None:
+                self.transform(rows)
+            yield start, stop, rows
+        self.reader.check_unchanged()
+
+    def _weights(self, start, stop):
+        return None if self.sample_weight is None else self.sample_weight[start:stop]
+
+    # -- the contract -------------------------------------------------------------------------
+    def loss_and_gradient(self, W, b, loss, reg):
+        n = self.n_samples
+        total = n if self.sample_weight is None else float(
+            np.sum(self.sample_weight, dtype=np.float64))
+        acc = BlockSum(W, b, loss, total)
+        for start, stop, rows in self._read(self._blocks()):
+            for s in range(0, stop - start, self.sub_rows):
+                e = min(stop - start, s + self.sub_rows)
+                a, z = start + s, start + e
+                if e - s == n:
+                    acc.add(rows, self.y, self.sample_weight)
+                else:
+                    acc.add(rows[s:e], self.y[a:z], self._weights(a, z))
+        result = acc.result(reg)
+        if not np.isfinite(result[0]):
+            self.check_finite()
+        return result
+
+    def epoch(self):
+        rng = self._rng if self._shuffle else None
+        blocks = self._blocks(None if rng is None else rng.permutation(
+            -(-self.n_samples // self.block_rows)))
+        orders = None
+        if rng is not None and not isinstance(self._shuffle, str):
+            orders = [rng.permutation(stop - start) for start, stop in blocks]
+        B = self.batch_size or self.n_samples
+        for i, (start, stop, rows) in enumerate(self._read(blocks, orders)):
+            idx = None if orders is None else orders[i] + start
+            for s in range(0, stop - start, B):
+                e = min(stop - start, s + B)
+                if idx is None:
+                    yield rows[s:e], self.y[start + s:start + e], self._weights(start + s,
+                                                                                 start + e)
+                else:
+                    pos = idx[s:e]
+                    yield rows[s:e], self.y[pos], None if self.sample_weight is None \
+                        else self.sample_weight[pos]
+
+    def evaluate(self, W, b, loss):
+        total_loss, correct = 0.0, 0
+        for start, stop, rows in self._read(self._blocks()):
+            S = scores(W, b, rows)
+            value, _ = loss(S, self.y[start:stop])
+            total_loss += value * (stop - start)
+            correct += int(np.count_nonzero(S.argmax(axis=1) == self.y[start:stop]))
+        return total_loss / self.n_samples, correct / self.n_samples
+
+    def mean_squared_norm(self):
+        """One pass over the file; it also finds rows with NaN or inf (a clear error)."""
+        norms = np.empty(self.n_samples, np.float64)
+        for start, stop, rows in self._read(self._blocks()):
+            norms[start:stop] = np.einsum("ij,ij->i", rows, rows, dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(norms))
+        if len(bad):
+            self._bad_rows(bad)
+        if self.sample_weight is None:
+            return float(norms.mean())
+        w = self.sample_weight
+        return float(np.dot(norms, w) / np.sum(w, dtype=np.float64))
+
+    def sample_rows(self, rows):
+        out = np.empty((len(rows), self.n_features), self.dtype)
+        for i, r in enumerate(rows):
+            self.reader.read(int(r), int(r) + 1, out[i:i + 1])
+        if self.transform is not None:
+            self.transform(out)
+        return out, None if self.sample_weight is None else self.sample_weight[rows]
+
+    def top_eigenvalue(self, rows=2048, iters=20):
+        n = self.n_samples
+        idx = np.unique(np.linspace(0, n - 1, min(n, rows)).astype(np.intp))
+        Xs, ws = self.sample_rows(idx)
+        return top_eigenvalue(Xs, ws, rows=len(idx), iters=iters)
+
+    def close(self):
+        self.reader.close()
+        self._buffers = None
+
+    # -- errors -------------------------------------------------------------------------------
+    def check_finite(self):
+        """Raise a ValueError naming the rows of X with NaN or inf, if there are any."""
+        for start, stop, rows in self._read(self._blocks()):
+            bad = np.flatnonzero(~np.isfinite(rows).all(axis=1))
+            if len(bad):
+                self._bad_rows(bad + start)
+
+    def _bad_rows(self, bad):
+        raise ValueError(
+            f"X has NaN or infinite values in {len(bad):,} rows (the first: "
+            f"{bad[:5].tolist()}). Fix or drop those rows in the file before training.")
+
