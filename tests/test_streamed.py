@@ -16,8 +16,12 @@ def data(digits_split):
     return np.tile(Xtr, (3, 1)).astype(np.float32), np.tile(np.asarray(ytr), 3)
 
 
-def _on_disk(tmp_path, X, name="X.npy"):
+def _on_disk(tmp_path, X, name="X.npy", kind="memmap"):
     np.save(tmp_path / name, X)
+    if kind == "npyarray":
+        from linclass.data.ondisk import NpyArray
+
+        return NpyArray(tmp_path / name)
     return np.load(tmp_path / name, mmap_mode="r")
 
 
@@ -36,17 +40,20 @@ SAME = [  # (classifier, parameters) whose streamed fit equals the in-memory one
 
 
 @pytest.mark.parametrize("cls,params", SAME)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_a_memmap_trains_to_the_in_memory_weights(cls, params, dtype, data, tmp_path):
+@pytest.mark.parametrize("dtype,kind", [(np.float32, "memmap"), (np.float64, "memmap"),
+                                        (np.float32, "npyarray")])
+def test_a_file_trains_to_the_in_memory_weights(cls, params, dtype, kind, data, tmp_path):
     X, y = data[0].astype(dtype), data[1]
     w = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
     a = cls(random_state=0, **params).fit(X, y, sample_weight=w)
-    b = cls(random_state=0, **params).fit(_on_disk(tmp_path, X), y, sample_weight=w)
+    b = cls(random_state=0, **params).fit(_on_disk(tmp_path, X, kind=kind), y, sample_weight=w)
     np.testing.assert_array_equal(a.coef_, b.coef_)
     np.testing.assert_array_equal(a.intercept_, b.intercept_)
     assert a.history_["train_loss"] == b.history_["train_loss"]
     assert (a.learning_rate_, a.reg_) == (b.learning_rate_, b.reg_)
     assert b.n_features_in_ == X.shape[1] and _no_thread_left()
+    np.testing.assert_array_equal(b.decision_function(_on_disk(tmp_path, X, "P.npy", kind)),
+                                  b.decision_function(X))
 
 
 def test_a_zarr_array_trains_to_the_in_memory_weights(data, tmp_path):

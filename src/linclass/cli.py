@@ -130,6 +130,31 @@ def build_parser():
                    help="output folder (default: runs/MODEL-DATASET)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    pp = sub.add_parser(
+        "prepare", help="write a data set as on-disk arrays, for data bigger than memory",
+        description="Split a data set, fit the mean image on its training part, and write "
+                    "each part as a preprocessed float32 array on disk, chunk by chunk; train "
+                    "on it with --dataset npy:OUT (or zarr:OUT), which streams it.")
+    pp.add_argument("dataset", help="the data set, as --dataset takes it (digits, cifar10:PATH, "
+                                    "folder:PATH, ...)")
+    pp.add_argument("--out", required=True, metavar="DIR", help="a new folder to write")
+    pp.add_argument("--format", choices=["npy", "zarr"], default="npy",
+                    help="npy (default: read with pread) or zarr (needs the zarr package)")
+    pp.add_argument("--repeat", type=_positive_int, default=1, metavar="K",
+                    help="write each training image K times: original, flipped, shifted by 2 px "
+                         "(up to 18; validation and test are never augmented)")
+    pp.add_argument("--seed", type=int, default=0, help="seeds the split and the row order")
+    pp.add_argument("--val-size", type=_size, default=0.1, help="fraction or count (default 0.1)")
+    pp.add_argument("--test-size", type=_size, default=0.2,
+                    help="fraction or count (default 0.2)")
+    pp.add_argument("--standardize", action="store_true",
+                    help="also divide each pixel by its training std (after the mean image)")
+    pp.add_argument("--image-size", type=_positive_int, default=None, metavar="PX",
+                    help="folder: data sets: resize images to PX x PX (default: most common)")
+    pp.add_argument("--skip-bad", action="store_true",
+                    help="folder: data sets: skip unreadable images with a warning")
+    pp.add_argument("--quiet", action="store_true", help="no progress bar")
+
     tu = sub.add_parser("tune", help="search learning rate x regularization",
                         description="Train one model per (learning rate, reg) pair on the "
                                     "training split, rank them by validation accuracy, draw "
@@ -286,6 +311,39 @@ def cmd_train(args, out, err):
     out.print(f"saved {result['model_path']} and {result['metrics_path']}")
     if result["plots"]:
         out.print("pictures: " + ", ".join(result["plots"]))
+    return 0
+
+
+def cmd_prepare(args, out, err):
+    from .data import load_dataset
+    from .data.ondisk import prepare
+
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                        MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+                        disable=args.quiet)
+    tasks = {}
+    with progress:
+        loading = progress.add_task(f"load {args.dataset}", total=None)
+        try:
+            ds = load_dataset(args.dataset, size=args.image_size, skip_bad=args.skip_bad)
+            progress.update(loading, total=1, completed=1)
+
+            def report(part, done, total):
+                if part not in tasks:
+                    tasks[part] = progress.add_task(f"write {part}", total=total)
+                progress.update(tasks[part], completed=done)
+
+            meta = prepare(ds, args.out, fmt=args.format, repeat=args.repeat,
+                           val_size=args.val_size, test_size=args.test_size, seed=args.seed,
+                           standardize=args.standardize, progress=report)
+        except BaseException:
+            progress.live.transient = True
+            raise
+    rows, D = meta["rows"], meta["n_features"]
+    size = sum(rows.values()) * D * 4
+    out.print(f"wrote {args.out}: train {rows['train']:,}, val {rows['val']:,}, test "
+              f"{rows['test']:,} rows of {D:,} float32 ({size / 2**30:.2f} GiB)")
+    out.print(f"train on it with: linclass train --dataset {args.format}:{args.out}")
     return 0
 
 
@@ -487,7 +545,7 @@ def cmd_circuit(args, out, err):
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "gradcheck": cmd_gradcheck,
             "circuit": cmd_circuit, "plot": cmd_plot, "predict": cmd_predict,
-            "download": cmd_download, "tune": cmd_tune}
+            "download": cmd_download, "tune": cmd_tune, "prepare": cmd_prepare}
 
 
 def main(argv=None):

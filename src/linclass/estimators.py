@@ -215,7 +215,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         # X may be reordered in place only if validate_data made it from a list or an ndarray.
         owns_X = isinstance(given, (list, tuple)) or (
             type(given) is np.ndarray and not np.may_share_memory(given, X))
-        X_val = y_val = None
+        X_val = y_val = val = None
         if eval_set is not None:
             X_val, y_val = self._check_eval_set(eval_set)
         elif self.early_stopping:
@@ -230,7 +230,10 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
                 self._init_state(source, rng)
             else:
                 self._resume()
-            val = None if X_val is None else InMemory(X_val, y_val)
+            if X_val is not None:
+                val = (Streamed if is_on_disk(X_val) else InMemory)(X_val, y_val)
+            else:
+                val = None
             try:
                 self._train(source, val, self.max_epochs, callback, fresh_history=not warm)
             except TrainingDivergedError:
@@ -239,6 +242,8 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
                 raise
         finally:
             source.close()
+            if val is not None:
+                val.close()
         return self
 
     def _check_on_disk(self, X, y, eval_set):
@@ -334,7 +339,8 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
             X_val, y_val = eval_set
         except (TypeError, ValueError):
             raise ValueError("eval_set must be a pair (X_val, y_val).") from None
-        X_val = self._validate_X(X_val, reset=False)
+        X_val = self._check_on_disk_X(X_val) if is_on_disk(X_val) else \
+            self._validate_X(X_val, reset=False)
         y_val = np.asarray(y_val)
         if y_val.shape != (X_val.shape[0],):
             raise ValueError(
@@ -428,8 +434,20 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
     # -- using the model ----------------------------------------------------------------------
     def _scores(self, X):
         check_is_fitted(self, "coef_")
+        if is_on_disk(X):  # block by block, never holding X
+            source = Streamed(self._check_on_disk_X(X), np.zeros(X.shape[0], np.intp))
+            try:
+                return source.scores(self.coef_, self.intercept_)
+            finally:
+                source.close()
         X = self._validate_X(X, reset=False)
         return scores(self.coef_, self.intercept_, X)
+
+    def _check_on_disk_X(self, X):
+        if getattr(X, "ndim", None) != 2 or X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has shape {X.shape}, but {type(self).__name__} was fitted on "
+                             f"{self.n_features_in_} features.")
+        return X
 
     def decision_function(self, X):
         """Class scores ``X @ coef_.T + intercept_``.

@@ -83,6 +83,52 @@ class TrainConfig:
         return Path("runs") / f"{self.model}-{name}"
 
 
+PREPARED = ("npy", "zarr")  # --dataset npy:PATH / zarr:PATH: a folder `linclass prepare` wrote
+
+
+def _is_prepared(spec):
+    return str(spec).partition(":")[0] in PREPARED
+
+
+class _Unprocessed:
+    """The raw pixels of a preprocessed on-disk part, row by row (for pictures), and the
+    preprocessed rows themselves (``.X``) for the classifier."""
+
+    def __init__(self, X, pre):
+        self.X, self.pre, self.shape = X, pre, X.shape
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, i):
+        row = np.asarray(self.X[i], dtype=np.float32)
+        if self.pre.scale_ is not None:
+            row = row * self.pre.scale_
+        return row + self.pre.mean_
+
+
+def _predict_test(model, X_test):
+    """Predictions on a test part: raw pixels through the whole Pipeline, or a prepared part
+    (already preprocessed, on disk) through the classifier alone."""
+    if isinstance(X_test, _Unprocessed):
+        return model[-1].predict(X_test.X)
+    return model.predict(X_test)
+
+
+def _open_prepared(spec):
+    from .data.ondisk import open_prepared
+
+    kind, _, path = str(spec).partition(":")
+    if not path:
+        raise ValueError(f"--dataset {kind}: needs the folder `linclass prepare` wrote: "
+                         f"--dataset {kind}:PATH.")
+    data = open_prepared(path)
+    if data.meta["array_format"] != kind:
+        raise ValueError(f"{path} holds {data.meta['array_format']} arrays: use "
+                         f"--dataset {data.meta['array_format']}:{path}.")
+    return data
+
+
 def _split(meta):
     """The data set and split a run used, from its settings (or a model's metadata)."""
     ds = load_dataset(meta["dataset"], size=meta.get("image_size"),
@@ -109,6 +155,8 @@ def _prepare(config):
     X_train, X_val : float32 arrays
         The preprocessed training and validation parts.
     """
+    if _is_prepared(config.dataset):
+        return _prepare_on_disk(config)
     metadata = {"dataset": config.dataset, "seed": config.seed, "val_size": config.val_size,
                 "test_size": config.test_size, "image_size": config.image_size,
                 "skip_bad": config.skip_bad}
@@ -126,6 +174,26 @@ def _prepare(config):
     X_val = pre.transform(sp.X_val)
     sp = sp._replace(X_train=None, X_val=None)
     return metadata, sp, np.asarray(metadata["class_names"]), pre, X_train, X_val
+
+
+def _prepare_on_disk(config):
+    """``_prepare`` for a prepared folder: its parts stay on disk (already split and
+    preprocessed when `linclass prepare` wrote them), and the classifier streams them."""
+    if config.dev_size or config.standardize or config.image_size or config.early_stopping:
+        raise ValueError("--dev, --standardize, --image-size and --early-stopping do not apply "
+                         "to a prepared data set: its split and preprocessing were fixed by "
+                         "`linclass prepare` (give them there).")
+    data = _open_prepared(config.dataset)
+    m = data.meta
+    metadata = {"dataset": config.dataset, "seed": m["seed"], "val_size": m["val_size"],
+                "test_size": m["test_size"], "image_shape": m["image_shape"],
+                "class_names": m["class_names"], "pixel_max": m["pixel_max"],
+                "prepared_from": m["source"], "repeat": m["repeat"]}
+    from .data import Split
+
+    sp = Split(None, data.y_train, None, data.y_val, _Unprocessed(data.X_test, data.pre),
+               data.y_test)
+    return (metadata, sp, np.asarray(m["class_names"]), data.pre, data.X_train, data.X_val)
 
 
 def train(config, callback=None):
@@ -160,7 +228,7 @@ def train(config, callback=None):
     model = Pipeline([("preprocess", pre), ("classifier", clf)])
     train_accuracy = float(clf.score(X_train, names[sp.y_train]))
     del X_train  # the float32 training matrix is not needed past here
-    test_pred = model.predict(sp.X_test)
+    test_pred = _predict_test(model, sp.X_test)
     metrics = {
         "model": config.model,
         "dataset": config.dataset,
@@ -214,6 +282,10 @@ def tune(config, lr_range=(1e-7, 1e-5), reg_range=(1e3, 1e5), trials=16, grid=Fa
     from . import plots
     from .tune import search
 
+    if _is_prepared(config.dataset):
+        raise ValueError("tune does not take a prepared (on-disk) data set yet: tune on the "
+                         "data set itself (or a --dev part of it), then train on the prepared "
+                         "one with the --lr and --reg it found.")
     base = config.estimator().get_params()
     params = {k: v for k, v in base.items() if k not in ("learning_rate", "reg", "random_state")}
     metadata, sp, names, pre, X_train, X_val = _prepare(config)
@@ -272,6 +344,10 @@ def _saved(model_path, dataset=None):
 def _test_split(meta, model_path):
     if meta.get("dataset") is None:
         raise ValueError(f"{model_path} does not say what it was trained on; pass --dataset.")
+    if _is_prepared(meta["dataset"]):
+        data = _open_prepared(meta["dataset"])
+        return _Unprocessed(data.X_test, data.pre), np.asarray(
+            data.meta["class_names"])[data.y_test]
     ds, sp = _split(meta)
     return sp.X_test, np.asarray(ds.class_names)[sp.y_test]
 
@@ -288,7 +364,7 @@ def evaluate(model_path, dataset=None):
     """
     model, meta = _saved(model_path, dataset)
     X_test, y_true = _test_split(meta, model_path)
-    y_pred = model.predict(X_test)
+    y_pred = _predict_test(model, X_test)
     classes = model.classes_
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0)
     per_class = [{"class": str(c), "precision": float(pi), "recall": float(ri), "f1": float(fi),
@@ -308,7 +384,7 @@ def plot(model_path, out=None, dataset=None):
     if meta.get("dataset") is None:
         return _draw(out, model, meta)
     X_test, y_true = _test_split(meta, model_path)
-    return _draw(out, model, meta, X_test, y_true, model.predict(X_test))
+    return _draw(out, model, meta, X_test, y_true, _predict_test(model, X_test))
 
 
 def _image_files(inputs):

@@ -39,8 +39,9 @@ class DataChangedError(RuntimeError):
 
 def is_on_disk(X):
     """True for the arrays ``Streamed`` reads: an ``np.memmap`` (``np.load(path,
-    mmap_mode="r")``) or a zarr array."""
-    return isinstance(X, np.memmap) or type(X).__module__.split(".")[0] == "zarr"
+    mmap_mode="r")``), a ``linclass.data.ondisk.NpyArray``, or a zarr array."""
+    return (isinstance(X, np.memmap) or hasattr(X, "file_position")
+            or type(X).__module__.split(".")[0] == "zarr")
 
 
 def _memmap_position(X):
@@ -208,7 +209,10 @@ class Streamed(DataSource):
             block_rows = max(1, _BLOCK_BYTES // (unit * self.n_features * self.dtype.itemsize))
             block_rows *= unit
         self.block_rows = min(int(block_rows), self.n_samples)
-        where = _memmap_position(X) if isinstance(X, np.memmap) else None
+        if hasattr(X, "file_position"):
+            where = X.file_position()
+        else:
+            where = _memmap_position(X) if isinstance(X, np.memmap) else None
         self.reader = _FileRows(*where, X.shape, X.dtype) if where else _SlicedRows(X)
         self._buffers = None
 
@@ -273,6 +277,13 @@ class Streamed(DataSource):
                     pos = idx[s:e]
                     yield rows[s:e], self.y[pos], None if self.sample_weight is None \
                         else self.sample_weight[pos]
+
+    def scores(self, W, b):
+        """``X @ W.T + b`` for every row, computed block by block."""
+        out = np.empty((self.n_samples, W.shape[0]), np.result_type(W.dtype, self.dtype))
+        for start, stop, rows in self._read(self._blocks()):
+            out[start:stop] = scores(W, b, rows)
+        return out
 
     def evaluate(self, W, b, loss):
         total_loss, correct = 0.0, 0
