@@ -85,6 +85,19 @@ def _size(text):
     return value
 
 
+def _split_arguments(p, seed_help):
+    """How a data set is loaded, split and preprocessed (train and prepare)."""
+    p.add_argument("--standardize", action="store_true",
+                   help="also divide each pixel by its training std (after the mean image)")
+    p.add_argument("--image-size", type=_positive_int, default=None, metavar="PX",
+                   help="folder: data sets: resize images to PX x PX (default: most common)")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="folder: data sets: skip unreadable images with a warning")
+    p.add_argument("--seed", type=int, default=0, help=seed_help)
+    p.add_argument("--val-size", type=_size, default=0.1, help="fraction or count (default 0.1)")
+    p.add_argument("--test-size", type=_size, default=0.2, help="fraction or count (default 0.2)")
+
+
 def build_parser():
     p = _Parser(prog="linclass", description="Linear image classification you can see through.")
     p.add_argument("--version", action="version", version=f"linclass {__version__}")
@@ -116,16 +129,8 @@ def build_parser():
                    help="stop after N update steps in all (the course's num_iters)")
     t.add_argument("--dev", type=_positive_int, default=None, metavar="N",
                    help="train on a stratified N-image part of the training split (quick check)")
-    t.add_argument("--standardize", action="store_true",
-                   help="also divide each pixel by its training std (after the mean image)")
-    t.add_argument("--image-size", type=_positive_int, default=None, metavar="PX",
-                   help="folder: data sets: resize images to PX x PX (default: most common)")
-    t.add_argument("--skip-bad", action="store_true",
-                   help="folder: data sets: skip unreadable images with a warning")
     t.add_argument("--no-plots", action="store_true", help="do not draw the PNG pictures")
-    t.add_argument("--seed", type=int, default=0, help="seeds the split and the training")
-    t.add_argument("--val-size", type=_size, default=0.1, help="fraction or count (default 0.1)")
-    t.add_argument("--test-size", type=_size, default=0.2, help="fraction or count (default 0.2)")
+    _split_arguments(t, "seeds the split and the training")
     t.add_argument("--out", default=None, metavar="DIR",
                    help="output folder (default: runs/MODEL-DATASET)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -143,16 +148,7 @@ def build_parser():
     pp.add_argument("--repeat", type=_positive_int, default=1, metavar="K",
                     help="write each training image K times: original, flipped, shifted by 2 px "
                          "(up to 18; validation and test are never augmented)")
-    pp.add_argument("--seed", type=int, default=0, help="seeds the split and the row order")
-    pp.add_argument("--val-size", type=_size, default=0.1, help="fraction or count (default 0.1)")
-    pp.add_argument("--test-size", type=_size, default=0.2,
-                    help="fraction or count (default 0.2)")
-    pp.add_argument("--standardize", action="store_true",
-                    help="also divide each pixel by its training std (after the mean image)")
-    pp.add_argument("--image-size", type=_positive_int, default=None, metavar="PX",
-                    help="folder: data sets: resize images to PX x PX (default: most common)")
-    pp.add_argument("--skip-bad", action="store_true",
-                    help="folder: data sets: skip unreadable images with a warning")
+    _split_arguments(pp, "seeds the split and the row order")
     pp.add_argument("--quiet", action="store_true", help="no progress bar")
 
     tu = sub.add_parser("tune", help="search learning rate x regularization",
