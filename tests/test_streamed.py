@@ -192,3 +192,34 @@ def test_stopping_mid_epoch_lets_the_reader_go(data, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         LinearSVM(batch_size=10).fit(_on_disk(tmp_path, X, "X2.npy"), y, callback=interrupt)
     assert _no_thread_left()
+
+
+@pytest.mark.parametrize("read", ["mmap", "pread"])
+def test_both_ways_of_reading_give_the_in_memory_sums(read, data, tmp_path):
+    from linclass.losses import Hinge
+    from linclass.objective import loss_and_gradient
+
+    X, y = data
+    W = np.random.default_rng(0).standard_normal((10, X.shape[1])).astype(np.float32)
+    b = np.zeros(10, np.float32)
+    src = Streamed(_on_disk(tmp_path, X), y, read=read, block_rows=700)
+    got = src.loss_and_gradient(W, b, Hinge(), 0.3)
+    want = loss_and_gradient(W, b, X, y, Hinge(), 0.3, block_rows=700)  # the same blocks
+    assert got[0] == want[0] and got[3] == want[3]
+    np.testing.assert_array_equal(got[1], want[1])
+    src.close()
+
+
+@pytest.mark.parametrize("read", ["mmap", "pread"])
+def test_a_file_cut_short_during_a_pass_is_a_clear_error(read, tmp_path):
+    X = np.random.default_rng(0).standard_normal((4000, 100)).astype(np.float32)
+    src = Streamed(_on_disk(tmp_path, X), np.zeros(4000, np.intp), read=read, block_rows=400)
+    rows_read = 0
+    with pytest.raises(DataChangedError, match="ended before rows"):
+        for start, stop, rows in src._read(src._blocks()):
+            rows_read += len(rows)
+            if start == 0:  # the reader is at most one block ahead: cut well past it
+                with open(tmp_path / "X.npy", "r+b") as f:
+                    f.truncate(128 + 2000 * 400)
+    assert rows_read < 4000 and _no_thread_left()
+    src.close()

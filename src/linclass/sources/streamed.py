@@ -17,6 +17,8 @@ the process: a memory map that has been read through holds them all in its resid
 
 from __future__ import annotations
 
+import errno
+import mmap
 import os
 import queue
 import threading
@@ -30,7 +32,8 @@ from .base import DataSource
 
 __all__ = ["Streamed", "is_on_disk", "DataChangedError"]
 
-_BLOCK_BYTES = 32 * 2**20  # per buffer; two buffers (three when rows are shuffled)
+_BLOCK_BYTES = 32 * 2**20  # per block; two blocks in flight
+_MADV_POPULATE_READ = getattr(mmap, "MADV_POPULATE_READ", 22)  # Linux 5.14
 
 
 class DataChangedError(RuntimeError):
@@ -55,11 +58,19 @@ def _memmap_position(X):
 
 
 class _FileRows:
-    """Reads rows of a C-ordered array stored in a file, by ``os.preadv``."""
+    """Rows of a C-ordered array stored in a file.
 
-    def __init__(self, path, offset, shape, dtype):
+    ``mapped=True`` maps each block's pages for as long as it is used (``mmap`` of that window
+    only, filled in one call by ``MADV_POPULATE_READ`` in the prefetch thread, unmapped after),
+    so the engine computes on the page cache itself with no copy. ``mapped=False`` copies each
+    block into a buffer with ``os.preadv``: a copy more, but a file truncated while it is read
+    then gives a clear error, where a memory map can only die of SIGBUS.
+    """
+
+    def __init__(self, path, offset, shape, dtype, mapped=True):
         self.path, self.offset, self.shape, self.dtype = path, offset, shape, np.dtype(dtype)
         self.row_bytes = shape[1] * self.dtype.itemsize
+        self.mapped, self.populate = mapped, True
         self.fd = os.open(path, os.O_RDONLY)
         st = os.fstat(self.fd)
         self.stamp = (st.st_size, st.st_mtime_ns)
@@ -79,16 +90,49 @@ class _FileRows:
                 "read so far are no longer the data. Do not write to a file while training "
                 "on it; train again.")
 
+    def _cut_short(self, start, stop):
+        return DataChangedError(
+            f"{self.path} ended before rows {start:,}-{stop:,}: it is shorter than its header "
+            "says, or was cut short during the fit.")
+
+    def fetch(self, start, stop, buf):
+        """``(rows, handle)``: the rows, and what ``release`` lets go of once they are used."""
+        if not self.mapped:
+            return self.read(start, stop, buf), None
+        pos, end = self.offset + start * self.row_bytes, self.offset + stop * self.row_bytes
+        first = pos - pos % mmap.ALLOCATIONGRANULARITY
+        try:
+            m = mmap.mmap(self.fd, end - first, access=mmap.ACCESS_READ, offset=first)
+        except ValueError:  # the window reaches past the end of the file
+            raise self._cut_short(start, stop) from None
+        if self.populate:
+            try:
+                m.madvise(_MADV_POPULATE_READ, 0, end - first)
+            except OSError as e:
+                if e.errno == errno.EFAULT:
+                    m.close()
+                    raise self._cut_short(start, stop) from None
+                self.populate = False  # an older kernel: the pages fault in as they are read
+        rows = np.frombuffer(m, self.dtype, count=(stop - start) * self.shape[1],
+                             offset=pos - first).reshape(stop - start, self.shape[1])
+        return rows, m
+
+    @staticmethod
+    def release(handle):
+        if handle is not None:
+            try:
+                handle.close()
+            except BufferError:  # a view of it is still alive: unmapped when that goes
+                pass
+
     def read(self, start, stop, out):
+        """Copy rows ``start:stop`` into ``out`` (by ``preadv``); returns that part of it."""
         view = memoryview(out[:stop - start]).cast("B")
         pos, done = self.offset + start * self.row_bytes, 0
         while done < len(view):
             got = os.preadv(self.fd, [view[done:]], pos + done)
             if got == 0:
-                raise DataChangedError(
-                    f"{self.path} ended after {(pos + done - self.offset) // self.row_bytes:,} "
-                    f"rows while reading rows {start:,}-{stop:,}: it is shorter than its header "
-                    "says, or was cut short during the fit.")
+                raise self._cut_short(start, stop)
             done += got
         return out[:stop - start]
 
@@ -107,6 +151,13 @@ class _SlicedRows:
     def check_unchanged(self):
         pass
 
+    def fetch(self, start, stop, buf):
+        return self.read(start, stop, buf), None
+
+    @staticmethod
+    def release(handle):
+        pass
+
     def read(self, start, stop, out):
         out[:stop - start] = np.asarray(self.X[start:stop])
         return out[:stop - start]
@@ -116,16 +167,16 @@ class _SlicedRows:
 
 
 class _Prefetch:
-    """Iterates ``(start, stop, rows)`` over ``blocks``, reading each one ahead in a thread.
+    """Iterates ``(start, stop, rows)`` over ``blocks``, fetching each one ahead in a thread.
 
-    ``rows`` is a view of one of the reused buffers, valid until the next block is asked for.
-    ``order[i]``, where given, is a permutation of block i's rows to apply as it is read.
+    ``rows`` is valid until the next block is asked for. ``orders[i]``, where given, is a
+    permutation of block i's rows, applied as it is fetched (into one of the buffers).
     """
 
     def __init__(self, reader, blocks, buffers, orders=None, scratch=None):
         self.reader, self.blocks, self.orders, self.scratch = reader, blocks, orders, scratch
         self.free, self.ready = queue.Queue(), queue.Queue()
-        for buf in buffers:
+        for buf in buffers:  # also bounds how far the thread runs ahead
             self.free.put(buf)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._work, name="linclass-prefetch", daemon=True)
@@ -137,31 +188,46 @@ class _Prefetch:
                 if self.stop.is_set():
                     return
                 if self.orders is None:
-                    rows = self.reader.read(start, stop, buf)
+                    rows, handle = self.reader.fetch(start, stop, buf)
                 else:
-                    raw = self.reader.read(start, stop, self.scratch)
+                    raw, handle = self.reader.fetch(start, stop, self.scratch)
                     rows = np.take(raw, self.orders[i], axis=0, out=buf[:stop - start])
-                self.ready.put((start, stop, rows, buf))
+                    del raw
+                    self.reader.release(handle)
+                    handle = None
+                self.ready.put((start, stop, rows, handle, buf))
             self.ready.put(None)
         except BaseException as e:  # raised in the consumer's thread
             self.ready.put(e)
 
     def __iter__(self):
         self.thread.start()
+        held = []  # (handle, buffer) of the block the consumer may still be reading
         try:
             while True:
                 item = self.ready.get()
+                for handle, buf in held:
+                    self.reader.release(handle)
+                    self.free.put(buf)
+                held = []
                 if item is None:
                     return
                 if isinstance(item, BaseException):
                     raise item
-                start, stop, rows, buf = item
+                start, stop, rows, handle, buf = item
+                held.append((handle, buf))
                 yield start, stop, rows
-                self.free.put(buf)
+                del rows
         finally:
             self.stop.set()
             self.free.put(None)  # wakes a reader waiting for a buffer
             self.thread.join()
+            for handle, _ in held:
+                self.reader.release(handle)
+            while not self.ready.empty():
+                item = self.ready.get()
+                if isinstance(item, tuple):
+                    self.reader.release(item[3])
 
 
 class Streamed(DataSource):
@@ -181,13 +247,15 @@ class Streamed(DataSource):
     block_rows : int, optional
         Rows per read; by default about 32 MB, a whole number of batches (or of the blocked
         objective's sub-blocks for the full batch).
-    transform : callable, optional
-        ``transform(rows)`` changes each block in place right after it is read (for example,
-        subtracting the mean image).
+    read : {"mmap", "pread"}, default "mmap"
+        How a file's blocks are read: mapped (no copy; a file truncated during the fit can
+        then kill the process with SIGBUS, as with any memory map) or copied by ``pread`` (a
+        copy more; every change to the file is a clear error). Arrays that are not a plain
+        file (zarr) are sliced.
     """
 
     def __init__(self, X, y, sample_weight=None, batch_size=None, shuffle=True, rng=None,
-                 block_rows=None, transform=None):
+                 block_rows=None, read="mmap"):
         if getattr(X, "ndim", None) != 2:
             raise ValueError(f"X on disk must be 2-d (n_samples, n_features); got shape "
                              f"{getattr(X, 'shape', None)}.")
@@ -198,7 +266,9 @@ class Streamed(DataSource):
         self.n_samples, self.n_features = (int(s) for s in X.shape)
         if self.n_samples == 0:
             raise ValueError("X has 0 rows.")
-        self.X, self.y, self.sample_weight, self.transform = X, y, sample_weight, transform
+        if read not in ("mmap", "pread"):
+            raise ValueError(f'read must be "mmap" or "pread"; got {read!r}.')
+        self.X, self.y, self.sample_weight = X, y, sample_weight
         self.batch_size = None if batch_size is None or batch_size >= self.n_samples \
             else int(batch_size)
         self.full_batch = self.batch_size is None
@@ -213,7 +283,8 @@ class Streamed(DataSource):
             where = X.file_position()
         else:
             where = _memmap_position(X) if isinstance(X, np.memmap) else None
-        self.reader = _FileRows(*where, X.shape, X.dtype) if where else _SlicedRows(X)
+        self.reader = _FileRows(*where, X.shape, X.dtype, mapped=read == "mmap") if where \
+            else _SlicedRows(X)
         self._buffers = None
 
     # -- reading ------------------------------------------------------------------------------
@@ -230,10 +301,7 @@ class Streamed(DataSource):
         if orders is not None:
             scratch = np.empty((self.block_rows, self.n_features), self.dtype)
         self.reader.check_unchanged()
-        for start, stop, rows in _Prefetch(self.reader, blocks, self._buffers, orders, scratch):
-            if self.transform is not None:
-                self.transform(rows)
-            yield start, stop, rows
+        yield from _Prefetch(self.reader, blocks, self._buffers, orders, scratch)
         self.reader.check_unchanged()
 
     def _weights(self, start, stop):
@@ -311,8 +379,6 @@ class Streamed(DataSource):
         out = np.empty((len(rows), self.n_features), self.dtype)
         for i, r in enumerate(rows):
             self.reader.read(int(r), int(r) + 1, out[i:i + 1])
-        if self.transform is not None:
-            self.transform(out)
         return out, None if self.sample_weight is None else self.sample_weight[rows]
 
     def top_eigenvalue(self, rows=2048, iters=20):

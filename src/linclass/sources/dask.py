@@ -1,0 +1,296 @@
+"""The Dask data source: X is a dask array of row chunks, on a cluster or on local threads.
+
+The optimizer runs on the driver (this process) and holds W; the data stays where Dask keeps
+it. Each full-batch evaluation is **one map-reduce**: W and b go out as one key, every chunk
+runs the same numpy kernel as the in-memory path (``linclass.objective.BlockSum`` over its
+rows), and the partial sums ``(loss, dW, db, n_correct)`` come back added pairwise in a tree.
+So full-batch gradient descent and L-BFGS take the same steps as in memory (to rounding: the
+sum runs in another order).
+
+Minibatch training is **local SGD with model averaging**: one round ships W once; every chunk
+takes ``local_steps`` minibatch steps of its own from it; the driver averages the chunks'
+weights (by rows). A round costs one Dask round trip (15-25 ms on a LocalCluster) instead of
+one per minibatch, which would be 20x slower than serial SGD; the price is that P chunks
+averaged make the progress of about ``local_steps`` serial steps, not P times as many, so the
+step is scaled by the number of chunks (``lr_scale``). See the README's "On a cluster".
+
+Without a ``distributed.Client`` the threaded scheduler runs the tasks, with the BLAS held to
+one thread per task thread (threadpoolctl), so threads do not oversubscribe the cores. A
+worker lost mid-iteration costs a retried iteration (Dask recomputes its chunks from their
+lineage), not the fit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..objective import BlockSum, default_block_rows
+from ..optim import top_eigenvalue
+from ..scores import scores
+from .base import DataSource
+
+__all__ = ["DaskSource", "is_dask", "active_client", "ClusterError"]
+
+_RETRIES = 3
+
+
+class ClusterError(RuntimeError):
+    """The Dask cluster failed an iteration again and again, or went away."""
+
+
+def is_dask(X):
+    """True for a dask array (without importing dask where it is not loaded)."""
+    return type(X).__module__.split(".")[0] == "dask" and hasattr(X, "chunks")
+
+
+def active_client():
+    """The current ``distributed.Client``, or None (the threaded scheduler then runs)."""
+    try:
+        from distributed import get_client
+    except ImportError:
+        return None
+    try:
+        return get_client()
+    except ValueError:
+        return None
+
+
+# -- the kernels that run on the workers ---------------------------------------------------------
+
+def _chunk_sum(X, y, w, Wb, loss, total):
+    """A chunk's share of the full-batch objective: ``(data_loss, dW, db, n_correct)``."""
+    W, b = Wb
+    acc = BlockSum(W, b, loss, total)
+    rows = default_block_rows(X)
+    for s in range(0, X.shape[0], rows):
+        acc.add(X[s:s + rows], y[s:s + rows], None if w is None else w[s:s + rows])
+    dW = np.zeros_like(W) if acc.dW is None else acc.dW
+    db = None if b is None else (np.zeros_like(b) if acc.db is None else acc.db)
+    return acc.data_loss, dW, db, acc.n_correct
+
+
+def _add(p, q):
+    db = None if p[2] is None else p[2] + q[2]
+    return p[0] + q[0], p[1] + q[1], db, p[3] + q[3]
+
+
+def _chunk_stats(X, w):
+    """``(sum of w_i ||x_i||^2, sum of w_i, rows with NaN or inf)`` of a chunk."""
+    norms = np.einsum("ij,ij->i", X, X, dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(norms))
+    if w is None:
+        return float(norms[np.isfinite(norms)].sum()), float(len(norms)), bad
+    return float(np.dot(np.nan_to_num(norms), w)), float(np.sum(w, dtype=np.float64)), bad
+
+
+def _chunk_local_sgd(X, y, w, Wb, loss, reg, lr, intercept_step, steps, batch, seed, fit_b):
+    """``steps`` minibatch SGD steps on one chunk from the round's W; returns the chunk's new
+    (W, b), its rows, and the running loss and correct counts of the steps."""
+    from ..objective import loss_and_gradient
+
+    W, b = (a.copy() for a in Wb)
+    rng = np.random.default_rng(seed)
+    n = X.shape[0]
+    loss_sum, correct, seen = 0.0, 0, 0
+    for _ in range(steps):
+        start = int(rng.integers(0, max(1, n - batch + 1)))
+        sl = slice(start, min(n, start + batch))
+        value, dW, db, c = loss_and_gradient(W, b if fit_b else None, X[sl], y[sl], loss, reg,
+                                             None if w is None else w[sl])
+        W -= lr * dW
+        if fit_b:
+            b -= (lr * intercept_step) * db
+        rows = sl.stop - sl.start
+        loss_sum += value * rows
+        correct += c
+        seen += rows
+    return W, b, n, loss_sum, correct, seen
+
+
+class DaskSource(DataSource):
+    """Training data as a dask array of row chunks.
+
+    Parameters
+    ----------
+    X : dask.array.Array of shape (n_samples, n_features), float32 or float64
+        Chunked by rows only (one chunk across the features), with known chunk sizes.
+    y : ndarray of int of shape (n_samples,)
+        Class indices (small: they are sent out once, chunked like X, and kept there).
+    sample_weight : ndarray of shape (n_samples,), optional
+    batch_size : int or None
+        None: full batch. Otherwise local SGD with this minibatch size.
+    rng : numpy.random.Generator, optional
+        Seeds the local steps.
+    local_steps : int, default 50
+        Minibatch steps each chunk takes per round (local SGD).
+    """
+
+    def __init__(self, X, y, sample_weight=None, batch_size=None, rng=None, local_steps=50):
+        import dask
+        import dask.array as da
+
+        check_dask_X(X)
+        if len(X.chunks[1]) != 1:
+            X = X.rechunk({1: -1})
+        self.n_samples, self.n_features = (int(s) for s in X.shape)
+        self.dtype = np.dtype(X.dtype)
+        self.batch_size = None if batch_size is None or batch_size >= self.n_samples \
+            else int(batch_size)
+        self.full_batch = self.batch_size is None
+        self.rng, self.local_steps = rng or np.random.default_rng(), int(local_steps)
+        self.client = active_client()
+        self.X = X
+        rows = X.chunks[0]
+        y_d = da.from_array(np.asarray(y), chunks=(rows,))
+        w_d = None if sample_weight is None else da.from_array(
+            np.asarray(sample_weight), chunks=(rows,))
+        # Labels and weights are small: kept on the workers for the whole fit.
+        y_d, w_d = dask.persist(y_d, w_d) if w_d is not None else (dask.persist(y_d)[0], None)
+        self.y = np.asarray(y)
+        self.sample_weight = sample_weight
+        self.total_weight = self.n_samples if sample_weight is None else float(
+            np.sum(sample_weight, dtype=np.float64))
+        xs = X.to_delayed().ravel()
+        ys = y_d.to_delayed().ravel()
+        ws = [None] * len(xs) if w_d is None else w_d.to_delayed().ravel()
+        self._parts = list(zip(xs, ys, ws))
+        self._chunk_rows = rows
+
+    # -- running graphs -----------------------------------------------------------------------
+    def _compute(self, *things):
+        """Compute on the active client, or on local threads with one BLAS thread each;
+        retry an iteration that a lost worker broke."""
+        import dask
+
+        last = None
+        for _ in range(_RETRIES):
+            try:
+                if self.client is not None:
+                    return dask.compute(*things, scheduler=self.client)
+                from threadpoolctl import threadpool_limits
+
+                with threadpool_limits(1, user_api="blas"):
+                    return dask.compute(*things, scheduler="threads")
+            except (ValueError, TypeError, FloatingPointError, ArithmeticError, MemoryError):
+                raise  # the data's or the code's fault: a retry would fail the same way
+            except Exception as e:  # a worker or connection lost: Dask recomputes from lineage
+                if self.client is not None and self.client.status not in ("running",
+                                                                         "connecting"):
+                    raise ClusterError(f"the Dask cluster went away ({type(e).__name__}: "
+                                       f"{e}). Start it again and refit.") from None
+                last = e
+        raise ClusterError(f"the Dask cluster failed the same iteration {_RETRIES} times "
+                           f"({type(last).__name__}: {last}); the model is unchanged.") from None
+
+    @staticmethod
+    def _tree(parts, combine):
+        from dask import delayed
+
+        parts = list(parts)
+        while len(parts) > 1:
+            parts = [delayed(combine)(parts[i], parts[i + 1]) if i + 1 < len(parts)
+                     else parts[i] for i in range(0, len(parts), 2)]
+        return parts[0]
+
+    def _weights_key(self, W, b):
+        from dask import delayed
+
+        # One key for the round's weights: sent to each worker once, not with every task.
+        return delayed((W, b), traverse=False, pure=False)
+
+    # -- the contract -------------------------------------------------------------------------
+    def loss_and_gradient(self, W, b, loss, reg):
+        from dask import delayed
+
+        Wb = self._weights_key(W, b)
+        parts = [delayed(_chunk_sum)(x, y, w, Wb, loss, self.total_weight)
+                 for x, y, w in self._parts]
+        (data_loss, dW, db, correct), = self._compute(self._tree(parts, _add))
+        acc = BlockSum(W, b, loss, self.total_weight)
+        acc.data_loss, acc.dW, acc.db, acc.n_correct = data_loss, dW, db, correct
+        value, dW, db, correct = acc.result(reg)
+        if not np.isfinite(value):
+            self.check_finite()
+        return value, dW, db, correct
+
+    def local_sgd_round(self, W, b, loss, reg, learning_rate, intercept_step, fit_intercept):
+        """One round of local SGD from (W, b): returns the averaged ``(W, b)``, the rows seen
+        and the running loss and correct count of every local step."""
+        from dask import delayed
+
+        Wb = self._weights_key(W, b)
+        seeds = self.rng.integers(0, 2**63 - 1, len(self._parts))
+        parts = [delayed(_chunk_local_sgd)(x, y, w, Wb, loss, reg, learning_rate,
+                                           intercept_step, self.local_steps, self.batch_size,
+                                           int(s), fit_intercept)
+                 for (x, y, w), s in zip(self._parts, seeds)]
+        results = self._compute(*parts)
+        rows = np.array([r[2] for r in results], np.float64)
+        share = rows / rows.sum()
+        W_avg = sum(s * r[0].astype(np.float64) for s, r in zip(share, results))
+        b_avg = sum(s * r[1].astype(np.float64) for s, r in zip(share, results))
+        return (W_avg.astype(W.dtype), b_avg.astype(b.dtype), sum(r[5] for r in results),
+                sum(r[3] for r in results), sum(r[4] for r in results))
+
+    def evaluate(self, W, b, loss):
+        from ..objective import BlockSum as _  # noqa: F401  (same kernel as the training sums)
+
+        value, _, _, correct = self.loss_and_gradient(W, b, loss, 0.0)
+        return value, correct / self.n_samples
+
+    def mean_squared_norm(self):
+        """One pass over the chunks; also finds rows with NaN or inf (a clear error)."""
+        from dask import delayed
+
+        stats = self._compute(*[delayed(_chunk_stats)(x, w) for x, _, w in self._parts])
+        self._raise_bad([s[2] for s in stats])
+        return sum(s[0] for s in stats) / sum(s[1] for s in stats)
+
+    def check_finite(self):
+        """Raise a ValueError naming rows of X with NaN or inf, if there are any."""
+        from dask import delayed
+
+        stats = self._compute(*[delayed(_chunk_stats)(x, w) for x, _, w in self._parts])
+        self._raise_bad([s[2] for s in stats])
+
+    def _raise_bad(self, bad_by_chunk):
+        starts = np.concatenate([[0], np.cumsum(self._chunk_rows)[:-1]])
+        bad = np.concatenate([b + s for b, s in zip(bad_by_chunk, starts)]).astype(np.int64)
+        if len(bad):
+            raise ValueError(f"X has NaN or infinite values in {len(bad):,} rows (the first: "
+                             f"{bad[:5].tolist()}). Fix or drop those rows before training.")
+
+    def sample_rows(self, rows):
+        Xs = self.X[np.asarray(rows)]
+        (Xs,) = self._compute(Xs)
+        return np.asarray(Xs), None if self.sample_weight is None else \
+            np.asarray(self.sample_weight)[rows]
+
+    def top_eigenvalue(self, rows=2048, iters=20):
+        n = self.n_samples
+        idx = np.unique(np.linspace(0, n - 1, min(n, rows)).astype(np.intp))
+        Xs, ws = self.sample_rows(idx)
+        return top_eigenvalue(Xs, ws, rows=len(idx), iters=iters)
+
+
+def check_dask_X(X):
+    """The checks a dask X must pass before anything is computed."""
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-d (n_samples, n_features); got shape {X.shape}.")
+    if any(np.isnan(c) for c in X.chunks[0]) or any(np.isnan(c) for c in X.chunks[1]):
+        raise ValueError("X has unknown chunk sizes (it came from a filter or a dataframe): "
+                         "call X.compute_chunk_sizes() (or X = X.to_dask_array(lengths=True)) "
+                         "first.")
+    if np.dtype(X.dtype) not in (np.float32, np.float64):
+        raise ValueError(f"X must be float32 or float64; it is {X.dtype}: use "
+                         "X.astype('float32').")
+
+
+def dask_scores(W, b, X):
+    """``X @ W.T + b`` as a dask array chunked like X's rows (nothing is computed)."""
+    check_dask_X(X)
+    if len(X.chunks[1]) != 1:
+        X = X.rechunk({1: -1})
+    C = W.shape[0]
+    return X.map_blocks(lambda Xc: scores(W, b, Xc), dtype=np.result_type(W.dtype, X.dtype),
+                        chunks=(X.chunks[0], (C,)))
