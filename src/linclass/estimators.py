@@ -37,7 +37,8 @@ from .losses import HINGE_VARIANTS, Hinge, SoftmaxCrossEntropy, log_softmax, sof
 from .optim import OPTIMIZERS, auto_settings, make_optimizer
 from .scores import scores
 from .sources import InMemory, Streamed, is_on_disk
-from .train import Monitor, TrainingDivergedError, lbfgs, sgd
+from .sources.dask import is_dask
+from .train import Monitor, TrainingDivergedError, lbfgs, local_sgd, sgd
 
 __all__ = ["LinearSVM", "SoftmaxClassifier", "TrainingDivergedError", "MODELS", "SOLVERS",
            "FITTED_STATE"]
@@ -193,8 +194,8 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
     def _fit(self, X, y, sample_weight, eval_set, callback):
         self._check_params()
         given = X
-        on_disk = is_on_disk(X)
-        if on_disk:  # streamed, never read whole: checked as it is read
+        on_disk, on_dask = is_on_disk(X), is_dask(X)
+        if on_disk or on_dask:  # streamed, never read whole here: checked as it is read
             y = self._check_on_disk(X, y, eval_set)
         else:
             X, y = validate_data(self, X, y, accept_sparse=("csr", "csc"),
@@ -221,7 +222,11 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         elif self.early_stopping:
             X, y_idx, sample_weight, X_val, y_val = self._hold_out(X, y_idx, sample_weight, rng)
             owns_X = True
-        if on_disk:
+        if on_dask:
+            from .sources.dask import DaskSource
+
+            source = DaskSource(X, y_idx, sample_weight, self.batch_size, rng)
+        elif on_disk:
             source = Streamed(X, y_idx, sample_weight, self.batch_size, self.shuffle, rng)
         else:
             source = InMemory(X, y_idx, sample_weight, self.batch_size, self.shuffle, rng, owns_X)
@@ -231,13 +236,13 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
             else:
                 self._resume()
             if X_val is not None:
-                val = (Streamed if is_on_disk(X_val) else InMemory)(X_val, y_val)
+                val = self._source_for(X_val, y_val)
             else:
                 val = None
             try:
                 self._train(source, val, self.max_epochs, callback, fresh_history=not warm)
             except TrainingDivergedError:
-                if on_disk:  # NaN in the file looks like divergence: say which it is
+                if on_disk or on_dask:  # NaN in the data looks like divergence: say which
                     source.check_finite()
                 raise
         finally:
@@ -246,13 +251,33 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
                 val.close()
         return self
 
+    @staticmethod
+    def _source_for(X, y):
+        """A source to score (X, y) on, wherever X lives."""
+        if is_dask(X):
+            from .sources.dask import DaskSource
+
+            return DaskSource(X, y)
+        return (Streamed if is_on_disk(X) else InMemory)(X, y)
+
     def _check_on_disk(self, X, y, eval_set):
-        """What ``validate_data`` checks, for an X on disk that must not be read whole here."""
+        """What ``validate_data`` checks, for an X on disk or on Dask that is not read here.
+        The labels are gathered (they are small: one number a row)."""
         if self.early_stopping and eval_set is None:
-            raise ValueError("early_stopping on an X on disk needs an eval_set=(X_val, y_val): "
-                             "holding out rows would copy them all into memory.")
+            raise ValueError("early_stopping on an X on disk or on Dask needs an "
+                             "eval_set=(X_val, y_val): holding out rows would copy them all "
+                             "into memory.")
         if getattr(X, "ndim", None) != 2:
             raise ValueError(f"X must be 2-d (n_samples, n_features); got shape {X.shape}.")
+        if is_dask(X):
+            from .sources.dask import check_dask_X
+
+            check_dask_X(X)
+        if is_dask(y):
+            if any(np.isnan(c) for c in y.chunks[0]):
+                raise ValueError("y has unknown chunk sizes: call y.compute_chunk_sizes() "
+                                 "first.")
+            y = y.compute()
         y = np.asarray(y)
         if y.ndim != 1 or len(y) != X.shape[0]:
             raise ValueError(f"y must have shape ({X.shape[0]},) to match X {X.shape}; got "
@@ -339,9 +364,9 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
             X_val, y_val = eval_set
         except (TypeError, ValueError):
             raise ValueError("eval_set must be a pair (X_val, y_val).") from None
-        X_val = self._check_on_disk_X(X_val) if is_on_disk(X_val) else \
+        X_val = self._check_on_disk_X(X_val) if is_on_disk(X_val) or is_dask(X_val) else \
             self._validate_X(X_val, reset=False)
-        y_val = np.asarray(y_val)
+        y_val = np.asarray(y_val.compute() if is_dask(y_val) else y_val)
         if y_val.shape != (X_val.shape[0],):
             raise ValueError(
                 f"eval_set labels have shape {y_val.shape}; expected ({X_val.shape[0]},)."
@@ -407,6 +432,9 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
                       first_epoch=self.n_iter_ + 1)
         if self.solver == "lbfgs":
             epochs = lbfgs(W, b, source, loss, self.reg_, tol=self.tol, **common)
+        elif hasattr(source, "local_sgd_round") and not source.full_batch:
+            epochs = local_sgd(W, b, source, loss, self.reg_, self._optimizer,
+                               intercept_step=self.intercept_step_, on_step=callback, **common)
         else:
             epochs = sgd(W, b, source, loss, self.reg_, self._optimizer,
                          intercept_step=self.intercept_step_, on_step=callback, **common)
@@ -434,6 +462,10 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
     # -- using the model ----------------------------------------------------------------------
     def _scores(self, X):
         check_is_fitted(self, "coef_")
+        if is_dask(X):  # lazily: a dask array of scores, chunked like X's rows
+            from .sources.dask import dask_scores
+
+            return dask_scores(self.coef_, self.intercept_, self._check_on_disk_X(X))
         if is_on_disk(X):  # block by block, never holding X
             source = Streamed(self._check_on_disk_X(X), np.zeros(X.shape[0], np.intp))
             try:
@@ -463,9 +495,22 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         return S
 
     def predict(self, X):
-        """The class with the highest score, for each row of X."""
+        """The class with the highest score, for each row of X (a dask array for a dask X)."""
         S = self._scores(X)
+        if is_dask(S):
+            classes = self.classes_
+            return S.argmax(axis=1).map_blocks(lambda i: classes[i], dtype=classes.dtype)
         return self.classes_[np.argmax(S, axis=1)]
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy on (X, y); for a dask X computed chunk by chunk."""
+        if is_dask(X) and sample_weight is None:
+            import dask.array as da
+
+            right = self.predict(X) == (y if is_dask(y) else da.from_array(
+                np.asarray(y), chunks=(X.chunks[0],)))
+            return float(right.mean().compute())
+        return super().score(X, y, sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -655,11 +700,13 @@ class SoftmaxClassifier(_LinearClassifier):
 
     def predict_proba(self, X):
         """Class probabilities, ``softmax(scores)``; columns follow ``classes_``."""
-        return softmax(self._scores(X))
+        S = self._scores(X)
+        return S.map_blocks(softmax) if is_dask(S) else softmax(S)
 
     def predict_log_proba(self, X):
         """Log of ``predict_proba``, computed stably."""
-        return log_softmax(self._scores(X))
+        S = self._scores(X)
+        return S.map_blocks(log_softmax) if is_dask(S) else log_softmax(S)
 
 
 MODELS = {"svm": LinearSVM, "softmax": SoftmaxClassifier}

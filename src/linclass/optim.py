@@ -24,6 +24,7 @@ import numpy as np
 
 __all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "Adam", "OPTIMIZERS", "make_optimizer",
            "auto_learning_rate", "auto_reg", "auto_settings", "mean_squared_norm",
+           "row_squared_norms", "mean_of_norms",
            "top_eigenvalue"]
 
 
@@ -133,16 +134,36 @@ def make_optimizer(name, learning_rate, momentum=0.9, lr_decay=1.0):
     return cls(learning_rate, lr_decay=lr_decay)
 
 
-def mean_squared_norm(X, sample_weight=None):
-    """``mean(||x_i||**2)`` over the rows of X (dense or scipy.sparse), in float64; weighted by
-    ``sample_weight`` where given (so that a weight counts like repeating the row)."""
+def row_squared_norms(X):
+    """``||x_i||**2`` of every row of X (dense or scipy.sparse), in float64.
+
+    Each row is summed on its own, in float64, in an order that does not depend on where it
+    sits in X: so the rows of a file streamed in blocks, or of dask chunks, give the same
+    numbers as the whole X in memory.
+    """
     if hasattr(X, "multiply"):  # scipy.sparse
-        norms = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
-    else:
-        norms = np.einsum("ij,ij->i", X, X, dtype=np.float64)
+        return np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
+    if X.dtype == np.float64:
+        return np.einsum("ij,ij->i", X, X)
+    out = np.empty(X.shape[0], np.float64)
+    step = max(1, 2**20 // max(1, X.shape[1]))  # 8 MB of float64 at a time
+    for s in range(0, X.shape[0], step):
+        rows = X[s:s + step].astype(np.float64)
+        out[s:s + step] = np.einsum("ij,ij->i", rows, rows)
+    return out
+
+
+def mean_of_norms(norms, sample_weight=None):
+    """The (weighted) mean of ``row_squared_norms``, as ``mean_squared_norm`` takes it."""
     if sample_weight is None:
         return float(norms.mean())
     return float(np.dot(norms, sample_weight) / np.sum(sample_weight, dtype=np.float64))
+
+
+def mean_squared_norm(X, sample_weight=None):
+    """``mean(||x_i||**2)`` over the rows of X (dense or scipy.sparse), in float64; weighted by
+    ``sample_weight`` where given (so that a weight counts like repeating the row)."""
+    return mean_of_norms(row_squared_norms(X), sample_weight)
 
 
 def top_eigenvalue(X, sample_weight=None, rows=2048, iters=20):

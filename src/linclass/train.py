@@ -26,7 +26,8 @@ import numpy as np
 
 from .objective import loss_and_gradient, penalty
 
-__all__ = ["Epoch", "Monitor", "sgd", "lbfgs", "TrainingDivergedError", "HISTORY_KEYS"]
+__all__ = ["Epoch", "Monitor", "sgd", "local_sgd", "lbfgs", "TrainingDivergedError",
+           "HISTORY_KEYS"]
 
 HISTORY_KEYS = ("epoch", "train_loss", "train_accuracy", "penalty", "val_loss", "val_accuracy",
                 "learning_rate", "seconds")
@@ -136,6 +137,55 @@ def sgd(W, b, source, loss, reg, optimizer, *, epochs, fit_intercept=True, inter
             _diverged(np.inf, epoch, steps, optimizer)
         seen = min(n, steps * B)
         lr = optimizer.learning_rate
+        optimizer.end_epoch()
+        yield Epoch(epoch, loss_sum / seen, n_correct / seen, lr, steps_total, stop)
+        if stop:
+            return
+
+
+def local_sgd(W, b, source, loss, reg, optimizer, *, epochs, fit_intercept=True,
+              intercept_step=1.0, max_steps=None, steps_done=0, first_epoch=1, on_step=None):
+    """Local SGD with model averaging over a source's chunks (``DaskSource``), updating ``W``
+    and ``b`` in place; one step is one round.
+
+    Each round ships (W, b) once; every chunk takes ``source.local_steps`` minibatch SGD steps
+    of its own from them at the optimizer's learning rate; (W, b) become the chunks' average,
+    weighted by rows. An epoch is as many rounds as it takes to sample ``n_samples`` rows. Only
+    plain SGD (``optimizer`` an ``SGD``): momentum and Adam state would not average.
+
+    Yields
+    ------
+    Epoch
+    """
+    from .optim import SGD
+
+    if type(optimizer) is not SGD:
+        raise ValueError('minibatch training on a dask array is local SGD, which averages plain '
+                         'SGD steps: use optimizer="sgd", or batch_size=None (full batch) for '
+                         f"{type(optimizer).__name__.lower()}.")
+    n = source.n_samples
+    steps_total = steps_done
+    for epoch in range(first_epoch, first_epoch + epochs):
+        loss_sum, n_correct, seen, rounds, stop = 0.0, 0, 0, 0, False
+        lr = optimizer.learning_rate
+        while seen < n:
+            W_new, b_new, rows, loss_rows, correct = source.local_sgd_round(
+                W, b, loss, reg, lr, intercept_step, fit_intercept)
+            if not (np.isfinite(loss_rows) and np.all(np.isfinite(W_new))):
+                _diverged(loss_rows / max(rows, 1), epoch, rounds + 1, optimizer)
+            W[...] = W_new
+            if fit_intercept:
+                b[...] = b_new
+            loss_sum, n_correct, seen = loss_sum + loss_rows, n_correct + correct, seen + rows
+            rounds += 1
+            steps_total += 1
+            if on_step is not None and on_step({"event": "step", "epoch": epoch, "step": rounds,
+                                                "loss": loss_rows / max(rows, 1)}):
+                stop = True
+            if max_steps is not None and steps_total >= max_steps:
+                stop = True
+            if stop:
+                break
         optimizer.end_epoch()
         yield Epoch(epoch, loss_sum / seen, n_correct / seen, lr, steps_total, stop)
         if stop:

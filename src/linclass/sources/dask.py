@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..objective import BlockSum, default_block_rows
-from ..optim import top_eigenvalue
+from ..optim import mean_of_norms, top_eigenvalue
 from ..scores import scores
 from .base import DataSource
 
@@ -74,13 +74,11 @@ def _add(p, q):
     return p[0] + q[0], p[1] + q[1], db, p[3] + q[3]
 
 
-def _chunk_stats(X, w):
-    """``(sum of w_i ||x_i||^2, sum of w_i, rows with NaN or inf)`` of a chunk."""
-    norms = np.einsum("ij,ij->i", X, X, dtype=np.float64)
-    bad = np.flatnonzero(~np.isfinite(norms))
-    if w is None:
-        return float(norms[np.isfinite(norms)].sum()), float(len(norms)), bad
-    return float(np.dot(np.nan_to_num(norms), w)), float(np.sum(w, dtype=np.float64)), bad
+def _chunk_norms(X):
+    """``||x_i||**2`` of a chunk's rows (gathered: the mean is then taken as in memory)."""
+    from ..optim import row_squared_norms
+
+    return row_squared_norms(X)
 
 
 def _chunk_local_sgd(X, y, w, Wb, loss, reg, lr, intercept_step, steps, batch, seed, fit_b):
@@ -122,7 +120,8 @@ class DaskSource(DataSource):
     rng : numpy.random.Generator, optional
         Seeds the local steps.
     local_steps : int, default 50
-        Minibatch steps each chunk takes per round (local SGD).
+        Minibatch steps each chunk takes per round (local SGD); at most one pass over the
+        smallest chunk.
     """
 
     def __init__(self, X, y, sample_weight=None, batch_size=None, rng=None, local_steps=50):
@@ -146,6 +145,7 @@ class DaskSource(DataSource):
             np.asarray(sample_weight), chunks=(rows,))
         # Labels and weights are small: kept on the workers for the whole fit.
         y_d, w_d = dask.persist(y_d, w_d) if w_d is not None else (dask.persist(y_d)[0], None)
+        self._held = (y_d, w_d)  # their futures live as long as the source
         self.y = np.asarray(y)
         self.sample_weight = sample_weight
         self.total_weight = self.n_samples if sample_weight is None else float(
@@ -220,8 +220,11 @@ class DaskSource(DataSource):
 
         Wb = self._weights_key(W, b)
         seeds = self.rng.integers(0, 2**63 - 1, len(self._parts))
+        # At most one pass over the smallest chunk a round, so that small data still gets
+        # several averagings an epoch.
+        steps = max(1, min(self.local_steps, -(-min(self._chunk_rows) // self.batch_size)))
         parts = [delayed(_chunk_local_sgd)(x, y, w, Wb, loss, reg, learning_rate,
-                                           intercept_step, self.local_steps, self.batch_size,
+                                           intercept_step, steps, self.batch_size,
                                            int(s), fit_intercept)
                  for (x, y, w), s in zip(self._parts, seeds)]
         results = self._compute(*parts)
@@ -233,32 +236,28 @@ class DaskSource(DataSource):
                 sum(r[3] for r in results), sum(r[4] for r in results))
 
     def evaluate(self, W, b, loss):
-        from ..objective import BlockSum as _  # noqa: F401  (same kernel as the training sums)
-
         value, _, _, correct = self.loss_and_gradient(W, b, loss, 0.0)
         return value, correct / self.n_samples
 
     def mean_squared_norm(self):
         """One pass over the chunks; also finds rows with NaN or inf (a clear error)."""
+        norms = self._norms()
+        return mean_of_norms(norms, self.sample_weight)
+
+    def _norms(self):
         from dask import delayed
 
-        stats = self._compute(*[delayed(_chunk_stats)(x, w) for x, _, w in self._parts])
-        self._raise_bad([s[2] for s in stats])
-        return sum(s[0] for s in stats) / sum(s[1] for s in stats)
-
-    def check_finite(self):
-        """Raise a ValueError naming rows of X with NaN or inf, if there are any."""
-        from dask import delayed
-
-        stats = self._compute(*[delayed(_chunk_stats)(x, w) for x, _, w in self._parts])
-        self._raise_bad([s[2] for s in stats])
-
-    def _raise_bad(self, bad_by_chunk):
-        starts = np.concatenate([[0], np.cumsum(self._chunk_rows)[:-1]])
-        bad = np.concatenate([b + s for b, s in zip(bad_by_chunk, starts)]).astype(np.int64)
+        norms = np.concatenate(self._compute(*[delayed(_chunk_norms)(x)
+                                               for x, _, _ in self._parts]))
+        bad = np.flatnonzero(~np.isfinite(norms))
         if len(bad):
             raise ValueError(f"X has NaN or infinite values in {len(bad):,} rows (the first: "
                              f"{bad[:5].tolist()}). Fix or drop those rows before training.")
+        return norms
+
+    def check_finite(self):
+        """Raise a ValueError naming rows of X with NaN or inf, if there are any."""
+        self._norms()
 
     def sample_rows(self, rows):
         Xs = self.X[np.asarray(rows)]

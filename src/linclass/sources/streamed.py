@@ -26,7 +26,7 @@ import threading
 import numpy as np
 
 from ..objective import BlockSum, default_block_rows
-from ..optim import top_eigenvalue
+from ..optim import mean_of_norms, row_squared_norms, top_eigenvalue
 from ..scores import scores
 from .base import DataSource
 
@@ -366,14 +366,11 @@ class Streamed(DataSource):
         """One pass over the file; it also finds rows with NaN or inf (a clear error)."""
         norms = np.empty(self.n_samples, np.float64)
         for start, stop, rows in self._read(self._blocks()):
-            norms[start:stop] = np.einsum("ij,ij->i", rows, rows, dtype=np.float64)
+            norms[start:stop] = row_squared_norms(rows)
         bad = np.flatnonzero(~np.isfinite(norms))
         if len(bad):
             self._bad_rows(bad)
-        if self.sample_weight is None:
-            return float(norms.mean())
-        w = self.sample_weight
-        return float(np.dot(norms, w) / np.sum(w, dtype=np.float64))
+        return mean_of_norms(norms, self.sample_weight)
 
     def sample_rows(self, rows):
         out = np.empty((len(rows), self.n_features), self.dtype)
