@@ -130,6 +130,10 @@ def build_parser():
     t.add_argument("--dev", type=_positive_int, default=None, metavar="N",
                    help="train on a stratified N-image part of the training split (quick check)")
     t.add_argument("--no-plots", action="store_true", help="do not draw the PNG pictures")
+    t.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="train through Dask: threads, local:N (a LocalCluster of N workers on "
+                        "127.0.0.1) or a scheduler's address such as tcp://host:8786 (needs "
+                        "pip install 'linclass[dask]')")
     _split_arguments(t, "seeds the split and the training")
     t.add_argument("--out", default=None, metavar="DIR",
                    help="output folder (default: runs/MODEL-DATASET)")
@@ -268,7 +272,7 @@ def cmd_train(args, out, err):
         early_stopping=args.early_stopping, seed=args.seed, val_size=args.val_size,
         test_size=args.test_size, out=args.out, max_steps=args.max_steps, dev_size=args.dev,
         standardize=args.standardize, image_size=args.image_size, skip_bad=args.skip_bad,
-        plots=not args.no_plots,
+        plots=not args.no_plots, scheduler=args.scheduler,
     )
     epochs = config.estimator().max_epochs
     progress = Progress(

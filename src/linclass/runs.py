@@ -8,7 +8,9 @@ functions that return results and print nothing (the command line draws them).
 from __future__ import annotations
 
 import json
+import os
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -51,6 +53,7 @@ class TrainConfig:
     image_size: int | None = None
     skip_bad: bool = False
     plots: bool = True
+    scheduler: str | None = None  # train through Dask: "threads", "local:N" or an address
     out: str | None = None
     extra: dict = field(default_factory=dict)
 
@@ -176,6 +179,52 @@ def _prepare(config):
     return metadata, sp, np.asarray(metadata["class_names"]), pre, X_train, X_val
 
 
+@contextmanager
+def _dask(scheduler):
+    """With ``scheduler`` set, a function that turns X into a dask array of row chunks, for
+    the duration: on local threads (``"threads"``), a LocalCluster of N single-threaded
+    workers on 127.0.0.1 (``"local:N"``), or the cluster at an address."""
+    if scheduler is None:
+        yield None
+        return
+    try:
+        import dask.array  # noqa: F401
+        import distributed
+    except ImportError:
+        raise ImportError("--scheduler needs Dask: pip install 'linclass[dask]'.") from None
+    from .data.ondisk import dask_rows
+
+    kind, _, arg = scheduler.partition(":")
+    if scheduler == "threads":
+        yield lambda X: dask_rows(X, workers=os.cpu_count() or 1)
+        return
+    if kind == "local":
+        try:
+            n = int(arg)
+            if n < 1:
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"--scheduler local:N needs a number of workers; got {scheduler!r}"
+                             ".") from None
+        cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, host="127.0.0.1",
+                                           dashboard_address=None)
+        client = distributed.Client(cluster)
+    else:
+        cluster = None
+        try:
+            client = distributed.Client(scheduler, timeout=10)
+        except (OSError, TimeoutError) as e:
+            raise OSError(f"no Dask scheduler answers at {scheduler} ({e}).") from None
+    try:
+        workers = max(1, sum(w["nthreads"] for w in client.scheduler_info()["workers"]
+                             .values()))
+        yield lambda X: dask_rows(X, workers=workers).persist()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
 def _prepare_on_disk(config):
     """``_prepare`` for a prepared folder: its parts stay on disk (already split and
     preprocessed when `linclass prepare` wrote them), and the classifier streams them."""
@@ -222,11 +271,14 @@ def train(config, callback=None):
             interrupted.append(info)
         return stop
 
-    t0 = time.perf_counter()
-    clf.fit(X_train, names[sp.y_train], eval_set=(X_val, names[sp.y_val]), callback=cb)
-    fit_seconds = time.perf_counter() - t0
+    with _dask(config.scheduler) as to_dask:
+        if to_dask is not None:
+            X_train = to_dask(X_train)
+        t0 = time.perf_counter()
+        clf.fit(X_train, names[sp.y_train], eval_set=(X_val, names[sp.y_val]), callback=cb)
+        fit_seconds = time.perf_counter() - t0
+        train_accuracy = float(clf.score(X_train, names[sp.y_train]))
     model = Pipeline([("preprocess", pre), ("classifier", clf)])
-    train_accuracy = float(clf.score(X_train, names[sp.y_train]))
     del X_train  # the float32 training matrix is not needed past here
     test_pred = _predict_test(model, sp.X_test)
     metrics = {

@@ -33,7 +33,8 @@ from .dataset import DataFileError
 from .preprocess import MeanImage
 from .splits import train_val_test_split
 
-__all__ = ["prepare", "open_prepared", "Prepared", "NpyArray", "augment", "FORMATS"]
+__all__ = ["prepare", "open_prepared", "Prepared", "NpyArray", "augment", "dask_rows",
+           "FORMATS"]
 
 FORMAT = "linclass-prepared"
 FORMAT_VERSION = 1
@@ -341,3 +342,31 @@ def open_prepared(path):
     except (KeyError, TypeError, ValueError, OSError) as e:
         raise DataFileError(f"{path} is damaged or incomplete ({e}).") from None
     return Prepared(*parts["train"], *parts["val"], *parts["test"], pre=pre, meta=meta)
+
+
+def _read_rows(path, start, stop):
+    return NpyArray(path)[start:stop]
+
+
+def dask_rows(X, workers=1, chunk_bytes=64 * 2**20):
+    """X as a dask array of row chunks, for training on Dask.
+
+    A ``.npy`` file (``NpyArray``) becomes one loader task per chunk, which the workers run
+    (they must see the same path: the same machine, or a shared file system), so a lost chunk
+    is read again; an in-memory array is split as it is. About ``chunk_bytes`` a chunk, and at
+    least one chunk per worker thread.
+    """
+    import dask.array as da
+    from dask import delayed
+
+    n, D = X.shape
+    row_bytes = D * np.dtype(X.dtype).itemsize
+    rows = max(1, min(chunk_bytes // row_bytes, -(-n // workers)))
+    if isinstance(X, NpyArray):
+        parts = [da.from_delayed(delayed(_read_rows)(X.path, s, min(n, s + rows)),
+                                 shape=(min(n, s + rows) - s, D), dtype=X.dtype)
+                 for s in range(0, n, rows)]
+        return da.concatenate(parts, axis=0)
+    if type(X).__module__.split(".")[0] == "zarr":
+        return da.from_zarr(X).rechunk((rows, D))
+    return da.from_array(np.asarray(X), chunks=(rows, D))
