@@ -250,3 +250,20 @@ def test_train_through_dask_from_the_command_line(tmp_path):
                           "no Dask scheduler answers")):
         r = _cli(*common, *bad, "--out", str(tmp_path / "bad"))
         assert r.returncode == 1 and message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_threaded_scheduler_can_be_asked_for_beside_a_client(cluster, data):
+    import dask
+
+    from linclass.sources.dask import active_client
+
+    X, y = data[:2]
+    with distributed.Client(cluster) as client:
+        assert active_client() is client
+        with dask.config.set(scheduler="threads"), distributed.get_task_stream(client) as ts:
+            assert active_client() is None
+            m = LinearSVM(batch_size=None, max_epochs=2).fit(da.from_array(X, chunks=300), y)
+        assert m.n_iter_ == 2 and ts.data == []  # nothing ran on the cluster
+        with distributed.get_task_stream(client) as ts:
+            LinearSVM(batch_size=None, max_epochs=2).fit(da.from_array(X, chunks=300), y)
+        assert len(ts.data) > 0  # the check itself sees the cluster's tasks

@@ -348,20 +348,20 @@ def _read_rows(path, start, stop):
     return NpyArray(path)[start:stop]
 
 
-def dask_rows(X, workers=1, chunk_bytes=64 * 2**20):
+def dask_rows(X, workers=1, chunk_bytes=64 * 2**20, chunk_rows=None):
     """X as a dask array of row chunks, for training on Dask.
 
     A ``.npy`` file (``NpyArray``) becomes one loader task per chunk, which the workers run
     (they must see the same path: the same machine, or a shared file system), so a lost chunk
-    is read again; an in-memory array is split as it is. About ``chunk_bytes`` a chunk, and at
-    least one chunk per worker thread.
+    is read again; an in-memory array is split as it is. ``chunk_rows`` rows a chunk, or about
+    ``chunk_bytes`` and at least one chunk per worker thread.
     """
     import dask.array as da
     from dask import delayed
 
     n, D = X.shape
     row_bytes = D * np.dtype(X.dtype).itemsize
-    rows = max(1, min(chunk_bytes // row_bytes, -(-n // workers)))
+    rows = chunk_rows or max(1, min(chunk_bytes // row_bytes, -(-n // workers)))
     if isinstance(X, NpyArray):
         parts = [da.from_delayed(delayed(_read_rows)(X.path, s, min(n, s + rows)),
                                  shape=(min(n, s + rows) - s, D), dtype=X.dtype)

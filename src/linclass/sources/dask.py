@@ -166,7 +166,7 @@ class DaskSource(DataSource):
         for _ in range(_RETRIES):
             try:
                 if self.client is not None:
-                    return dask.compute(*things, scheduler=self.client)
+                    return dask.compute(*things, scheduler=self.client, optimize_graph=False)
                 from threadpoolctl import threadpool_limits
 
                 with threadpool_limits(1, user_api="blas"):
