@@ -44,7 +44,14 @@ def is_dask(X):
 
 
 def active_client():
-    """The current ``distributed.Client``, or None (the threaded scheduler then runs)."""
+    """The current ``distributed.Client``, or None (the threaded scheduler then runs): also
+    None inside ``dask.config.set(scheduler="threads")`` (or "sync"), which asks for local
+    threads even where a Client exists."""
+    import dask
+
+    if dask.config.get("scheduler", None) in ("threads", "threading", "sync", "synchronous",
+                                              "single-threaded"):
+        return None
     try:
         from distributed import get_client
     except ImportError:
@@ -169,6 +176,9 @@ class DaskSource(DataSource):
                     return dask.compute(*things, scheduler=self.client, optimize_graph=False)
                 from threadpoolctl import threadpool_limits
 
+                scheduler = dask.config.get("scheduler", None) or "threads"
+                if scheduler in ("sync", "synchronous", "single-threaded"):
+                    return dask.compute(*things, scheduler="sync")
                 with threadpool_limits(1, user_api="blas"):
                     return dask.compute(*things, scheduler="threads")
             except (ValueError, TypeError, FloatingPointError, ArithmeticError, MemoryError):
