@@ -223,3 +223,15 @@ def test_a_file_cut_short_during_a_pass_is_a_clear_error(read, tmp_path):
                     f.truncate(128 + 2000 * 400)
     assert rows_read < 4000 and _no_thread_left()
     src.close()
+
+
+def test_lbfgs_streams_full_batch_blocks_whatever_batch_size_says(tmp_path):
+    """40 MB, so that the file is read in several blocks: L-BFGS (with batch_size at its
+    default of 200) must sum them in the in-memory sub-blocks, not in blocks of batches."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, 5000)
+    X = (rng.standard_normal((5000, 2048)) + y[:, None] * 0.05).astype(np.float32)
+    a = SoftmaxClassifier(solver="lbfgs", max_epochs=3, tol=None).fit(X, y)
+    b = SoftmaxClassifier(solver="lbfgs", max_epochs=3, tol=None).fit(_on_disk(tmp_path, X), y)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    assert a.history_["train_loss"] == b.history_["train_loss"]

@@ -222,14 +222,16 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         elif self.early_stopping:
             X, y_idx, sample_weight, X_val, y_val = self._hold_out(X, y_idx, sample_weight, rng)
             owns_X = True
+        # L-BFGS takes the full batch, whatever batch_size says (it keeps its default of 200).
+        batch_size = None if self.solver == "lbfgs" else self.batch_size
         if on_dask:
             from .sources.dask import DaskSource
 
-            source = DaskSource(X, y_idx, sample_weight, self.batch_size, rng)
+            source = DaskSource(X, y_idx, sample_weight, batch_size, rng)
         elif on_disk:
-            source = Streamed(X, y_idx, sample_weight, self.batch_size, self.shuffle, rng)
+            source = Streamed(X, y_idx, sample_weight, batch_size, self.shuffle, rng)
         else:
-            source = InMemory(X, y_idx, sample_weight, self.batch_size, self.shuffle, rng, owns_X)
+            source = InMemory(X, y_idx, sample_weight, batch_size, self.shuffle, rng, owns_X)
         try:
             if not warm:
                 self._init_state(source, rng)
