@@ -144,8 +144,6 @@ def lbfgs(X, y, client, rows, iters, data):
 
 
 def minibatch(X, y, Xv, yv, client, rows, epochs, data):
-    import dask.array as da
-
     from linclass import LinearSVM
 
     out, curves = [], {}

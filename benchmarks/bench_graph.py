@@ -6,7 +6,7 @@ extras). Writes its section of ``benchmarks/RESULTS.md`` with the machine it ran
 
 (a) SVM and Softmax loss + dW on float32 data of 500 x 3,073 and 49,000 x 3,073 (CIFAR-10
     sizes), built from the engine's primitives and backpropagated, against
-    ``linclass.losses.svm_loss`` / ``softmax_loss``. Goal: within 1.5x of the hand-written time.
+    ``linclass.lecture.svm_loss`` / ``softmax_loss``. Goal: within 1.5x of the hand-written time.
 (b) Building and backpropagating a scalar program of 100,000 nodes (a chain of multiply, add
     and relu gates reusing one input), in linclass and in micrograd. Goal: faster than
     micrograd. micrograd's recursive topological sort needs a raised recursion limit for it.
@@ -25,7 +25,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from _common import machine, median_time, publish
-from linclass import losses as hand
+from linclass import lecture as hand
 from linclass.graph import Node
 from linclass.graph import losses as graph
 

@@ -87,7 +87,7 @@ def test_shuffled_epochs_visit_every_row_once_with_its_label(shuffle, tmp_path):
                    shuffle=shuffle, rng=rng, block_rows=100)
     orders = []
     for _ in range(2):
-        rows, labels = [], []
+        rows = []
         for Xb, yb, wb in src.epoch():
             assert len(yb) <= 10
             np.testing.assert_array_equal(Xb[:, 1], yb)          # each row keeps its label

@@ -28,7 +28,6 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.model_selection import train_test_split
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -36,9 +35,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .losses import HINGE_VARIANTS, Hinge, SoftmaxCrossEntropy, log_softmax, softmax
 from .optim import OPTIMIZERS, auto_settings, make_optimizer
 from .scores import scores
-from .sources import InMemory, Streamed, is_on_disk
-from .sources.dask import is_dask
+from .sources import Streamed, for_data, is_dask, is_on_disk
 from .train import Monitor, TrainingDivergedError, lbfgs, local_sgd, sgd
+from .validation import (check_params, check_sample_weight, check_unread, check_unread_features,
+                         encode_labels, hold_out, with_class_weight)
 
 __all__ = ["LinearSVM", "SoftmaxClassifier", "TrainingDivergedError", "MODELS", "SOLVERS",
            "FITTED_STATE"]
@@ -93,63 +93,14 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
 
     # -- checking ---------------------------------------------------------------------------
     def _check_params(self):
-        def bad(name, want):
-            raise ValueError(f"{name} must be {want}; got {getattr(self, name)!r}.")
-
-        lr = self.learning_rate
-        if not (lr == "auto" or (isinstance(lr, Real) and np.isfinite(lr) and lr > 0)):
-            bad("learning_rate", 'a positive number or "auto"')
-        if not (self.reg == "auto" or (
-                isinstance(self.reg, Real) and np.isfinite(self.reg) and self.reg >= 0)):
-            bad("reg", 'a number >= 0 or "auto"')
-        if self.batch_size is not None and not (
-            isinstance(self.batch_size, Integral) and self.batch_size >= 1
-        ):
-            bad("batch_size", "a positive integer, or None for full-batch gradient descent")
-        if not (isinstance(self.max_epochs, Integral) and self.max_epochs >= 1):
-            bad("max_epochs", "a positive integer")
-        if self.max_steps is not None and not (
-                isinstance(self.max_steps, Integral) and self.max_steps >= 1):
-            bad("max_steps", "a positive integer, or None for no limit")
-        if self.optimizer not in OPTIMIZERS:
-            bad("optimizer", f"one of {sorted(OPTIMIZERS)}")
-        if not (isinstance(self.momentum, Real) and 0 <= self.momentum < 1):
-            bad("momentum", "in [0, 1)")
-        if not (isinstance(self.lr_decay, Real) and 0 < self.lr_decay <= 1):
-            bad("lr_decay", "in (0, 1]")
-        if self.tol is not None and not (isinstance(self.tol, Real) and self.tol >= 0):
-            bad("tol", "a number >= 0, or None to train all max_epochs")
-        if not (isinstance(self.validation_fraction, Real) and 0 < self.validation_fraction < 1):
-            bad("validation_fraction", "in (0, 1)")
-        if not (isinstance(self.n_iter_no_change, Integral) and self.n_iter_no_change >= 1):
-            bad("n_iter_no_change", "a positive integer")
-        if not (isinstance(self.shuffle, (bool, np.bool_)) or
-                (isinstance(self.shuffle, str) and self.shuffle == "blocks")):
-            bad("shuffle", 'True, False or "blocks"')
-        if self.solver not in SOLVERS:
-            bad("solver", f"one of {SOLVERS}")
-        if self.solver == "lbfgs" and not self._loss().smooth:
-            raise ValueError(
-                f'solver="lbfgs" needs a smooth loss, and {type(self).__name__}\'s hinge has a '
-                'kink: use squared=True (the squared hinge), or solver="sgd".')
+        check_params(self, SOLVERS, OPTIMIZERS)
 
     def _validate_X(self, X, reset):
         return validate_data(self, X, reset=reset, accept_sparse=("csr", "csc"),
                              dtype=[np.float64, np.float32])
 
     def _encode(self, y, what="y"):
-        """Class labels -> indices into classes_, with an error naming unknown labels."""
-        y = np.asarray(y)
-        idx = np.searchsorted(self.classes_, y)
-        idx = np.clip(idx, 0, len(self.classes_) - 1)
-        unknown = self.classes_[idx] != y
-        if np.any(unknown):
-            raise ValueError(
-                f"{what} contains labels the model does not know: {np.unique(y[unknown])[:10]}; "
-                f"known classes are {self.classes_.tolist()[:20]}. Pass every class in `classes=` "
-                "(partial_fit) or in the training labels."
-            )
-        return idx.astype(np.intp)
+        return encode_labels(self.classes_, y, what)
 
     # -- training ---------------------------------------------------------------------------
     @contextmanager
@@ -196,7 +147,10 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         given = X
         on_disk, on_dask = is_on_disk(X), is_dask(X)
         if on_disk or on_dask:  # streamed, never read whole here: checked as it is read
-            y = self._check_on_disk(X, y, eval_set)
+            y = check_unread(X, y, self.early_stopping, eval_set is not None)
+            self.n_features_in_ = int(X.shape[1])
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
         else:
             X, y = validate_data(self, X, y, accept_sparse=("csr", "csc"),
                                  dtype=[np.float64, np.float32])
@@ -210,8 +164,8 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         warm = self.warm_start and hasattr(self, "coef_") and np.array_equal(classes, self.classes_)
         self.classes_ = classes
         y_idx = self._encode(y)
-        sample_weight = self._with_class_weight(self._check_sample_weight(sample_weight, X), y,
-                                                 X.dtype)
+        sample_weight = with_class_weight(self.class_weight, classes,
+                                          check_sample_weight(sample_weight, X), y, X.dtype)
         rng = self._rng_ = _rng(self.random_state)
         # X may be reordered in place only if validate_data made it from a list or an ndarray.
         owns_X = isinstance(given, (list, tuple)) or (
@@ -220,27 +174,18 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         if eval_set is not None:
             X_val, y_val = self._check_eval_set(eval_set)
         elif self.early_stopping:
-            X, y_idx, sample_weight, X_val, y_val = self._hold_out(X, y_idx, sample_weight, rng)
+            X, y_idx, sample_weight, X_val, y_val = hold_out(
+                X, y_idx, sample_weight, rng, self.validation_fraction, len(classes))
             owns_X = True
         # L-BFGS takes the full batch, whatever batch_size says (it keeps its default of 200).
         batch_size = None if self.solver == "lbfgs" else self.batch_size
-        if on_dask:
-            from .sources.dask import DaskSource
-
-            source = DaskSource(X, y_idx, sample_weight, batch_size, rng)
-        elif on_disk:
-            source = Streamed(X, y_idx, sample_weight, batch_size, self.shuffle, rng)
-        else:
-            source = InMemory(X, y_idx, sample_weight, batch_size, self.shuffle, rng, owns_X)
+        source = for_data(X, y_idx, sample_weight, batch_size, self.shuffle, rng, owns_X)
         try:
             if not warm:
                 self._init_state(source, rng)
             else:
                 self._resume()
-            if X_val is not None:
-                val = self._source_for(X_val, y_val)
-            else:
-                val = None
+            val = None if X_val is None else for_data(X_val, y_val)
             try:
                 self._train(source, val, self.max_epochs, callback, fresh_history=not warm)
             except TrainingDivergedError:
@@ -252,42 +197,6 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
             if val is not None:
                 val.close()
         return self
-
-    @staticmethod
-    def _source_for(X, y):
-        """A source to score (X, y) on, wherever X lives."""
-        if is_dask(X):
-            from .sources.dask import DaskSource
-
-            return DaskSource(X, y)
-        return (Streamed if is_on_disk(X) else InMemory)(X, y)
-
-    def _check_on_disk(self, X, y, eval_set):
-        """What ``validate_data`` checks, for an X on disk or on Dask that is not read here.
-        The labels are gathered (they are small: one number a row)."""
-        if self.early_stopping and eval_set is None:
-            raise ValueError("early_stopping on an X on disk or on Dask needs an "
-                             "eval_set=(X_val, y_val): holding out rows would copy them all "
-                             "into memory.")
-        if getattr(X, "ndim", None) != 2:
-            raise ValueError(f"X must be 2-d (n_samples, n_features); got shape {X.shape}.")
-        if is_dask(X):
-            from .sources.dask import check_dask_X
-
-            check_dask_X(X)
-        if is_dask(y):
-            if any(np.isnan(c) for c in y.chunks[0]):
-                raise ValueError("y has unknown chunk sizes: call y.compute_chunk_sizes() "
-                                 "first.")
-            y = y.compute()
-        y = np.asarray(y)
-        if y.ndim != 1 or len(y) != X.shape[0]:
-            raise ValueError(f"y must have shape ({X.shape[0]},) to match X {X.shape}; got "
-                             f"{y.shape}.")
-        self.n_features_in_ = int(X.shape[1])
-        if hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-        return y
 
     @available_if(lambda self: self.solver == "sgd")
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -321,11 +230,11 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         if self.class_weight == "balanced":
             raise ValueError('class_weight="balanced" needs all the data at once: use fit, or '
                              "give partial_fit a dict of class weights.")
-        sample_weight = self._with_class_weight(self._check_sample_weight(sample_weight, X), y,
-                                                 X.dtype)
+        sample_weight = with_class_weight(self.class_weight, self.classes_,
+                                          check_sample_weight(sample_weight, X), y, X.dtype)
         if first or not hasattr(self, "_rng_"):  # a first call, or a loaded model
             self._rng_ = _rng(self.random_state)
-        source = InMemory(X, y_idx, sample_weight, self.batch_size, self.shuffle, self._rng_)
+        source = for_data(X, y_idx, sample_weight, self.batch_size, self.shuffle, self._rng_)
         if first:
             self._init_state(source, self._rng_)
         else:
@@ -333,65 +242,18 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         self._train(source, None, 1, None, fresh_history=first)
         return self
 
-    def _check_sample_weight(self, sample_weight, X):
-        if sample_weight is None:
-            return None
-        w = np.asarray(sample_weight, dtype=X.dtype)
-        if w.shape != (X.shape[0],):
-            raise ValueError(f"sample_weight must have shape ({X.shape[0]},); got {w.shape}.")
-        if not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
-            raise ValueError("sample_weight must be finite, >= 0, and not all zero.")
-        return w
-
-    def _with_class_weight(self, sample_weight, y, dtype):
-        """Per-sample weights times the weight of each sample's class (``class_weight``)."""
-        if self.class_weight is None:
-            return sample_weight
-        if isinstance(self.class_weight, dict):
-            known = set(self.classes_.tolist())
-            unknown = [c for c in self.class_weight if c not in known]
-            if unknown:
-                raise ValueError(f"class_weight names classes that are not in the data: "
-                                 f"{unknown[:5]}; the classes are {self.classes_.tolist()[:20]}.")
-        elif self.class_weight != "balanced":
-            raise ValueError(f'class_weight must be None, "balanced" or a dict {{class: weight}}; '
-                             f"got {self.class_weight!r}.")
-        from sklearn.utils.class_weight import compute_sample_weight
-
-        cw = compute_sample_weight(self.class_weight, y).astype(dtype)
-        return cw if sample_weight is None else sample_weight * cw
-
     def _check_eval_set(self, eval_set):
         try:
             X_val, y_val = eval_set
         except (TypeError, ValueError):
             raise ValueError("eval_set must be a pair (X_val, y_val).") from None
-        X_val = self._check_on_disk_X(X_val) if is_on_disk(X_val) or is_dask(X_val) else \
-            self._validate_X(X_val, reset=False)
+        X_val = self._check_features(X_val)
         y_val = np.asarray(y_val.compute() if is_dask(y_val) else y_val)
         if y_val.shape != (X_val.shape[0],):
             raise ValueError(
                 f"eval_set labels have shape {y_val.shape}; expected ({X_val.shape[0]},)."
             )
         return X_val, self._encode(y_val, "eval_set's y")
-
-    def _hold_out(self, X, y_idx, sample_weight, rng):
-        counts = np.bincount(y_idx, minlength=len(self.classes_))
-        stratify = y_idx if counts.min() >= 2 else None
-        parts = train_test_split(
-            np.arange(X.shape[0]), test_size=self.validation_fraction, stratify=stratify,
-            random_state=int(rng.integers(np.iinfo(np.int32).max)),
-        )
-        tr, va = parts
-        tr.sort()
-        va.sort()
-        if len(tr) == 0 or len(va) == 0:
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction} leaves an empty training or "
-                f"validation set from {X.shape[0]} samples."
-            )
-        sw = None if sample_weight is None else sample_weight[tr]
-        return X[tr], y_idx[tr], sw, X[va], y_idx[va]
 
     def _init_state(self, source, rng):
         """Fresh weights, and the automatic settings resolved from the data."""
@@ -462,26 +324,25 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         return "  ".join(parts)
 
     # -- using the model ----------------------------------------------------------------------
+    def _check_features(self, X):
+        if is_dask(X) or is_on_disk(X):
+            return check_unread_features(X, self.n_features_in_, type(self).__name__)
+        return self._validate_X(X, reset=False)
+
     def _scores(self, X):
         check_is_fitted(self, "coef_")
+        X = self._check_features(X)
         if is_dask(X):  # lazily: a dask array of scores, chunked like X's rows
             from .sources.dask import dask_scores
 
-            return dask_scores(self.coef_, self.intercept_, self._check_on_disk_X(X))
+            return dask_scores(self.coef_, self.intercept_, X)
         if is_on_disk(X):  # block by block, never holding X
-            source = Streamed(self._check_on_disk_X(X), np.zeros(X.shape[0], np.intp))
+            source = Streamed(X, np.zeros(X.shape[0], np.intp))
             try:
                 return source.scores(self.coef_, self.intercept_)
             finally:
                 source.close()
-        X = self._validate_X(X, reset=False)
         return scores(self.coef_, self.intercept_, X)
-
-    def _check_on_disk_X(self, X):
-        if getattr(X, "ndim", None) != 2 or X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has shape {X.shape}, but {type(self).__name__} was fitted on "
-                             f"{self.n_features_in_} features.")
-        return X
 
     def decision_function(self, X):
         """Class scores ``X @ coef_.T + intercept_``.

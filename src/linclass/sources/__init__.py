@@ -8,11 +8,28 @@ validation set. The implementations:
 * ``InMemory``: a numpy array or a scipy.sparse matrix in RAM (``linclass.objective``'s blocked
   loss and ``linclass.batching``'s contiguous minibatches);
 * ``Streamed``: an on-disk array (``.npy`` memmap, raw file, zarr) read in row blocks into
-  reused buffers by a prefetch thread, so the process never holds the whole X.
+  reused buffers by a prefetch thread, so the process never holds the whole X;
+* ``DaskSource`` (``linclass.sources.dask``): a dask array of row chunks, each gradient one
+  map-reduce on a cluster or local threads.
 """
 
 from .base import DataSource
+from .dask import is_dask
 from .memory import InMemory
 from .streamed import DataChangedError, Streamed, is_on_disk
 
-__all__ = ["DataSource", "InMemory", "Streamed", "DataChangedError", "is_on_disk"]
+__all__ = ["DataSource", "InMemory", "Streamed", "DataChangedError", "is_on_disk", "is_dask",
+           "for_data"]
+
+
+def for_data(X, y, sample_weight=None, batch_size=None, shuffle=True, rng=None, owns_X=False):
+    """The source for X wherever it lives: a dask array (``DaskSource``), an array on disk
+    (``Streamed``), or one in memory (``InMemory``; ``owns_X``: it may be reordered in place).
+    """
+    if is_dask(X):
+        from .dask import DaskSource
+
+        return DaskSource(X, y, sample_weight, batch_size, rng)
+    if is_on_disk(X):
+        return Streamed(X, y, sample_weight, batch_size, shuffle, rng)
+    return InMemory(X, y, sample_weight, batch_size, shuffle, rng, owns_X)

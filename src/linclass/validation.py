@@ -1,0 +1,158 @@
+"""Input validation for the estimators, in one place: parameters, labels, weights, held-out
+rows, and X that lives outside memory (on disk or on Dask). Every check raises an error that
+names the problem and the fix."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+
+__all__ = ["check_params", "encode_labels", "check_sample_weight", "with_class_weight",
+           "hold_out", "check_unread", "check_unread_features"]
+
+
+def _positive_int(v, allow_none=False):
+    return (allow_none and v is None) or (isinstance(v, Integral) and v >= 1)
+
+
+# name: (test, what it must be)
+_RULES = {
+    "learning_rate": (lambda v: v == "auto" or (isinstance(v, Real) and np.isfinite(v) and v > 0),
+                      'a positive number or "auto"'),
+    "reg": (lambda v: v == "auto" or (isinstance(v, Real) and np.isfinite(v) and v >= 0),
+            'a number >= 0 or "auto"'),
+    "batch_size": (lambda v: _positive_int(v, allow_none=True),
+                   "a positive integer, or None for full-batch gradient descent"),
+    "max_epochs": (_positive_int, "a positive integer"),
+    "max_steps": (lambda v: _positive_int(v, allow_none=True),
+                  "a positive integer, or None for no limit"),
+    "momentum": (lambda v: isinstance(v, Real) and 0 <= v < 1, "in [0, 1)"),
+    "lr_decay": (lambda v: isinstance(v, Real) and 0 < v <= 1, "in (0, 1]"),
+    "tol": (lambda v: v is None or (isinstance(v, Real) and v >= 0),
+            "a number >= 0, or None to train all max_epochs"),
+    "validation_fraction": (lambda v: isinstance(v, Real) and 0 < v < 1, "in (0, 1)"),
+    "n_iter_no_change": (_positive_int, "a positive integer"),
+    "shuffle": (lambda v: isinstance(v, (bool, np.bool_)) or (isinstance(v, str)
+                                                               and v == "blocks"),
+                'True, False or "blocks"'),
+}
+
+
+def check_params(est, solvers, optimizers):
+    """Check an estimator's hyperparameters (before any data is read)."""
+    rules = dict(_RULES)
+    rules["optimizer"] = (lambda v: v in optimizers, f"one of {sorted(optimizers)}")
+    rules["solver"] = (lambda v: v in solvers, f"one of {solvers}")
+    order = ("learning_rate", "reg", "batch_size", "max_epochs", "max_steps", "optimizer",
+             "momentum", "lr_decay", "tol", "validation_fraction", "n_iter_no_change",
+             "shuffle", "solver")
+    for name in order:
+        ok, want = rules[name]
+        value = getattr(est, name)
+        try:
+            good = bool(ok(value))
+        except TypeError:  # a comparison the value's type does not support
+            good = False
+        if not good:
+            raise ValueError(f"{name} must be {want}; got {value!r}.")
+    if est.solver == "lbfgs" and not est._loss().smooth:
+        raise ValueError(
+            f'solver="lbfgs" needs a smooth loss, and {type(est).__name__}\'s hinge has a '
+            'kink: use squared=True (the squared hinge), or solver="sgd".')
+
+
+def encode_labels(classes, y, what="y"):
+    """Class labels -> indices into ``classes``, with an error naming unknown labels."""
+    y = np.asarray(y)
+    idx = np.searchsorted(classes, y)
+    idx = np.clip(idx, 0, len(classes) - 1)
+    unknown = classes[idx] != y
+    if np.any(unknown):
+        raise ValueError(
+            f"{what} contains labels the model does not know: {np.unique(y[unknown])[:10]}; "
+            f"known classes are {classes.tolist()[:20]}. Pass every class in `classes=` "
+            "(partial_fit) or in the training labels."
+        )
+    return idx.astype(np.intp)
+
+
+def check_sample_weight(sample_weight, X):
+    """``sample_weight`` as an array in X's dtype, or None; finite, >= 0, not all zero."""
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=X.dtype)
+    if w.shape != (X.shape[0],):
+        raise ValueError(f"sample_weight must have shape ({X.shape[0]},); got {w.shape}.")
+    if not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
+        raise ValueError("sample_weight must be finite, >= 0, and not all zero.")
+    return w
+
+
+def with_class_weight(class_weight, classes, sample_weight, y, dtype):
+    """Per-sample weights times the weight of each sample's class (``class_weight``)."""
+    if class_weight is None:
+        return sample_weight
+    if isinstance(class_weight, dict):
+        known = set(classes.tolist())
+        unknown = [c for c in class_weight if c not in known]
+        if unknown:
+            raise ValueError(f"class_weight names classes that are not in the data: "
+                             f"{unknown[:5]}; the classes are {classes.tolist()[:20]}.")
+    elif class_weight != "balanced":
+        raise ValueError(f'class_weight must be None, "balanced" or a dict {{class: weight}}; '
+                         f"got {class_weight!r}.")
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    cw = compute_sample_weight(class_weight, y).astype(dtype)
+    return cw if sample_weight is None else sample_weight * cw
+
+
+def hold_out(X, y_idx, sample_weight, rng, fraction, n_classes):
+    """Split off a (stratified where it can be) validation part for early stopping:
+    ``(X_train, y_train, w_train, X_val, y_val)``, rows in their original order."""
+    from sklearn.model_selection import train_test_split
+
+    counts = np.bincount(y_idx, minlength=n_classes)
+    stratify = y_idx if counts.min() >= 2 else None
+    tr, va = train_test_split(np.arange(X.shape[0]), test_size=fraction, stratify=stratify,
+                              random_state=int(rng.integers(np.iinfo(np.int32).max)))
+    tr.sort()
+    va.sort()
+    if len(tr) == 0 or len(va) == 0:
+        raise ValueError(f"validation_fraction={fraction} leaves an empty training or "
+                         f"validation set from {X.shape[0]} samples.")
+    sw = None if sample_weight is None else sample_weight[tr]
+    return X[tr], y_idx[tr], sw, X[va], y_idx[va]
+
+
+def check_unread(X, y, early_stopping, has_eval_set):
+    """What ``validate_data`` checks, for an X on disk or on Dask that is not read here;
+    returns y in memory (the labels are gathered: they are one number a row)."""
+    from .sources.dask import check_dask_X, is_dask
+
+    if early_stopping and not has_eval_set:
+        raise ValueError("early_stopping on an X on disk or on Dask needs an "
+                         "eval_set=(X_val, y_val): holding out rows would copy them all "
+                         "into memory.")
+    if getattr(X, "ndim", None) != 2:
+        raise ValueError(f"X must be 2-d (n_samples, n_features); got shape {X.shape}.")
+    if is_dask(X):
+        check_dask_X(X)
+    if is_dask(y):
+        if any(np.isnan(c) for c in y.chunks[0]):
+            raise ValueError("y has unknown chunk sizes: call y.compute_chunk_sizes() first.")
+        y = y.compute()
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) != X.shape[0]:
+        raise ValueError(f"y must have shape ({X.shape[0]},) to match X {X.shape}; got "
+                         f"{y.shape}.")
+    return y
+
+
+def check_unread_features(X, n_features, name):
+    """An X on disk or on Dask given to a fitted estimator has its number of features."""
+    if getattr(X, "ndim", None) != 2 or X.shape[1] != n_features:
+        raise ValueError(f"X has shape {X.shape}, but {name} was fitted on {n_features} "
+                         "features.")
+    return X
