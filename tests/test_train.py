@@ -170,3 +170,17 @@ def test_fitted_state_round_trip(cls, problem):
     assert all(isinstance(state[k], int) for k in ("n_iter_", "n_steps_", "n_features_in_"))
     with pytest.raises(ValueError, match="lacks"):
         cls().set_fitted_state({k: v for k, v in state.items() if k != "coef_"})
+
+
+def test_an_interrupted_lbfgs_fit_leaves_no_thread_and_no_model(problem):
+    X, y = problem
+
+    def interrupt(info):
+        if info["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    m = SoftmaxClassifier(solver="lbfgs", max_epochs=30)
+    with pytest.raises(KeyboardInterrupt):
+        m.fit(X, y, callback=interrupt)
+    assert not hasattr(m, "coef_")
+    assert not [t for t in threading.enumerate() if t.name == "linclass-lbfgs"]

@@ -285,10 +285,7 @@ def lbfgs(W, b, source, loss, reg, *, epochs, tol=1e-4, fit_intercept=True, max_
     finally:
         if not finished:  # the consumer left early, or was interrupted
             cancel.set()
-            try:
-                resume.put_nowait(False)
-            except queue.Full:
-                pass
+            _tell(resume, False)
             while worker.is_alive():
                 try:
                     kind, value = handoff.get(timeout=0.1)
@@ -297,8 +294,16 @@ def lbfgs(W, b, source, loss, reg, *, epochs, tol=1e-4, fit_intercept=True, max_
                 if kind == "done":
                     W[...], b[...] = unpack(value)
                 elif kind == "epoch":  # an iteration that ended as we left: do not resume
-                    resume.put(False)
+                    _tell(resume, False)
             worker.join()
+
+
+def _tell(q, value):
+    """Put ``value`` unless the queue already holds one (the answer is then on its way)."""
+    try:
+        q.put_nowait(value)
+    except queue.Full:
+        pass
 
 
 class Monitor:
