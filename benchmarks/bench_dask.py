@@ -127,7 +127,8 @@ def lbfgs(X, y, client, rows, iters, data):
     t0 = time.perf_counter()
     ref = SoftmaxClassifier(solver="lbfgs", max_epochs=iters, tol=None).fit(X, y)
     t_mem = time.perf_counter() - t0
-    out.append(["numpy in memory", f"{t_mem:.1f}", "1.00", "-", f"{ref.history_['train_loss'][-1]:.6f}"])
+    out.append(["numpy in memory", f"{t_mem:.1f}", "1.00", "-",
+                f"{ref.history_['train_loss'][-1]:.6f}"])
     Xd = da.from_array(X, chunks=(rows, X.shape[1]))
     for where in ("threads", "LocalCluster 2x1"):
         t0 = time.perf_counter()
@@ -185,7 +186,8 @@ def dask_ml_peers(X, y, Xv, yv, client, rows, data):
     out = []
     t0 = time.perf_counter()
     m = SoftmaxClassifier(solver="lbfgs", max_epochs=100).fit(Xd, yd)
-    out.append(["linclass SoftmaxClassifier, L-BFGS, 100 iterations", f"{time.perf_counter() - t0:.1f}",
+    out.append(["linclass SoftmaxClassifier, L-BFGS, 100 iterations",
+                f"{time.perf_counter() - t0:.1f}",
                 f"{m.score(Xv, yv):.3f}", "10 classes"])
     t0 = time.perf_counter()
     try:
@@ -201,7 +203,8 @@ def dask_ml_peers(X, y, Xv, yv, client, rows, data):
     for _ in range(5):
         inc.partial_fit(Xd, yd, classes=np.arange(10))
     out.append(["dask-ml Incremental(SGDClassifier(hinge)), 5 passes",
-                f"{time.perf_counter() - t0:.1f}", f"{np.mean(np.asarray(inc.predict(Xv)) == yv):.3f}",
+                f"{time.perf_counter() - t0:.1f}",
+                f"{np.mean(np.asarray(inc.predict(Xv)) == yv):.3f}",
                 "chunks visited one after another"])
     return out
 

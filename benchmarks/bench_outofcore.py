@@ -136,6 +136,8 @@ def main(argv=None):
     ap.add_argument("--cold", action="store_true", help="also time a streamed pass cold")
     ap.add_argument("--limit-gb", type=float, default=None,
                     help="cap the end-to-end run's address space, GiB (default 2.5)")
+    ap.add_argument("--repeats", type=int, default=2,
+                    help="runs of each fit, interleaved; the fastest counts (default 2)")
     ap.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -151,9 +153,12 @@ def main(argv=None):
     rows = []
     for mode in MODES:
         figures = {}
-        for where in ("memory", "disk"):
-            _warm(train)
-            figures[where] = _run_child(mode, where, folder, str(Path(tmp.name) / f"{where}.npy"))
+        for _ in range(args.repeats):  # interleaved; the fastest of each is kept
+            for where in ("memory", "disk"):
+                _warm(train)
+                f = _run_child(mode, where, folder, str(Path(tmp.name) / f"{where}.npy"))
+                if where not in figures or f["fit_s"] < figures[where]["fit_s"]:
+                    figures[where] = f
         Wm, Wd = np.load(Path(tmp.name) / "memory.npy"), np.load(Path(tmp.name) / "disk.npy")
         equal = ("identical" if np.array_equal(Wm, Wd) else
                  f"{np.abs(Wm - Wd).max() / np.abs(Wm).max():.1e} apart")
@@ -161,7 +166,8 @@ def main(argv=None):
         for where, f in figures.items():
             per_epoch = f["fit_s"] / f["epochs"]
             rows.append([mode, where, f"{per_epoch:.2f}", f"{f['rows'] / per_epoch / 1e3:.0f}k",
-                         f"{f['hwm_mb']:,.0f}", f"{100 * (f['hwm_mb'] - f['base_mb']) / size_mb:.1f}%",
+                         f"{f['hwm_mb']:,.0f}",
+                         f"{100 * (f['hwm_mb'] - f['base_mb']) / size_mb:.1f}%",
                          f"{f['load_s']:.1f}" if where == "memory" else "-",
                          "" if where == "memory" else
                          f"{m['fit_s'] / m['epochs'] / (d['fit_s'] / d['epochs']):.2f}",
@@ -183,12 +189,12 @@ def main(argv=None):
         f"Training part: {train.stat().st_size / 1e9:.2f} GB on disk ({n:,} rows in all "
         f"parts), from {json.loads((Path(folder) / 'meta.json').read_text())['source']}. "
         f"Machine: {machine()}. Each figure is one child process; the page cache was warm "
-        "(the file read once before each run). *peak* is the child's VmHWM (file pages "
-        "included); *added* is VmHWM minus the resident size before the data was touched, as "
-        "a share of the file. *in-memory load* is the time to read the file into RAM, not "
-        "counted in the epoch. *weights*: identical bit for bit, or the largest difference "
-        "relative to the largest weight (the automatic penalty of the L-BFGS run comes from "
-        "mean ||x||^2, summed in another order when streamed).\n\n"
+        f"(the file read once before each run); each fit ran {args.repeats} times, interleaved "
+        "with its counterpart, and the fastest run is shown. *peak* is the child's VmHWM "
+        "(file pages included); *added* is VmHWM minus the resident size before the data "
+        "was touched, as a share of the file. *in-memory load* is the time to read the file "
+        "into RAM, not counted in the epoch. *weights*: identical bit for bit, or the largest "
+        "difference relative to the largest weight.\n\n"
         f"End to end: `linclass train --model softmax --dataset npy:PATH --epochs 3` in a "
         f"process {capped}: {wall:.0f} s wall, peak resident "
         f"{hwm:,.0f} MB, test accuracy {metrics['test_accuracy']:.3f}, validation "

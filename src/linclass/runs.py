@@ -216,9 +216,17 @@ def _dask(scheduler):
         except (OSError, TimeoutError) as e:
             raise OSError(f"no Dask scheduler answers at {scheduler} ({e}).") from None
     try:
-        workers = max(1, sum(w["nthreads"] for w in client.scheduler_info()["workers"]
-                             .values()))
-        yield lambda X: dask_rows(X, workers=workers).persist()
+        info = client.scheduler_info()["workers"].values()
+        workers = max(1, sum(w["nthreads"] for w in info))
+        memory = sum(w.get("memory_limit") or 0 for w in info)
+
+        def to_dask(X):
+            Xd = dask_rows(X, workers=workers)
+            # Kept in the workers' memory where it fits in half of it; otherwise every
+            # iteration reads the chunks again from their files (out of core on the cluster).
+            return Xd.persist() if Xd.nbytes < 0.5 * memory else Xd
+
+        yield to_dask
     finally:
         client.close()
         if cluster is not None:
