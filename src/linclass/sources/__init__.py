@@ -7,8 +7,8 @@ validation set. The implementations:
 
 * ``InMemory``: a numpy array or a scipy.sparse matrix in RAM (``linclass.objective``'s blocked
   loss and ``linclass.batching``'s contiguous minibatches);
-* ``Streamed``: an on-disk array (``.npy`` memmap, raw file, zarr) read in row blocks into
-  reused buffers by a prefetch thread, so the process never holds the whole X;
+* ``Streamed``: an on-disk array (``.npy`` file, ``np.memmap``, zarr) read in row blocks by
+  a prefetch thread, so the process never holds the whole X;
 * ``DaskSource`` (``linclass.sources.dask``): a dask array of row chunks, each gradient one
   map-reduce on a cluster or local threads.
 """

@@ -1,10 +1,12 @@
-"""The streamed data source: X on disk, read in row blocks into reused buffers.
+"""The streamed data source: X on disk, read in row blocks.
 
-The process never holds the whole X. A prefetch thread reads the next block while the engine
-computes on the current one (``os.preadv`` for a ``.npy`` file or any ``np.memmap``, which
-releases the GIL; slicing for a zarr array), into two buffers that are reused for the whole
-fit. Reading with ``pread`` instead of through the memory map keeps the file's pages out of
-the process: a memory map that has been read through holds them all in its resident set.
+The process never holds the whole X. A prefetch thread fetches the next block while the engine
+computes on the current one: for a file (a ``.npy``, any ``np.memmap``) it maps just that
+block's window and fills its page tables in one call (``MADV_POPULATE_READ``), and unmaps it
+once the block is used, so the engine computes on the page cache with no copy; or, with
+``read="pread"``, it copies the block into one of two reused buffers. A zarr array is sliced.
+Either way the caller's own memory map is never read through: one that has been holds every
+page of the file in the process's resident set.
 
 * Full batch (and L-BFGS): the blocks in order; each block is summed in the same sub-blocks,
   in the same order, as ``linclass.objective.loss_and_gradient`` sums an in-memory X, so the
@@ -235,8 +237,9 @@ class Streamed(DataSource):
 
     Parameters
     ----------
-    X : np.memmap or zarr array of shape (n_samples, n_features), float32 or float64
-        Never read whole: a memmap is read by ``pread`` from its file (so it stays unmapped).
+    X : np.memmap, NpyArray or zarr array of shape (n_samples, n_features), float32 or float64
+        Never read whole: a file-backed X is read from its file block by block (``read``),
+        never through the caller's map.
     y : ndarray of int of shape (n_samples,)
         Class indices, in memory.
     sample_weight : ndarray of shape (n_samples,), optional
