@@ -53,33 +53,45 @@ def _on_cluster(client, data, rows):
     return Xd
 
 
-def full_batch(X, y, client, rows_list, epochs, data):
+def full_batch(X, y, client, rows_list, epochs, data, repeats):
+    """Every contender ``repeats`` times, interleaved (round after round); the fastest of each
+    counts."""
     import dask.array as da
     from threadpoolctl import threadpool_limits
 
     from linclass import LinearSVM
 
-    out = []
-    ref = LinearSVM(batch_size=None, max_epochs=epochs, **SVM).fit(X, y)
-    t_mem = _per_iteration(ref)
-    out.append(["numpy in memory, 2 BLAS threads", "-", f"{1e3 * t_mem:.0f}", "1.00", "-"])
-    with threadpool_limits(1, user_api="blas"):
-        one = LinearSVM(batch_size=None, max_epochs=epochs, **SVM).fit(X, y)
-    out.append(["numpy in memory, 1 BLAS thread", "-", f"{1e3 * _per_iteration(one):.0f}",
-                f"{_per_iteration(one) / t_mem:.2f}", "identical" if np.array_equal(
-                    one.coef_, ref.coef_) else f"{_rel(ref.coef_, one.coef_):.1e}"])
-    for where in ("threads", "LocalCluster 2x1"):
-        for rows in rows_list:
-            Xd = da.from_array(X, chunks=(rows, X.shape[1]))
-            if where != "threads":
-                Xd = _on_cluster(client, data, rows)
-                m = LinearSVM(batch_size=None, max_epochs=epochs, **SVM).fit(Xd, y)
-            else:
-                m = _no_client(lambda: LinearSVM(batch_size=None, max_epochs=epochs,
-                                                 **SVM).fit(Xd, y), client)
+    def fit(Xf):
+        return LinearSVM(batch_size=None, max_epochs=epochs, **SVM).fit(Xf, y)
+
+    def one_thread():
+        with threadpool_limits(1, user_api="blas"):
+            return fit(X)
+
+    contenders = [("numpy in memory, 2 BLAS threads", "-", lambda: fit(X)),
+                  ("numpy in memory, 1 BLAS thread", "-", one_thread)]
+    for rows in rows_list:
+        Xt = da.from_array(X, chunks=(rows, X.shape[1]))
+        contenders.append(("dask, threads", f"{len(Xt.chunks[0])} of {rows:,}",
+                           lambda Xt=Xt: _no_client(lambda: fit(Xt), client)))
+    for rows in rows_list:
+        Xc = _on_cluster(client, data, rows)
+        contenders.append(("dask, LocalCluster 2x1", f"{len(Xc.chunks[0])} of {rows:,}",
+                           lambda Xc=Xc: fit(Xc)))
+    best = {}
+    for _ in range(repeats):
+        for i, (_, _, run) in enumerate(contenders):
+            m = run()
             t = _per_iteration(m)
-            out.append([f"dask, {where}", f"{len(Xd.chunks[0])} of {rows:,}",
-                        f"{1e3 * t:.0f}", f"{t / t_mem:.2f}", f"{_rel(ref.coef_, m.coef_):.1e}"])
+            if i not in best or t < best[i][0]:
+                best[i] = (t, m.coef_)
+    t_mem, ref = best[0]
+    out = []
+    for i, (name, chunks, _) in enumerate(contenders):
+        t, coef = best[i]
+        apart = "-" if i == 0 else ("identical" if np.array_equal(coef, ref) else
+                                    f"{_rel(ref, coef):.1e}")
+        out.append([name, chunks, f"{1e3 * t:.0f}", f"{t / t_mem:.2f}", apart])
     return out, t_mem
 
 
@@ -221,6 +233,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--prepared", required=True, help="a `linclass prepare` folder (CIFAR-10)")
     ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="rounds of the full-batch contenders; the fastest of each counts")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args(argv)
     import distributed
@@ -234,7 +248,8 @@ def main(argv=None):
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
-        fb, t_mem = full_batch(X, y, client, [n // 10, n // 4, n // 2], args.epochs, data)
+        fb, t_mem = full_batch(X, y, client, [n // 10, n // 4, n // 2], args.epochs, data,
+                               args.repeats)
         ov, t_over = overhead(client, [2, 10, 50])
         lb = lbfgs(X, y, client, n // 4, 30, data)
         mb = minibatch(X, y, Xv, yv, client, n // 2, args.epochs, data)
@@ -248,8 +263,10 @@ def main(argv=None):
     pre = (f"CIFAR-10 from {data.meta['source']}: {n:,} training rows of {X.shape[1]:,} "
            f"float32 (mean-subtracted), validation {len(yv):,}. Machine: {machine()}. "
            "The LocalCluster has 2 single-threaded worker processes on 127.0.0.1, sharing the "
-           "2 cores with the driver and the scheduler. *vs memory*: time over the in-memory "
-           "fit's; *W apart*: the largest weight difference relative to the largest weight.")
+           "2 cores with the driver and the scheduler. The full-batch contenders ran "
+           f"{args.repeats} rounds, interleaved; the fastest of each is shown. *vs memory*: "
+           "time over the in-memory fit's; *W apart*: the largest weight difference relative "
+           "to the largest weight.")
     publish("dask-full", "Dask: a full-batch iteration (SVM loss, gradient, step)", pre,
             ["engine", "chunks", "ms / iteration", "vs memory", "W apart"], fb,
             write=not args.no_write)
