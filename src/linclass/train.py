@@ -133,6 +133,8 @@ def sgd(W, b, source, loss, reg, optimizer, *, epochs, fit_intercept=True, inter
                 stop = True
             if stop:
                 break
+        if hasattr(batches, "close"):  # an epoch left early lets its reader go now
+            batches.close()
         if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
             _diverged(np.inf, epoch, steps, optimizer)
         seen = min(n, steps * B)
