@@ -189,8 +189,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
             try:
                 self._train(source, val, self.max_epochs, callback, fresh_history=not warm)
             except TrainingDivergedError:
-                if on_disk or on_dask:  # NaN in the data looks like divergence: say which
-                    source.check_finite()
+                source.check_finite()  # NaN in data not read up front looks like divergence
                 raise
         finally:
             source.close()

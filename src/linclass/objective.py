@@ -13,7 +13,8 @@ import numpy as np
 
 from .scores import scores, scores_backward
 
-__all__ = ["loss_and_gradient", "BlockSum", "regularization", "penalty", "default_block_rows"]
+__all__ = ["loss_and_gradient", "BlockSum", "with_penalty", "regularization", "penalty",
+           "default_block_rows"]
 
 # A block of X this size stays in the last-level cache between the two products.
 _BLOCK_BYTES = 8 * 2**20
@@ -124,13 +125,25 @@ class BlockSum:
             if self.db is not None:
                 self.db += db_b
 
-    def result(self, reg=0.0):
-        """``(loss, dW, db, n_correct)`` with the L2 penalty ``reg * sum(W**2)`` added."""
+    def partial(self):
+        """``(data_loss, dW, db, n_correct)`` of the blocks added so far, without the penalty
+        (partial sums from several places add up term by term)."""
         dW, db = self.dW, self.db
         if dW is None:  # every block had zero weight
             dW = np.zeros_like(self.W)
             db = None if self.b is None else np.zeros_like(self.b)
-        value, dreg = regularization(self.W, reg)
-        if reg:
-            dW += dreg
-        return self.data_loss + value, dW, db, self.n_correct
+        return self.data_loss, dW, db, self.n_correct
+
+    def result(self, reg=0.0):
+        """``(loss, dW, db, n_correct)`` with the L2 penalty ``reg * sum(W**2)`` added."""
+        return with_penalty(self.W, self.partial(), reg)
+
+
+def with_penalty(W, sums, reg):
+    """``(loss, dW, db, n_correct)`` from the data sums ``(data_loss, dW, db, n_correct)`` and
+    the L2 penalty ``reg * sum(W**2)`` (gradient ``2 * reg * W``, added into dW)."""
+    data_loss, dW, db, n_correct = sums
+    value, dreg = regularization(W, reg)
+    if reg:
+        dW += dreg
+    return data_loss + value, dW, db, n_correct

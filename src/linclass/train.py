@@ -10,7 +10,8 @@ stops the solver by leaving the loop::
     for record in sgd(W, b, source, loss, reg, optimizer, epochs=100):
         if monitor.update(W, b, record):
             break
-    W, b = monitor.best_weights or (W, b)
+    if monitor.best_weights is not None:   # with early stopping
+        W, b, best_epoch = monitor.best_weights
 
 The engine never touches X: the source gives the full-batch gradient or the minibatches.
 """

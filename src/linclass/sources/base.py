@@ -6,7 +6,7 @@ import numpy as np
 
 from ..optim import top_eigenvalue
 
-__all__ = ["DataSource"]
+__all__ = ["DataSource", "nonfinite_rows_error"]
 
 
 class DataSource:
@@ -50,6 +50,11 @@ class DataSource:
     def close(self):
         """Let go of what the source holds open (files, buffers)."""
 
+    def check_finite(self):
+        """Raise a ValueError naming the rows of X with NaN or inf, if there are any (a
+        diverging fit calls it, to tell bad data from a too large step). X in memory was
+        checked when it came in: nothing to do."""
+
     def top_eigenvalue(self, rows=2048, iters=20):
         """The largest eigenvalue of ``X.T @ X / n``, by power iteration on at most ``rows``
         evenly spaced rows (see ``linclass.optim.top_eigenvalue``)."""
@@ -57,3 +62,9 @@ class DataSource:
         idx = np.unique(np.linspace(0, n - 1, min(n, rows)).astype(np.intp))
         Xs, ws = self.sample_rows(idx)
         return top_eigenvalue(Xs, ws, rows=len(idx), iters=iters)
+
+
+def nonfinite_rows_error(bad):
+    """The error for rows of X (indices ``bad``) that hold NaN or inf."""
+    return ValueError(f"X has NaN or infinite values in {len(bad):,} rows (the first: "
+                      f"{bad[:5].tolist()}). Fix or drop those rows before training.")

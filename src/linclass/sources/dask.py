@@ -11,8 +11,9 @@ Minibatch training is **local SGD with model averaging**: one round ships W once
 takes ``local_steps`` minibatch steps of its own from it; the driver averages the chunks'
 weights (by rows). A round costs one Dask round trip (15-25 ms on a LocalCluster) instead of
 one per minibatch, which would be 20x slower than serial SGD; the price is that P chunks
-averaged make the progress of about ``local_steps`` serial steps, not P times as many, so the
-step is scaled by the number of chunks (``lr_scale``). See the README's "On a cluster".
+averaged make the progress of about ``local_steps`` serial steps, not P times as many: a
+learning rate up to P times larger catches up where the step is well under its stability limit
+(it is not scaled for you). See the README's "On a cluster".
 
 Without a ``distributed.Client`` the threaded scheduler runs the tasks, with the BLAS held to
 one thread per task thread (threadpoolctl), so threads do not oversubscribe the cores. A
@@ -24,10 +25,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..objective import BlockSum, default_block_rows
-from ..optim import mean_of_norms, top_eigenvalue
+from ..objective import BlockSum, default_block_rows, with_penalty
+from ..optim import mean_of_norms
 from ..scores import scores
-from .base import DataSource
+from .base import DataSource, nonfinite_rows_error
 
 __all__ = ["DaskSource", "is_dask", "active_client", "ClusterError"]
 
@@ -71,9 +72,7 @@ def _chunk_sum(X, y, w, Wb, loss, total):
     rows = default_block_rows(X)
     for s in range(0, X.shape[0], rows):
         acc.add(X[s:s + rows], y[s:s + rows], None if w is None else w[s:s + rows])
-    dW = np.zeros_like(W) if acc.dW is None else acc.dW
-    db = None if b is None else (np.zeros_like(b) if acc.db is None else acc.db)
-    return acc.data_loss, dW, db, acc.n_correct
+    return acc.partial()
 
 
 def _add(p, q):
@@ -215,13 +214,11 @@ class DaskSource(DataSource):
         Wb = self._weights_key(W, b)
         parts = [delayed(_chunk_sum)(x, y, w, Wb, loss, self.total_weight)
                  for x, y, w in self._parts]
-        (data_loss, dW, db, correct), = self._compute(self._tree(parts, _add))
-        acc = BlockSum(W, b, loss, self.total_weight)
-        acc.data_loss, acc.dW, acc.db, acc.n_correct = data_loss, dW, db, correct
-        value, dW, db, correct = acc.result(reg)
-        if not np.isfinite(value):
+        (sums,) = self._compute(self._tree(parts, _add))
+        result = with_penalty(W, sums, reg)
+        if not np.isfinite(result[0]):
             self.check_finite()
-        return value, dW, db, correct
+        return result
 
     def local_sgd_round(self, W, b, loss, reg, learning_rate, intercept_step, fit_intercept):
         """One round of local SGD from (W, b): returns the averaged ``(W, b)``, the rows seen
@@ -261,8 +258,7 @@ class DaskSource(DataSource):
                                                for x, _, _ in self._parts]))
         bad = np.flatnonzero(~np.isfinite(norms))
         if len(bad):
-            raise ValueError(f"X has NaN or infinite values in {len(bad):,} rows (the first: "
-                             f"{bad[:5].tolist()}). Fix or drop those rows before training.")
+            raise nonfinite_rows_error(bad)
         return norms
 
     def check_finite(self):
@@ -274,12 +270,6 @@ class DaskSource(DataSource):
         (Xs,) = self._compute(Xs)
         return np.asarray(Xs), None if self.sample_weight is None else \
             np.asarray(self.sample_weight)[rows]
-
-    def top_eigenvalue(self, rows=2048, iters=20):
-        n = self.n_samples
-        idx = np.unique(np.linspace(0, n - 1, min(n, rows)).astype(np.intp))
-        Xs, ws = self.sample_rows(idx)
-        return top_eigenvalue(Xs, ws, rows=len(idx), iters=iters)
 
 
 def check_dask_X(X):

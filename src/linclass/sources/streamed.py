@@ -28,9 +28,9 @@ import threading
 import numpy as np
 
 from ..objective import BlockSum, default_block_rows
-from ..optim import mean_of_norms, row_squared_norms, top_eigenvalue
+from ..optim import mean_of_norms, row_squared_norms
 from ..scores import scores
-from .base import DataSource
+from .base import DataSource, nonfinite_rows_error
 
 __all__ = ["Streamed", "is_on_disk", "DataChangedError"]
 
@@ -320,10 +320,7 @@ class Streamed(DataSource):
             for s in range(0, stop - start, self.sub_rows):
                 e = min(stop - start, s + self.sub_rows)
                 a, z = start + s, start + e
-                if e - s == n:
-                    acc.add(rows, self.y, self.sample_weight)
-                else:
-                    acc.add(rows[s:e], self.y[a:z], self._weights(a, z))
+                acc.add(rows[s:e], self.y[a:z], self._weights(a, z))
         result = acc.result(reg)
         if not np.isfinite(result[0]):
             self.check_finite()
@@ -372,7 +369,7 @@ class Streamed(DataSource):
             norms[start:stop] = row_squared_norms(rows)
         bad = np.flatnonzero(~np.isfinite(norms))
         if len(bad):
-            self._bad_rows(bad)
+            raise nonfinite_rows_error(bad)
         return mean_of_norms(norms, self.sample_weight)
 
     def sample_rows(self, rows):
@@ -380,12 +377,6 @@ class Streamed(DataSource):
         for i, r in enumerate(rows):
             self.reader.read(int(r), int(r) + 1, out[i:i + 1])
         return out, None if self.sample_weight is None else self.sample_weight[rows]
-
-    def top_eigenvalue(self, rows=2048, iters=20):
-        n = self.n_samples
-        idx = np.unique(np.linspace(0, n - 1, min(n, rows)).astype(np.intp))
-        Xs, ws = self.sample_rows(idx)
-        return top_eigenvalue(Xs, ws, rows=len(idx), iters=iters)
 
     def close(self):
         self.reader.close()
@@ -397,10 +388,5 @@ class Streamed(DataSource):
         for start, stop, rows in self._read(self._blocks()):
             bad = np.flatnonzero(~np.isfinite(rows).all(axis=1))
             if len(bad):
-                self._bad_rows(bad + start)
-
-    def _bad_rows(self, bad):
-        raise ValueError(
-            f"X has NaN or infinite values in {len(bad):,} rows (the first: "
-            f"{bad[:5].tolist()}). Fix or drop those rows in the file before training.")
+                raise nonfinite_rows_error(bad + start)
 
