@@ -35,15 +35,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import ModelFileError
+
 __all__ = ["save", "load", "load_metadata", "atomic_write", "ModelFileError", "FORMAT_VERSION"]
 
 FORMAT = "linclass-model"
 _ARRAYS = ("coef_", "intercept_", "classes_")  # stored as arrays; the rest of the state as JSON
 FORMAT_VERSION = 1
-
-
-class ModelFileError(ValueError):
-    """A file that is not a linclass model, or a damaged one."""
 
 
 def atomic_write(path, write):

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import LinclassError
 from .objective import loss_and_gradient, penalty
 
 __all__ = ["Epoch", "Monitor", "sgd", "local_sgd", "lbfgs", "TrainingDivergedError",
@@ -34,7 +35,7 @@ HISTORY_KEYS = ("epoch", "train_loss", "train_accuracy", "penalty", "val_loss", 
                 "learning_rate", "seconds")
 
 
-class TrainingDivergedError(FloatingPointError, ValueError):
+class TrainingDivergedError(LinclassError, FloatingPointError, ValueError):
     """The loss became inf or NaN: the learning rate is too large for this data."""
 
 

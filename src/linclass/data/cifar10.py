@@ -3,8 +3,9 @@
 * The "python version" (``cifar-10-python.tar.gz`` -> ``cifar-10-batches-py/``): pickled dicts
   ``{b"data": uint8 array (10000, 3072), b"labels": [...], ...}`` in ``data_batch_1..5`` and
   ``test_batch``, class names in ``batches.meta``. They are read with a restricted unpickler
-  that allows only what those files contain (a dict, lists, bytes, numbers and a uint8 numpy
-  array), so a malicious file cannot run code.
+  that allows only what those files contain (a dict, lists, bytes, numbers and the description
+  of an integer array, which linclass checks and builds itself), so a malicious file can
+  neither run code nor make numpy allocate or dereference what it chooses.
 * The "binary version" (``cifar-10-binary.tar.gz`` -> ``cifar-10-batches-bin/``): records of 1
   label byte + 3,072 pixel bytes in ``data_batch_1..5.bin`` and ``test_batch.bin``, class names
   in ``batches.meta.txt``.
@@ -16,13 +17,16 @@ to height x width x channel, as images are everywhere else.
 from __future__ import annotations
 
 import io
+import math
 import pickle
-import tarfile
 from pathlib import Path
 
 import numpy as np
 
-from .dataset import DataFileError, Dataset
+from ..errors import DataFileError
+from .archives import (check_input_path, check_tar_complete, is_tar, open_tar, read_file,
+                       read_tar_member, reading)
+from .dataset import Dataset
 
 __all__ = ["load_cifar10", "RestrictedUnpickler", "CIFAR10_CLASSES"]
 
@@ -33,47 +37,106 @@ TEST = "test_batch"
 RECORD = 1 + 3072
 
 
+class _Dtype:
+    """What ``numpy.dtype(name, align, copy)`` in a batch asked for: only a name is kept.
+
+    numpy's own dtype would take its internals from the file (``__setstate__`` can set an
+    item size or an object flag: a segmentation fault later); this stand-in keeps the byte
+    order of the state and nothing else."""
+
+    def __init__(self, name, align=False, copy=True):
+        if not isinstance(name, str) or name not in _INT_CODES:
+            raise pickle.UnpicklingError(f"dtype {name!r} is not allowed in a CIFAR-10 batch")
+        self.name, self.order = name, "|"
+
+    def __setstate__(self, state):
+        if not (isinstance(state, tuple) and len(state) >= 2 and state[1] in ("|", "<", ">",
+                                                                               "=")):
+            raise pickle.UnpicklingError("a dtype state that is not numpy's")
+        self.order = state[1]
+
+    def numpy(self):
+        order = "<" if self.order in ("|", "=") else self.order
+        return np.dtype(order + self.name)
+
+
+class _Array:
+    """An array a batch describes: shape, dtype and raw bytes, checked and then built by
+    linclass (``numpy()``), never by numpy's unpickling."""
+
+    def __init__(self, shape=(0,), dtype=None, order="C", data=b""):
+        self.shape, self.dtype, self.fortran, self.data = shape, dtype, order == "F", data
+
+    def __setstate__(self, state):
+        if not isinstance(state, tuple) or len(state) not in (4, 5):
+            raise pickle.UnpicklingError("an array state that is not numpy's")
+        self.shape, self.dtype, self.fortran, self.data = state[-4:]
+
+    def numpy(self, where):
+        shape, dtype, data = self.shape, self.dtype, self.data
+        if not (isinstance(shape, tuple) and 1 <= len(shape) <= 2
+                and all(type(d) is int and 0 <= d < 2**31 for d in shape)):
+            raise DataFileError(f"{where}: an array of shape {shape!r}.")
+        if not isinstance(dtype, _Dtype) or not isinstance(data, (bytes, bytearray)):
+            raise DataFileError(f"{where}: an array without a plain integer type and bytes.")
+        dt = dtype.numpy()
+        if math.prod(shape) * dt.itemsize != len(data):
+            raise DataFileError(f"{where}: an array of shape {shape} and type {dt} in "
+                                f"{len(data):,} bytes.")
+        return np.frombuffer(data, dt).reshape(shape, order="F" if self.fortran else "C") \
+            .astype(dt.newbyteorder("="))
+
+
+_INT_CODES = {f"{k}{n}" for k in "ui" for n in (1, 2, 4, 8)}
+
+
 def _reconstruct(cls, shape, dtype):
-    # numpy's own pickle path for arrays, reached only for a plain ndarray of bytes/numbers.
-    if cls is not np.ndarray:
+    # numpy's pickle path for arrays (protocols 0-4): an empty array that BUILD then fills.
+    if cls is not _Array:
         raise pickle.UnpicklingError("only numpy.ndarray may be rebuilt")
-    return np.ndarray.__new__(np.ndarray, shape, dtype)
+    return _Array()
 
 
-def _dtype(name, *args):
-    dt = np.dtype(name)
-    if dt.kind not in "biu":
-        raise pickle.UnpicklingError(f"dtype {dt} is not allowed in a CIFAR-10 batch")
-    return dt
-
-
-def _latin1_bytes(text, encoding="latin1"):
-    # How Python 3 writes bytes in pickle protocols 0-2: _codecs.encode(str, "latin1").
-    if not isinstance(text, str) or encoding != "latin1":
-        raise pickle.UnpicklingError("_codecs.encode is allowed only for latin1 text")
-    return text.encode("latin1")
+def _frombuffer(buffer, dtype, shape, order):
+    # numpy's pickle path for arrays in protocol 5.
+    return _Array(shape, dtype, order, buffer)
 
 
 class RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler that resolves only the globals a CIFAR-10 batch needs: numpy's array
-    reconstruction for a plain array of integers, and latin1 bytes (as Python 3 writes bytes
-    into old pickle protocols).
+    """An unpickler that resolves only the globals a CIFAR-10 batch needs, to stand-ins.
 
     Anything else -- ``os.system``, ``builtins.eval``, any class -- raises
-    ``pickle.UnpicklingError`` before it is called.
+    ``pickle.UnpicklingError`` before it is called. numpy's own array and dtype rebuilding is
+    never reached: arrays come back as ``_Array`` descriptions that ``_python_batch`` checks
+    and builds. Bytes made from latin1 text (how Python 3 writes bytes into protocols 0-2) may
+    not add up to more than the pickle itself, so a few memo references cannot expand into
+    gigabytes.
     """
 
-    _ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
-        ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
-        ("numpy", "ndarray"): np.ndarray,
-        ("numpy", "dtype"): _dtype,
-        ("_codecs", "encode"): _latin1_bytes,
-    }
+    def __init__(self, file, budget, **kwargs):
+        super().__init__(file, **kwargs)
+        self._budget = budget
+        self._allowed = {
+            ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
+            ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+            ("numpy.core.numeric", "_frombuffer"): _frombuffer,
+            ("numpy._core.numeric", "_frombuffer"): _frombuffer,
+            ("numpy", "ndarray"): _Array,
+            ("numpy", "dtype"): _Dtype,
+            ("_codecs", "encode"): self._latin1_bytes,
+        }
+
+    def _latin1_bytes(self, text, encoding="latin1"):
+        if not isinstance(text, str) or encoding != "latin1":
+            raise pickle.UnpicklingError("_codecs.encode is allowed only for latin1 text")
+        self._budget -= len(text)
+        if self._budget < 0:
+            raise pickle.UnpicklingError("it expands into more bytes than the file holds")
+        return text.encode("latin1")
 
     def find_class(self, module, name):
         try:
-            return self._ALLOWED[(module, name)]
+            return self._allowed[(module, name)]
         except KeyError:
             raise pickle.UnpicklingError(
                 f"{module}.{name} is not allowed in a CIFAR-10 batch") from None
@@ -81,13 +144,13 @@ class RestrictedUnpickler(pickle.Unpickler):
 
 def _unpickle(data, where):
     try:
-        obj = RestrictedUnpickler(io.BytesIO(data), encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
-            IndexError, KeyError) as e:
-        raise DataFileError(f"{where} is not a valid CIFAR-10 python batch ({e}).") from None
+        obj = RestrictedUnpickler(io.BytesIO(data), len(data), encoding="bytes").load()
+    except Exception as e:  # nothing in it can run code: whatever it raises is the file's fault
+        raise DataFileError(f"{where} is not a valid CIFAR-10 python batch "
+                            f"({type(e).__name__}: {e}).") from None
     if not isinstance(obj, dict):
         raise DataFileError(f"{where} is not a CIFAR-10 batch (it holds a {type(obj).__name__}).")
-    return {k.decode() if isinstance(k, bytes) else k: v for k, v in obj.items()}
+    return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in obj.items()}
 
 
 def _chw_to_hwc(X):
@@ -96,14 +159,24 @@ def _chw_to_hwc(X):
 
 def _python_batch(data, where):
     batch = _unpickle(data, where)
-    try:
-        X = np.asarray(batch["data"])
-        y = np.asarray(batch["labels"], dtype=np.int64)
-    except KeyError as e:
-        raise DataFileError(f"{where} has no {e.args[0]!r} entry.") from None
+    if "data" not in batch or "labels" not in batch:
+        raise DataFileError(f"{where} has no {'data' if 'data' not in batch else 'labels'!r} "
+                            "entry.")
+    X, labels = batch["data"], batch["labels"]
+    if not isinstance(X, _Array):
+        raise DataFileError(f"{where}: data is a {type(X).__name__}, not an array of pixels.")
+    X = X.numpy(where)
     if X.dtype != np.uint8 or X.ndim != 2 or X.shape[1] != 3072:
         raise DataFileError(f"{where}: data is {X.dtype} {X.shape}, not uint8 (n, 3072).")
-    return X, y
+    if isinstance(labels, _Array):
+        y = labels.numpy(where)
+    elif isinstance(labels, list) and all(type(v) is int for v in labels):
+        y = np.array(labels, dtype=np.int64) if all(-1 < v < 256 for v in labels) else None
+    else:
+        y = None
+    if y is None or y.ndim != 1:
+        raise DataFileError(f"{where}: labels are not a list of small integers.")
+    return X, y.astype(np.int64)
 
 
 def _binary_batch(data, where):
@@ -118,16 +191,19 @@ class _Source:
     """Files of a CIFAR-10 download, from a folder or straight from the .tar.gz."""
 
     def __init__(self, path):
-        self.path = Path(path)
+        self.path = check_input_path(path)
         self._tar = None
         self.files = {}
         if self.path.is_dir():
             for p in self.path.rglob("*"):
                 if p.is_file():
                     self.files[p.name] = p
-        elif tarfile.is_tarfile(self.path):
-            self._tar = tarfile.open(self.path)
-            for m in self._tar.getmembers():
+        elif is_tar(self.path):
+            check_tar_complete(self.path)
+            self._tar = open_tar(self.path)
+            with reading(self.path):
+                members = self._tar.getmembers()
+            for m in members:
                 if m.isfile():
                     self.files[Path(m.name).name] = m
         else:
@@ -136,8 +212,8 @@ class _Source:
     def read(self, name):
         item = self.files[name]
         if self._tar is None:
-            return item.read_bytes()
-        return self._tar.extractfile(item).read()
+            return read_file(item, "a CIFAR-10 batch")
+        return read_tar_member(self._tar, item, self.where(name))
 
     def where(self, name):
         return f"{self.path}:{name}" if self._tar is not None else str(self.files[name])
@@ -163,8 +239,6 @@ def load_cifar10(path):
         uint8 rows of 32 x 32 x 3 pixels (height, width, channel).
     """
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist.")
     src = _Source(path)
     try:
         if all(n in src.files for n in TRAIN + [TEST]):
@@ -184,8 +258,10 @@ def load_cifar10(path):
     for (X, y), n in zip(parts, names):
         if len(X) != len(y):
             raise DataFileError(f"{src.where(n)} has {len(X)} images but {len(y)} labels.")
-        if y.size and (y.min() < 0 or y.max() >= len(class_names)):
-            raise DataFileError(f"{src.where(n)} has label {int(y.max())}, outside 0..9.")
+        outside = y[(y < 0) | (y >= len(class_names))]
+        if outside.size:
+            raise DataFileError(f"{src.where(n)} has label {int(outside[0])}, outside "
+                                f"0..{len(class_names) - 1}.")
     X = _chw_to_hwc(np.concatenate([p[0] for p in parts[:-1]]))
     y = np.concatenate([p[1] for p in parts[:-1]]).astype(np.intp)
     Xt, yt = _chw_to_hwc(parts[-1][0]), parts[-1][1].astype(np.intp)
@@ -193,16 +269,27 @@ def load_cifar10(path):
                    y_test=yt)
 
 
+def _class_names(names, where):
+    if not (1 <= len(names) <= 1000 and all(0 < len(n) <= 200 for n in names)):
+        raise DataFileError(f"{where}: class names are not 1 to 1,000 names of 1 to 200 "
+                            "characters.")
+    return names
+
+
 def _python_names(src):
     if "batches.meta" not in src.files:
         return list(CIFAR10_CLASSES)
-    meta = _unpickle(src.read("batches.meta"), src.where("batches.meta"))
-    names = [n.decode() if isinstance(n, bytes) else str(n) for n in meta.get("label_names", [])]
-    return names or list(CIFAR10_CLASSES)
+    where = src.where("batches.meta")
+    names = _unpickle(src.read("batches.meta"), where).get("label_names", [])
+    if not isinstance(names, list) or not all(isinstance(n, (bytes, str)) for n in names):
+        raise DataFileError(f"{where}: label_names is not a list of names.")
+    names = [n.decode("utf-8", "replace") if isinstance(n, bytes) else n for n in names]
+    return _class_names(names, where) if names else list(CIFAR10_CLASSES)
 
 
 def _binary_names(src):
     if "batches.meta.txt" not in src.files:
         return list(CIFAR10_CLASSES)
-    names = [n.strip() for n in src.read("batches.meta.txt").decode().splitlines() if n.strip()]
-    return names or list(CIFAR10_CLASSES)
+    text = src.read("batches.meta.txt").decode("utf-8", "replace")
+    names = [n.strip() for n in text.splitlines() if n.strip()]
+    return _class_names(names, src.where("batches.meta.txt")) if names else list(CIFAR10_CLASSES)

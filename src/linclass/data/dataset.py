@@ -6,11 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import limits
+from ..errors import DataFileError
+
 __all__ = ["Dataset", "DataFileError", "load_dataset"]
-
-
-class DataFileError(ValueError):
-    """A data file that is damaged or not in the format it should be; the message names it."""
 
 
 @dataclass
@@ -77,6 +76,9 @@ def load_dataset(spec, size=None, skip_bad=False):
         "cifar10": load_cifar10,
         "folder": lambda p: load_image_folder(p, size=size, skip_bad=skip_bad),
     }
+    if size is not None:  # refused before anything is read
+        for side in (size,) if isinstance(size, int) else tuple(size):
+            limits.check_image_side(int(side))
     kind, sep, path = str(spec).partition(":")
     if kind not in loaders:
         raise ValueError(f"unknown data set {spec!r}; use digits, mnist:PATH, "

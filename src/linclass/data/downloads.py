@@ -19,10 +19,12 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import LinclassError
+
 __all__ = ["SOURCES", "DownloadError", "cache_dir", "download", "cached_path", "md5sum"]
 
 
-class DownloadError(OSError):
+class DownloadError(LinclassError, OSError):
     """A download that could not be completed; the message says what to do instead."""
 
 

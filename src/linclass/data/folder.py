@@ -14,16 +14,18 @@ with a warning that counts them instead.
 from __future__ import annotations
 
 import os
-import tarfile
 import warnings
-import zipfile
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from .dataset import DataFileError, Dataset
+from .. import limits
+from ..errors import DataFileError
+from .archives import (check_input_path, check_tar_complete, is_tar, is_zip, open_tar, open_zip,
+                       read_file, read_tar_member, read_zip_member, reading)
+from .dataset import Dataset
 from .images import IMAGE_EXTENSIONS, UnreadableImage, image_row, is_grey, open_image
 
 __all__ = ["load_image_folder"]
@@ -33,18 +35,30 @@ _CHUNK = 2048
 
 
 class _Folder:
+    """A tree of image files. Symbolic links are followed, to folders as to files (a class
+    folder may be a link into another data set); a link back up the tree is skipped with a
+    warning instead of walking it for ever."""
+
     def __init__(self, path):
         self.path = path
 
     def entries(self):
-        for dirpath, dirnames, filenames in os.walk(self.path):
+        seen = set()
+        for dirpath, dirnames, filenames in os.walk(self.path, followlinks=True):
+            real = os.path.realpath(dirpath)
+            if real in seen:
+                warnings.warn(f"{dirpath} links back to a folder already read; skipped.",
+                              stacklevel=4)
+                dirnames[:] = []
+                continue
+            seen.add(real)
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for name in sorted(filenames):
                 full = Path(dirpath) / name
                 yield full.relative_to(self.path).parts, full
 
     def read(self, key):
-        return Path(key).read_bytes()
+        return read_file(key, "an image file")
 
     def where(self, key):
         return str(key)
@@ -56,12 +70,17 @@ class _Folder:
 class _Tar(_Folder):
     """Read as a stream, in archive order: seeking back in a .tar.gz restarts decompression."""
 
+    def __init__(self, path):
+        super().__init__(path)
+        check_tar_complete(path)
+
     def entries(self):
-        with tarfile.open(self.path, "r|*") as tar:
+        with open_tar(self.path, "r|*") as tar, reading(self.path):
             for m in tar:
                 if m.isfile():
                     parts = PurePosixPath(m.name).parts
-                    data = tar.extractfile(m).read() if _is_image(parts) else b""
+                    where = f"{self.path}:{m.name}"
+                    data = read_tar_member(tar, m, where) if _is_image(parts) else b""
                     yield parts, (m.name, data)
 
     def read(self, key):
@@ -74,15 +93,17 @@ class _Tar(_Folder):
 class _Zip(_Folder):
     def __init__(self, path):
         super().__init__(path)
-        self.zip = zipfile.ZipFile(path)
+        self.zip = open_zip(path)
 
     def entries(self):
-        for info in self.zip.infolist():
+        with reading(self.path):
+            infos = self.zip.infolist()
+        for info in infos:
             if not info.is_dir():
                 yield PurePosixPath(info.filename).parts, info
 
     def read(self, key):
-        return self.zip.read(key)
+        return read_zip_member(self.zip, key, self.where(key))
 
     def where(self, key):
         return f"{self.path}:{key.filename}"
@@ -92,11 +113,12 @@ class _Zip(_Folder):
 
 
 def _open_source(path):
+    check_input_path(path)
     if path.is_dir():
         return _Folder(path)
-    if zipfile.is_zipfile(path):
+    if is_zip(path):
         return _Zip(path)
-    if tarfile.is_tarfile(path):
+    if is_tar(path):
         return _Tar(path)
     raise DataFileError(f"{path} is not a folder, a .zip or a .tar(.gz) archive of images.")
 
@@ -173,8 +195,6 @@ def load_image_folder(path, size=None, skip_bad=False, workers=None):
         ``train/`` and ``test/``, the test images are ``X_test``/``y_test``.
     """
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist.")
     source = _open_source(path)
     try:
         groups = _group(_images(source), path)
@@ -201,7 +221,7 @@ def load_image_folder(path, size=None, skip_bad=False, workers=None):
     size, mode, bad = _choose_size_and_mode(blobs, wheres, size)
     arrays = {}
     for split in splits:
-        X, errors = _decode(blobs.pop(split), size, mode, workers)  # the bytes can go now
+        X, errors = _decode(blobs.pop(split), size, mode, workers, path)  # the bytes can go now
         bad.update({wheres[split][i]: why for i, why in errors})
         keep = np.array([w not in bad for w in wheres[split]], dtype=bool)
         arrays[split] = (X, labels[split]) if keep.all() else (X[keep], labels[split][keep])
@@ -243,11 +263,14 @@ def _choose_size_and_mode(blobs, wheres, size):
     size = tuple(int(s) for s in size)
     if len(size) != 2 or min(size) < 1:
         raise ValueError(f"size must be a positive int or (width, height); got {size}.")
+    limits.check_image_side(max(size), "the image size")
     return size, ("L" if grey else "RGB"), bad
 
 
-def _decode(blobs, size, mode, workers):
+def _decode(blobs, size, mode, workers, where):
     n = len(blobs)
+    limits.check_bytes(n * size[0] * size[1] * (3 if mode == "RGB" else 1),
+                       f"{n:,} images of {size[0]} x {size[1]} pixels", where)
     if workers is None:
         workers = (os.cpu_count() or 1) if n >= _PARALLEL_FROM else 1
     if workers <= 1 or n < 2 * _CHUNK:

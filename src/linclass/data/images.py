@@ -3,7 +3,8 @@
 The same two steps serve loading a folder of images and ``linclass predict``: an image becomes
 the colour mode of the data set (``"L"`` grey or ``"RGB"``; transparent pixels are composited
 over white) and its size (resized with Pillow's antialiased bilinear filter), then a flat row
-of uint8 pixels in height x width (x channel) order.
+of uint8 pixels in height x width (x channel) order. 16-bit grey images are scaled into 0..255
+(65,535 becomes 255), not clipped.
 """
 
 from __future__ import annotations
@@ -12,13 +13,17 @@ import io
 
 import numpy as np
 
+from .. import limits
+from ..errors import LinclassError
+
 __all__ = ["IMAGE_EXTENSIONS", "open_image", "image_row", "is_grey", "UnreadableImage"]
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-_GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
+_GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+_WIDE_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N"}  # 16-bit grey (PNG, TIFF)
 
 
-class UnreadableImage(ValueError):
+class UnreadableImage(LinclassError, ValueError):
     """Pillow could not decode the bytes as an image."""
 
 
@@ -31,13 +36,20 @@ def _pil():
 
 
 def open_image(data):
-    """Open image bytes (or a path) with Pillow and check them, without decoding the pixels."""
+    """Open image bytes (or a path) with Pillow and check them, without decoding the pixels:
+    the header must be readable and the image within ``max_image_pixels``
+    (``linclass.limits``), so a few bytes that declare a gigapixel image are refused before
+    anything is allocated."""
     Image = _pil()
     try:
         im = Image.open(io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data)
-        im.size  # noqa: B018 - the header must be readable
+        width, height = im.size
     except Exception as e:  # Pillow raises many types for damaged files
         raise UnreadableImage(f"{type(e).__name__}: {e}") from None
+    cap = limits.get("max_image_pixels")
+    if width * height > cap:
+        raise UnreadableImage(f"{width} x {height} pixels, more than the cap of {cap:,} "
+                              "(raise it with LINCLASS_MAX_IMAGE_PIXELS=... if it is right)")
     return im
 
 
@@ -67,6 +79,9 @@ def image_row(data, size, mode):
             rgba = im.convert("RGBA")
             background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
             im = Image.alpha_composite(background, rgba)
+        if im.mode in _WIDE_MODES:  # 16-bit grey: scale, not clip, into 0..255
+            wide = np.asarray(im, dtype=np.float64)
+            im = Image.fromarray(np.rint(np.clip(wide, 0, 65535) / 257).astype(np.uint8), "L")
         if im.mode != mode:
             im = im.convert(mode)
         if im.size != tuple(size):

@@ -8,11 +8,15 @@ have 3 dimensions (n, 28, 28), label files 1 (n,).
 from __future__ import annotations
 
 import gzip
+import math
 from pathlib import Path
 
 import numpy as np
 
-from .dataset import Dataset, DataFileError
+from ..errors import DataFileError
+from ..limits import check_bytes, check_declared
+from .archives import check_input_path, reading
+from .dataset import Dataset
 
 __all__ = ["read_idx", "load_mnist", "MNIST_FILES", "FASHION_CLASSES"]
 
@@ -25,35 +29,38 @@ FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sanda
 
 
 def _open(path):
-    path = Path(path)
+    path = check_input_path(path)
     with open(path, "rb") as f:
         gz = f.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rb") if gz else open(path, "rb")
+    return gzip.open(path, "rb") if gz else open(path, "rb"), gz
 
 
 def read_idx(path):
-    """Read one IDX file (``.gz`` or not) into a uint8 array, checking its header and size."""
+    """Read one IDX file (``.gz`` or not) into a uint8 array, checking its header and size.
+
+    The size the header declares is checked against the file (uncompressed) and against the
+    memory cap (``linclass.limits``) before anything of that size is read."""
     path = Path(path)
-    try:
-        with _open(path) as f:
-            head = f.read(4)
-            if len(head) != 4 or head[:2] != b"\x00\x00":
-                raise DataFileError(f"{path} is not an IDX file (bad magic number).")
-            if head[2] != 0x08:
-                raise DataFileError(f"{path}: IDX data type 0x{head[2]:02x} is not unsigned bytes.")
-            ndim = head[3]
-            if not 1 <= ndim <= 4:
-                raise DataFileError(f"{path}: IDX header claims {ndim} dimensions.")
-            dims_raw = f.read(4 * ndim)
-            if len(dims_raw) != 4 * ndim:
-                raise DataFileError(f"{path} is truncated inside its header.")
-            dims = tuple(int(d) for d in np.frombuffer(dims_raw, dtype=">u4"))
-            expected = int(np.prod(dims))
-            data = f.read(expected + 1)
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
-        if isinstance(e, FileNotFoundError):
-            raise FileNotFoundError(f"{path} does not exist.") from None
-        raise DataFileError(f"{path} cannot be read: {e}.") from None
+    f, gz = _open(path)
+    with reading(path), f:
+        head = f.read(4)
+        if len(head) != 4 or head[:2] != b"\x00\x00":
+            raise DataFileError(f"{path} is not an IDX file (bad magic number).")
+        if head[2] != 0x08:
+            raise DataFileError(f"{path}: IDX data type 0x{head[2]:02x} is not unsigned bytes.")
+        ndim = head[3]
+        if not 1 <= ndim <= 4:
+            raise DataFileError(f"{path}: IDX header claims {ndim} dimensions.")
+        dims_raw = f.read(4 * ndim)
+        if len(dims_raw) != 4 * ndim:
+            raise DataFileError(f"{path} is truncated inside its header.")
+        dims = tuple(int(d) for d in np.frombuffer(dims_raw, dtype=">u4"))
+        expected = math.prod(dims)
+        if not gz:
+            check_declared(expected, path.stat().st_size - 4 - 4 * ndim, path,
+                           f"its header (shape {dims})")
+        check_bytes(expected, f"an IDX array of shape {dims}", path)
+        data = f.read(expected + 1)
     if len(data) != expected:
         raise DataFileError(
             f"{path} holds {len(data)} data bytes where its header promises {expected} "
@@ -103,9 +110,7 @@ def load_mnist(path, fashion=False):
         files are there, ``X``/``y`` are the training set and ``X_test``/``y_test`` the test set;
         with only one of them, it is ``X``/``y`` (split it for training and testing).
     """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist.")
+    path = check_input_path(path)
     names = FASHION_CLASSES if fashion else [str(i) for i in range(10)]
     if path.is_file():
         stem = path.name[:-3] if path.name.endswith(".gz") else path.name

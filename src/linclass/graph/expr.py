@@ -11,6 +11,7 @@ import ast
 import math
 from dataclasses import dataclass, field
 
+from ..errors import LinclassError
 from . import ops
 from .engine import Node, topological_order
 
@@ -27,7 +28,7 @@ ALLOWED = ("numbers, names, + - * / **, unary minus and the functions "
            + ", ".join(FUNCTIONS))
 
 
-class ExpressionError(ValueError):
+class ExpressionError(LinclassError, ValueError):
     """An expression linclass will not build: says what is wrong and what is allowed."""
 
 

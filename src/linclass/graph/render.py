@@ -12,6 +12,7 @@ import subprocess
 
 import numpy as np
 
+from ..errors import LinclassError
 from .engine import VJPS, topological_order
 from .ops import GATES
 
@@ -23,7 +24,7 @@ VALUE_COLOR = "#2e7d32"  # green: forward values
 GRAD_COLOR = "#c62828"   # red: gradients
 
 
-class GraphvizMissing(RuntimeError):
+class GraphvizMissing(LinclassError, RuntimeError):
     """Graphviz's ``dot`` program is needed to draw a PNG or SVG and is not installed."""
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import LinclassError
 from ..objective import BlockSum, default_block_rows, with_penalty
 from ..optim import mean_of_norms
 from ..scores import scores
@@ -35,7 +36,7 @@ __all__ = ["DaskSource", "is_dask", "active_client", "ClusterError"]
 _RETRIES = 3
 
 
-class ClusterError(RuntimeError):
+class ClusterError(LinclassError, RuntimeError):
     """The Dask cluster failed an iteration again and again, or went away."""
 
 

@@ -27,6 +27,7 @@ import threading
 
 import numpy as np
 
+from ..errors import LinclassError
 from ..objective import BlockSum, default_block_rows
 from ..optim import mean_of_norms, row_squared_norms
 from ..scores import scores
@@ -38,7 +39,7 @@ _BLOCK_BYTES = 32 * 2**20  # per block; two blocks in flight
 _MADV_POPULATE_READ = getattr(mmap, "MADV_POPULATE_READ", 22)  # Linux 5.14
 
 
-class DataChangedError(RuntimeError):
+class DataChangedError(LinclassError, RuntimeError):
     """The file under a streamed X changed, or is shorter than its header says."""
 
 

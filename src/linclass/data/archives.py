@@ -1,0 +1,140 @@
+"""Reading files and archives that may be damaged or hostile, in one place.
+
+Every loader opens its input through here: a path must be a folder or a regular file (a FIFO
+or ``/dev/zero`` would hang or never end), every error an archive library can raise on bad
+bytes becomes one ``DataFileError`` that names the file, a member is read only after its
+declared size passed the memory cap, and a plain ``.tar`` cut short is refused instead of
+loading silently with fewer files.
+"""
+
+from __future__ import annotations
+
+import lzma
+import os
+import stat
+import struct
+import tarfile
+import zipfile
+import zlib
+from contextlib import contextmanager
+from pathlib import Path
+
+from .. import limits
+from ..errors import DataFileError, LinclassError
+
+__all__ = ["reading", "check_input_path", "read_file", "read_tar_member", "read_zip_member",
+           "check_tar_complete", "open_tar", "open_zip", "is_tar", "is_zip", "ARCHIVE_ERRORS"]
+
+# What tarfile, zipfile and the decompressors raise on damaged bytes (an encrypted zip member
+# is a RuntimeError, an unsupported compression a NotImplementedError).
+ARCHIVE_ERRORS = (tarfile.TarError, zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error,
+                  lzma.LZMAError, EOFError, OSError, RuntimeError, NotImplementedError,
+                  ValueError, struct.error, UnicodeDecodeError, OverflowError)
+_COMPRESSED = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+
+
+@contextmanager
+def reading(where):
+    """Turn whatever reading ``where`` raises on bad bytes into one ``DataFileError``."""
+    try:
+        yield
+    except LinclassError:
+        raise
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{where} does not exist.") from None
+    except PermissionError:
+        raise PermissionError(f"{where}: permission denied.") from None
+    except MemoryError:
+        raise DataFileError(f"{where}: reading it ran out of memory (it is too large or "
+                            "damaged).") from None
+    except ARCHIVE_ERRORS as e:
+        why = str(e) or type(e).__name__
+        if "encrypted" in why or "password" in why:
+            why = "it is encrypted; linclass reads only archives without a password"
+        raise DataFileError(f"{where} cannot be read: it is damaged or not in its format "
+                            f"({type(e).__name__}: {why}).") from None
+
+
+def check_input_path(path):
+    """A folder or a regular file (following links), else a clear error."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} does not exist.") from None
+    except OSError as e:
+        raise DataFileError(f"{path} cannot be read ({e.strerror}).") from None
+    if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+        raise DataFileError(f"{path} is not a regular file or a folder (a device, a pipe or a "
+                            "socket): give a file or a folder of files.")
+    return path
+
+
+def read_file(path, what="the file"):
+    """A regular file's bytes, after its size passed the memory cap."""
+    path = check_input_path(path)
+    if path.is_dir():
+        raise DataFileError(f"{path} is a folder; expected a file.")
+    with reading(path):
+        limits.check_bytes(path.stat().st_size, what, path)
+        return path.read_bytes()
+
+
+def read_tar_member(tar, member, where):
+    """A tar member's bytes, after its declared size passed the cap; a member cut short is
+    a ``DataFileError``."""
+    limits.check_bytes(member.size, "an archive member", where)
+    with reading(where):
+        f = tar.extractfile(member)
+        data = f.read() if f is not None else b""
+    if len(data) != member.size:
+        raise DataFileError(f"{where} is cut short ({len(data):,} of {member.size:,} bytes).")
+    return data
+
+
+def read_zip_member(zf, info, where):
+    """A zip member's bytes, after its declared size passed the cap (zipfile itself stops at
+    the declared size, so a lying header cannot decompress past it)."""
+    limits.check_bytes(info.file_size, "an archive member", where)
+    with reading(where):
+        return zf.read(info)
+
+
+def open_tar(path, mode="r:*"):
+    with reading(path):
+        return tarfile.open(path, mode)
+
+
+def open_zip(path):
+    with reading(path):
+        return zipfile.ZipFile(path)
+
+
+def is_zip(path):
+    with reading(path):
+        return zipfile.is_zipfile(path)
+
+
+def is_tar(path):
+    with reading(path):
+        return tarfile.is_tarfile(path)
+
+
+def check_tar_complete(path):
+    """A plain (uncompressed) .tar ends with two zero blocks; one cut short at a member
+    boundary would otherwise load without a word, missing files. (Compressed archives carry
+    their own end marker and checksum, which the decompressor checks.)"""
+    path = Path(path)
+    with reading(path), open(path, "rb") as f:
+        if f.read(6).startswith(_COMPRESSED):
+            return
+        size = os.fstat(f.fileno()).st_size
+        if size < 1024:
+            tail = b"x"
+        else:
+            f.seek(size - 1024)
+            tail = f.read(1024)
+    if tail.strip(b"\x00"):
+        raise DataFileError(f"{path} ends without the end-of-archive marker: it was cut short "
+                            "(an interrupted copy or download). Copy or download it again.")
+
