@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test bench bench-ooc bench-dask clean
+.PHONY: run test bench bench-ooc bench-dask fuzz kill-test clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,26 @@ bench-ooc: $(TSTAMP) /tmp/linclass-c10x10/meta.json
 bench-dask: $(TSTAMP) /tmp/linclass-c10/meta.json
 	$(PY) -m pip install --quiet dask-ml
 	$(PY) benchmarks/bench_dask.py --prepared /tmp/linclass-c10
+
+# Coverage-guided fuzzing of every reader (atheris), FUZZ_SECONDS each (default 60); what it
+# finds lands in fuzz/findings/. `make test` replays the corpus and a bounded slice.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := idx cifar_python cifar_meta cifar_binary archive cifar_archive image model circuit
+
+fuzz: $(TSTAMP)
+	$(PY) -m pip install --quiet 'atheris>=2.3'
+	@mkdir -p fuzz/findings
+	@for t in $(FUZZ_TARGETS); do \
+		echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
+		$(PY) fuzz/run.py $$t --seconds $(FUZZ_SECONDS) > fuzz/findings/$$t.log 2>&1 \
+			|| { tail -40 fuzz/findings/$$t.log; echo "FINDING in $$t: see fuzz/findings/$$t/"; exit 1; }; \
+		grep -E "stat::(number_of_executed_units|new_units_added|peak_rss_mb)" fuzz/findings/$$t.log; \
+	done
+
+# Kill `train` and `save` at random moments many times (KILLS, default 100).
+KILLS ?= 100
+kill-test: $(TSTAMP)
+	LINCLASS_KILLS=$(KILLS) $(PY) -m pytest -q tests/test_hostile_training.py -k killed
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

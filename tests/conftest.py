@@ -26,3 +26,19 @@ def digits_split():
     pre = MeanImage().fit(sp.X_train)
     return (pre.transform(sp.X_train), sp.y_train, pre.transform(sp.X_val), sp.y_val,
             pre.transform(sp.X_test), sp.y_test)
+
+
+def interrupt_cli_at_epoch(monkeypatch, epoch):
+    """Make ``linclass train`` (in this process) get a Ctrl-C (SIGINT) during ``epoch``."""
+    import signal
+
+    from linclass import cli
+
+    real = cli._fmt_metrics
+
+    def interrupting(info):
+        if info["epoch"] == epoch:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(info)
+
+    monkeypatch.setattr(cli, "_fmt_metrics", interrupting)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import interrupt_cli_at_epoch
 from linclass import cli
 
 SCRIPT = Path(sys.executable).parent / "linclass"
@@ -118,14 +119,7 @@ def test_damaged_model_file(tmp_path):
 
 def test_ctrl_c_stops_after_the_step_and_still_saves(tmp_path, monkeypatch, capsys):
     """The first Ctrl-C (here: SIGINT sent during epoch 3) ends training cleanly."""
-    real = cli._fmt_metrics
-
-    def interrupt_at_epoch_3(info):
-        if info["epoch"] == 3:
-            os.kill(os.getpid(), signal.SIGINT)
-        return real(info)
-
-    monkeypatch.setattr(cli, "_fmt_metrics", interrupt_at_epoch_3)
+    interrupt_cli_at_epoch(monkeypatch, 3)
     before = signal.getsignal(signal.SIGINT)  # SIG_IGN when run in the background
     out = tmp_path / "run"
     code = cli.main(["train", "--epochs", "1000", "--out", str(out)])

@@ -15,7 +15,7 @@ import pytest
 from linclass import limits
 from linclass.data import DataFileError, load_cifar10, load_image_folder, load_mnist, read_idx
 from linclass.errors import LinclassError, ResourceLimitError
-from test_loaders import idx_bytes, make_tree, save_image, write_cifar_python, write_mnist
+from test_loaders import make_tree, save_image, write_cifar_python, write_mnist
 
 Image = pytest.importorskip("PIL.Image")
 
@@ -360,3 +360,72 @@ def test_caps_from_the_environment_and_in_a_block(monkeypatch):
     assert limits.get("max_bytes") > 2**28
     with pytest.raises(KeyError):
         limits.get("max_things")
+
+
+def test_pictures_of_a_thousand_classes_stay_a_sane_size(tmp_path):
+    from linclass import plots
+
+    rng = np.random.default_rng(0)
+    names = [f"c{i}" for i in range(1000)]
+    y, p = rng.integers(0, 1000, 5000), rng.integers(0, 1000, 5000)
+    path = plots.confusion_matrix(np.array(names)[y], np.array(names)[p], names,
+                                  tmp_path / "cm.png")
+    with Image.open(path) as im:
+        assert max(im.size) < 4000
+    path = plots.weight_templates(rng.standard_normal((1000, 12)), (2, 2, 3), names,
+                                  tmp_path / "w.png")
+    with Image.open(path) as im:
+        assert max(im.size) < 4000
+
+
+@pytest.mark.parametrize("index", [200_000_000, 20_000_000])
+def test_a_memo_index_cannot_allocate_gigabytes(tmp_path, index):
+    """The C unpickler grows its memo to the index a PUT names: 10 bytes asking for 1.6 GB (a
+    finding of the fuzzer). The opcodes are walked first and such an index is refused."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    blob = b"\x80\x02K\x01r" + struct.pack("<I", index) + b"."
+    folder = _craft(tmp_path, "data_batch_2", blob)
+    with pytest.raises(DataFileError, match="data_batch_2"):
+        load_cifar10(folder)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KiB
+
+
+@pytest.mark.parametrize("kind", ["tar.gz", "zip"])
+def test_many_members_that_decompress_past_the_cap_together(tmp_path, kind):
+    """Each member is small, but together they decompress past the memory cap: counted as they
+    are read, refused before the sum is held."""
+    blob = np.zeros((200, 200), np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(blob).save(buf, format="BMP")  # 40 KB, compresses to almost nothing
+    member = buf.getvalue()
+    target = tmp_path / f"many.{kind}"
+    names = [f"imgs/{c}/{i}.bmp" for c in ("a", "b") for i in range(50)]
+    if kind == "zip":
+        with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
+            for n in names:
+                zf.writestr(n, member)
+    else:
+        with tarfile.open(target, "w:gz") as tar:
+            for n in names:
+                info = tarfile.TarInfo(n)
+                info.size = len(member)
+                tar.addfile(info, io.BytesIO(member))
+    assert target.stat().st_size < 200_000
+    with limits.caps(max_bytes=2_000_000), pytest.raises(ResourceLimitError,
+                                                         match="image files read so far"):
+        load_image_folder(target)
+    assert len(load_image_folder(target).y) == 100
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_predict_refuses_a_fifo_where_an_image_should_be(tmp_path, capsys):
+    from linclass import cli
+
+    assert cli.main(["train", "--epochs", "2", "--no-plots", "--out", str(tmp_path / "run")]) == 0
+    os.mkfifo(tmp_path / "stuck.png")
+    capsys.readouterr()
+    assert cli.main(["predict", str(tmp_path / "run" / "model.npz"),
+                     str(tmp_path / "stuck.png")]) == 1
+    assert "stuck.png is not a regular file" in capsys.readouterr().err

@@ -10,19 +10,41 @@ Score -> loss -> optimize::
 ``LinearSVM`` and ``SoftmaxClassifier`` wrap these steps as scikit-learn classifiers.
 """
 
-from .data import load_dataset, load_digits
-from .estimators import LinearSVM, SoftmaxClassifier, TrainingDivergedError
-from .io import ModelFileError, load, save
-from .lecture import (
-    softmax_loss,
-    softmax_loss_naive,
-    softmax_loss_vectorized,
-    svm_loss,
-    svm_loss_naive,
-    svm_loss_vectorized,
-)
-from .losses import multiclass_hinge, softmax_cross_entropy
+import importlib
+
+# ``scores`` is also the name of its module: imported now, so the function (not the module,
+# which a later import of linclass.scores would bind) is ``linclass.scores``. numpy only.
 from .scores import scores, scores_backward
+
+# Public names and the module each lives in, imported on first use (PEP 562): ``import
+# linclass`` stays instant, so the command line starts at once and can catch a Ctrl-C during
+# the heavy imports (scikit-learn) instead of dying in a traceback.
+_EXPORTS = {
+    "LinearSVM": "estimators", "SoftmaxClassifier": "estimators",
+    "TrainingDivergedError": "estimators", "ModelFileError": "io", "load": "io", "save": "io",
+    "load_dataset": "data", "load_digits": "data", "multiclass_hinge": "losses",
+    "softmax_cross_entropy": "losses", "svm_loss_naive": "lecture",
+    "svm_loss_vectorized": "lecture", "svm_loss": "lecture", "softmax_loss_naive": "lecture",
+    "softmax_loss_vectorized": "lecture", "softmax_loss": "lecture",
+}
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    try:  # a submodule: linclass.data, linclass.train...
+        return importlib.import_module(f".{name}", __name__)
+    except ModuleNotFoundError as e:
+        if e.name != f"{__name__}.{name}":
+            raise
+        raise AttributeError(f"module 'linclass' has no attribute {name!r}") from None
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __version__ = "0.1.0"
 

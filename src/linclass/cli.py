@@ -15,8 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__
-from .graph.render import GraphvizMissing
-from .io import ModelFileError
+from .errors import LinclassError
 
 EXIT_USER_ERROR = 1
 EXIT_USAGE = 2
@@ -233,17 +232,25 @@ def build_parser():
 # -- train ------------------------------------------------------------------------------------
 
 class _Interrupt:
-    """The first Ctrl-C asks training to stop after the current step; a second one aborts."""
+    """Once training has begun (``arm()``), the first Ctrl-C asks it to stop after the current
+    step (the model so far is kept); a second one aborts. Before that -- while the data
+    loads -- Ctrl-C aborts at once, and nothing is saved."""
 
     def __init__(self):
         self.requested = False
+        self.armed = False
         self._previous = None
 
     def __enter__(self):
         self._previous = signal.signal(signal.SIGINT, self._handle)
         return self
 
+    def arm(self):
+        self.armed = True
+
     def _handle(self, signum, frame):
+        if not self.armed:
+            raise KeyboardInterrupt
         self.requested = True
         signal.signal(signal.SIGINT, self._previous)
 
@@ -284,6 +291,7 @@ def cmd_train(args, out, err):
         task = progress.add_task(f"train {args.model}", total=epochs, metrics="")
 
         def callback(info):
+            stop.arm()  # training has begun: Ctrl-C now stops it and keeps what it learnt
             if info["event"] == "epoch":
                 progress.update(task, completed=info["epoch"], metrics=_fmt_metrics(info))
             return stop.requested
@@ -294,7 +302,10 @@ def cmd_train(args, out, err):
             progress.live.transient = True  # the error alone is the output, no stale bar
             raise
         progress.update(task, total=result["epochs"])
-    if result["interrupted"]:
+    if result["interrupted"] and result["kept"]:
+        err.print(f"[yellow]interrupted: stopped after the current step. {result['kept']} is "
+                  f"kept as it was; the model so far is {result['model_path']}.[/yellow]")
+    elif result["interrupted"]:
         err.print("[yellow]interrupted: stopped after the current step; the model so far is "
                   "saved.[/yellow]")
     table = Table(title=f"{args.model} on {args.dataset}")
@@ -449,6 +460,9 @@ def cmd_evaluate(args, out, err):
     from .runs import evaluate
 
     result = evaluate(args.model, args.dataset)
+    if result["dataset_from_file"]:
+        err.print(f"evaluating on the test split of {result['dataset']}, as recorded in "
+                  f"{args.model} (--dataset to choose another)", highlight=False)
     table = Table(title=f"{args.model} on the test split of {result['dataset']}")
     for col in ("class", "precision", "recall", "f1", "support"):
         table.add_column(col, justify="left" if col == "class" else "right")
@@ -554,7 +568,7 @@ def main(argv=None):
     err = Console(stderr=True)
     try:
         return COMMANDS[args.command](args, out, err)
-    except (ValueError, OSError, ModelFileError, GraphvizMissing) as e:
+    except (LinclassError, ValueError, OSError) as e:
         sys.stderr.write(f"linclass: error: {e}\n")
         return EXIT_USER_ERROR
     except KeyboardInterrupt:

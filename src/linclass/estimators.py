@@ -184,7 +184,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
             if not warm:
                 self._init_state(source, rng)
             else:
-                self._resume()
+                self._resume(source)
             val = None if X_val is None else for_data(X_val, y_val)
             try:
                 self._train(source, val, self.max_epochs, callback, fresh_history=not warm)
@@ -237,7 +237,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         if first:
             self._init_state(source, self._rng_)
         else:
-            self._resume()
+            self._resume(source)
         self._train(source, None, 1, None, fresh_history=first)
         return self
 
@@ -263,19 +263,32 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         self.intercept_ = np.zeros(C, dtype=source.dtype)
         self.learning_rate_, self.reg_, self.intercept_step_ = auto_settings(
             source, self._loss(), self.learning_rate, self.reg, self.optimizer, self.momentum)
-        self._optimizer = make_optimizer(self.optimizer, self.learning_rate_, self.momentum,
-                                         self.lr_decay)
+        self._new_optimizer()
         self.n_iter_ = 0
         self.n_steps_ = 0
 
-    def _resume(self):
-        """Continue training a fitted model: a numeric ``reg`` set since wins; a loaded model
-        gets a fresh optimizer at its learning rate."""
+    def _new_optimizer(self):
+        self._optimizer = make_optimizer(self.optimizer, self.learning_rate_, self.momentum,
+                                         self.lr_decay)
+        self._optimizer_settings = self._settings()
+
+    def _settings(self):
+        return (self.optimizer, self.learning_rate, self.momentum, self.lr_decay)
+
+    def _resume(self, source):
+        """Continue training a fitted model with the parameters as they are now: a numeric
+        ``reg`` set since wins; a changed optimizer setting (or a loaded model) gets a fresh
+        optimizer at the learning rate now asked for (``"auto"``: worked out again); unchanged,
+        the optimizer keeps its state (its momentum and decayed step)."""
         if self.reg != "auto":
             self.reg_ = float(self.reg)
-        if not hasattr(self, "_optimizer"):
-            self._optimizer = make_optimizer(self.optimizer, self.learning_rate_, self.momentum,
-                                             self.lr_decay)
+        if getattr(self, "_optimizer_settings", None) != self._settings():
+            if self.learning_rate != "auto":
+                self.learning_rate_, self.intercept_step_ = float(self.learning_rate), 1.0
+            elif hasattr(self, "_optimizer_settings"):  # changed to "auto" since the last fit
+                self.learning_rate_, _, self.intercept_step_ = auto_settings(
+                    source, self._loss(), "auto", self.reg_, self.optimizer, self.momentum)
+            self._new_optimizer()
 
     def _train(self, source, val, n_epochs, callback, fresh_history):
         """Run the engine for ``n_epochs`` epochs, then set coef_/intercept_ once it is done."""

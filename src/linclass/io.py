@@ -21,16 +21,17 @@ key                        content
 ``metadata``               optional, JSON: anything the caller adds (image shape, data set)
 =========================  ===================================================================
 
-Files are written atomically: to a temporary file in the same folder, then renamed over the
-target, so an existing file is never replaced by a half-written one.
+Files are written atomically (``atomic_write``): to a new file in the same folder, then renamed
+over the target, so an existing file is never replaced by a half-written one, and a killed
+write leaves no temporary file behind.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -45,22 +46,89 @@ FORMAT_VERSION = 1
 
 
 def atomic_write(path, write):
-    """Call ``write(file_object)`` on a temporary file next to ``path``, then rename it there."""
+    """Call ``write(file_object)`` on a new file next to ``path``, then put it there in one
+    rename, so ``path`` is always either the old file or the whole new one.
+
+    Where Linux allows (``O_TMPFILE``), the new file has no name until it is complete: a
+    process killed while writing leaves nothing behind. Elsewhere it is a hidden
+    ``.NAME.PID.XXXX.tmp`` that an interrupted write removes, and that the next write to the
+    folder removes if its process is gone (``kill -9``).
+    """
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a folder; give a file name for the model.")
     folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    _remove_stale_temporaries(folder, path.name)
+    fd = _unnamed_file(folder)
+    tmp = None
     try:
+        if fd is None:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp",
+                                       dir=folder)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+            if tmp is None:  # give the finished file a name, then the target's
+                tmp = tempfile.mktemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp",
+                                      dir=folder)
+                _link(f.fileno(), tmp)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        tmp = None
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def _unnamed_file(folder):
+    """A file descriptor for a file with no name yet in ``folder`` (Linux ``O_TMPFILE``), or
+    None where the system or file system has none."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None or not os.path.isdir("/proc/self/fd"):
+        return None
+    try:
+        return os.open(folder, flag | os.O_WRONLY, 0o666)
+    except OSError:
+        return None
+
+
+def _link(fd, name):
+    """Give the unnamed file ``fd`` a name (``linkat`` with ``AT_SYMLINK_FOLLOW``: a directory
+    descriptor makes Python call ``linkat`` rather than ``link``, which would not follow)."""
+    root = os.open("/", os.O_RDONLY)
+    try:
+        os.link(f"/proc/self/fd/{fd}", name, src_dir_fd=root, follow_symlinks=True)
+    finally:
+        os.close(root)
+
+
+def _remove_stale_temporaries(folder, name):
+    """Remove ``.NAME.PID.*.tmp`` files whose writing process no longer exists."""
+    prefix = f".{name}."
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if not (entry.name.startswith(prefix) and entry.name.endswith(".tmp")):
+            continue
+        pid = entry.name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                pass
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _split_pipeline(model):
@@ -136,28 +204,50 @@ def save(model, path, preprocessing=None, metadata=None):
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
+# -- reading: every field checked against the schema before it is used ------------------------
+
+_MAX_JSON = 64 * 2**20  # characters of one JSON field
+_MAX_DEPTH = 20  # nesting of JSON values (the deepest in a real file is 3)
+
+
+def _bad(path, what):
+    return ModelFileError(f"{path} is damaged: {what}.")
+
+
 def _open(path):
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"model file {path} does not exist.")
     if path.is_dir():
         raise ModelFileError(f"{path} is a folder, not a model file (look for model.npz in it).")
+    if not path.is_file():
+        raise ModelFileError(f"{path} is not a regular file (a device, a pipe or a socket).")
     try:
         data = np.load(path, allow_pickle=False)
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+    except Exception as e:  # no pickle: whatever np.load raises is about the bytes
         raise ModelFileError(
             f"{path} is not a linclass model file or is damaged ({e.__class__.__name__})."
         ) from None
     if not isinstance(data, np.lib.npyio.NpzFile):
         raise ModelFileError(f"{path} is a single NumPy array, not a linclass model file.")
     try:
-        fmt = str(data["format"][()])
-        version = int(data["format_version"][()])
-    except (KeyError, ValueError, zipfile.BadZipFile, OSError):
-        raise ModelFileError(f"{path} is not a linclass model file (no format marker).") from None
+        _check_members(data, path)
+        fmt = _text(data, "format", path)
+        version = _array(data, "format_version", path)
+        if version.dtype.kind not in "iu" or version.shape != ():
+            raise _bad(path, "format_version is not an integer")
+        version = int(version)
+    except ModelFileError:
+        data.close()
+        if "format" not in data.files:
+            raise ModelFileError(f"{path} is not a linclass model file (no format marker).") \
+                from None
+        raise
     if fmt != FORMAT:
+        data.close()
         raise ModelFileError(f"{path} is not a linclass model file (format {fmt!r}).")
     if version > FORMAT_VERSION:
+        data.close()
         raise ModelFileError(
             f"{path} has format version {version}; this linclass reads up to {FORMAT_VERSION}. "
             "Upgrade linclass to read it."
@@ -165,11 +255,139 @@ def _open(path):
     return data
 
 
-def _json(data, key, path):
+def _check_members(data, path):
+    """Each member's declared shape and type, read from its .npy header, against the bytes the
+    member holds and the memory cap, before any of it is loaded."""
+    from numpy.lib import format as npy
+
+    from .limits import check_bytes
+
+    for info in data.zip.infolist():
+        try:
+            with data.zip.open(info) as f:
+                major, _ = npy.read_magic(f)
+                shape, _, dtype = (npy.read_array_header_1_0(f) if major == 1
+                                   else npy.read_array_header_2_0(f))
+                header = f.tell() if hasattr(f, "tell") else 0
+        except Exception as e:
+            raise _bad(path, f"member {info.filename} is not a NumPy array "
+                             f"({type(e).__name__})") from None
+        if dtype.hasobject:
+            raise _bad(path, f"member {info.filename} holds Python objects")
+        nbytes = math.prod(shape) * dtype.itemsize
+        if nbytes > info.file_size - header:
+            raise _bad(path, f"member {info.filename} declares {nbytes:,} bytes but holds "
+                             f"{info.file_size - header:,}")
+        check_bytes(nbytes, f"member {info.filename}", path)
+
+
+def _array(data, key, path):
     try:
-        return json.loads(str(data[key][()]))
-    except (KeyError, ValueError, zipfile.BadZipFile, OSError) as e:
-        raise ModelFileError(f"{path} is damaged: cannot read {key!r} ({e}).") from None
+        return data[key]
+    except KeyError:
+        raise _bad(path, f"it has no {key!r}") from None
+    except Exception as e:
+        raise _bad(path, f"cannot read {key!r} ({type(e).__name__}: {e})") from None
+
+
+def _text(data, key, path, limit=_MAX_JSON):
+    arr = _array(data, key, path)
+    if arr.dtype.kind != "U" or arr.shape != () or len(str(arr[()])) > limit:
+        raise _bad(path, f"{key!r} is not a text")
+    return str(arr[()])
+
+
+def _json(data, key, path, kind=dict):
+    text = _text(data, key, path)
+    if _bracket_depth(text) > _MAX_DEPTH:
+        raise _bad(path, f"{key!r} is nested more than {_MAX_DEPTH} levels deep")
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as e:
+        raise _bad(path, f"{key!r} is not JSON ({type(e).__name__})") from None
+    if not isinstance(value, kind):
+        raise _bad(path, f"{key!r} is not a JSON {kind.__name__}")
+    return value
+
+
+def _bracket_depth(text):
+    """The deepest nesting of brackets outside strings (checked before json.loads, whose
+    recursion a few thousand brackets would exhaust)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def _number(value, name, path, kind=float, low=None):
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ok and kind is int:
+        ok = isinstance(value, int) or float(value).is_integer()
+    if ok:
+        ok = np.isfinite(value) and (low is None or value >= low)
+    if not ok:
+        raise _bad(path, f"{name} is {value!r}, not a finite "
+                         f"{'integer' if kind is int else 'number'}"
+                         f"{'' if low is None else f' >= {low}'}")
+    return kind(value)
+
+
+def _check_fitted(fitted, coef, path):
+    from .train import HISTORY_KEYS
+
+    out = {}
+    for k in ("n_iter_", "n_steps_"):
+        out[k] = _number(fitted.get(k, 0), k, path, int, 0)
+    for k in ("learning_rate_", "reg_", "intercept_step_"):
+        out[k] = _number(fitted.get(k, 1.0), k, path, float, 0)
+    if "n_features_in_" in fitted:
+        n = _number(fitted["n_features_in_"], "n_features_in_", path, int, 1)
+        if n != coef.shape[1]:
+            raise _bad(path, f"n_features_in_ is {n} but the weights have {coef.shape[1]} "
+                             "features")
+    out["n_features_in_"] = coef.shape[1]
+    history = fitted.get("history_", {})
+    if not (isinstance(history, dict) and set(history) <= set(HISTORY_KEYS)
+            and all(isinstance(v, list) and all(x is None or isinstance(x, (int, float))
+                                                for x in v) for v in history.values())):
+        raise _bad(path, "history_ is not lists of numbers under known names")
+    out["history_"] = {k: list(history.get(k, [])) for k in HISTORY_KEYS}
+    return out
+
+
+def _check_weights(coef, intercept, classes, path):
+    if coef.dtype not in (np.float32, np.float64) or coef.ndim != 2 or coef.shape[1] < 1:
+        raise _bad(path, f"coef is {coef.dtype} {coef.shape}, not float32/float64 "
+                         "(n_classes, n_features)")
+    if intercept.dtype != coef.dtype:
+        raise _bad(path, f"intercept is {intercept.dtype}, coef {coef.dtype}")
+    if classes.ndim != 1 or classes.dtype.kind not in "biuU":
+        raise _bad(path, f"classes are {classes.dtype} {classes.shape}, not numbers or text")
+    C = len(classes)
+    if coef.shape[0] != C or intercept.shape != (C,):
+        raise ModelFileError(
+            f"{path} is damaged: coef {coef.shape}, intercept {intercept.shape} and "
+            f"{C} classes do not fit together."
+        )
+    if C < 2 or len(np.unique(classes)) != C:
+        raise _bad(path, f"it has {C} classes ({len(np.unique(classes))} different); a "
+                         "classifier has at least 2, each once")
+    if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
+        raise ModelFileError(f"{path} is damaged: its weights are not all finite.")
 
 
 def load_metadata(path):
@@ -181,6 +399,9 @@ def load_metadata(path):
 
 def load(path):
     """Load a model saved by :func:`save`.
+
+    Every field is checked against the layout above (types, shapes, sizes, nesting) before it
+    is used: a damaged or hand-made file ends in a ``ModelFileError`` that says what is wrong.
 
     Returns
     -------
@@ -195,44 +416,47 @@ def load(path):
     kinds = {"LinearSVM": LinearSVM, "SoftmaxClassifier": SoftmaxClassifier}
     data = _open(path)
     with data:
-        try:
-            name = str(data["estimator"][()])
-            params = _json(data, "params", path)
-            fitted = _json(data, "fitted", path)
-            coef = data["coef"]
-            intercept = data["intercept"]
-            classes = data["classes"]
-            pre_info = _json(data, "preprocessing", path) if "preprocessing" in data.files else None
-            mean = data["preprocessing_mean"] if pre_info else None
-            scale = data["preprocessing_scale"] if "preprocessing_scale" in data.files else None
-        except (KeyError, ValueError, zipfile.BadZipFile, OSError) as e:
-            raise ModelFileError(f"{path} is damaged or incomplete ({e}).") from None
+        name = _text(data, "estimator", path, limit=100)
+        params = _json(data, "params", path)
+        fitted = _json(data, "fitted", path)
+        coef = _array(data, "coef", path)
+        intercept = _array(data, "intercept", path)
+        classes = _array(data, "classes", path)
+        pre_info = _json(data, "preprocessing", path) if "preprocessing" in data.files else None
+        mean = _array(data, "preprocessing_mean", path) if pre_info is not None else None
+        scale = (_array(data, "preprocessing_scale", path)
+                 if pre_info is not None and "preprocessing_scale" in data.files else None)
     if name not in kinds:
         raise ModelFileError(f"{path} holds an unknown estimator {name!r}.")
-    C = len(classes)
-    if coef.ndim != 2 or coef.shape[0] != C or intercept.shape != (C,):
-        raise ModelFileError(
-            f"{path} is damaged: coef {coef.shape}, intercept {intercept.shape} and "
-            f"{C} classes do not fit together."
-        )
-    if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
-        raise ModelFileError(f"{path} is damaged: its weights are not all finite.")
+    _check_weights(coef, intercept, classes, path)
+    state = _check_fitted(fitted, coef, path)
     clf = kinds[name]()
     if isinstance(params.get("class_weight"), list):
-        params["class_weight"] = {k: v for k, v in params["class_weight"]}
+        pairs = params["class_weight"]
+        if not all(isinstance(p, list) and len(p) == 2 for p in pairs):
+            raise _bad(path, "class_weight is not [class, weight] pairs")
+        params["class_weight"] = {k: v for k, v in pairs}
     try:
         clf.set_params(**params)
-    except ValueError as e:
-        raise ModelFileError(f"{path} has parameters this linclass does not know ({e}).") from None
-    try:
-        clf.set_fitted_state({**fitted, "coef_": coef, "intercept_": intercept,
-                              "classes_": classes})
-    except ValueError as e:
-        raise ModelFileError(f"{path} is damaged: {e}") from None
+        clf._check_params()
+    except (ValueError, TypeError) as e:
+        raise ModelFileError(f"{path} has parameters this linclass does not take ({e}).") \
+            from None
+    clf.set_fitted_state({**state, "coef_": coef, "intercept_": intercept, "classes_": classes})
     if pre_info is None:
         return clf
-    if pre_info.get("kind") != "mean_image" or mean.shape != (coef.shape[1],):
+    D = coef.shape[1]
+    if (set(pre_info) - {"kind", "standardize"} or pre_info.get("kind") != "mean_image"
+            or not isinstance(pre_info.get("standardize", False), bool)):
         raise ModelFileError(f"{path} has preprocessing this linclass cannot apply: {pre_info}.")
+    for arr, what in ((mean, "preprocessing_mean"), (scale, "preprocessing_scale")):
+        if arr is not None and (arr.shape != (D,) or arr.dtype.kind != "f"
+                                or not np.all(np.isfinite(arr))):
+            raise _bad(path, f"{what} is {arr.dtype} {arr.shape}, not {D} finite numbers")
+    if scale is not None and not np.all(scale > 0):
+        raise _bad(path, "preprocessing_scale has values <= 0")
+    if pre_info.get("standardize", False) and scale is None:
+        raise _bad(path, "standardize is set but preprocessing_scale is missing")
     pre = MeanImage(standardize=bool(pre_info.get("standardize", False)))
-    pre.mean_, pre.scale_, pre.n_features_in_ = mean, scale, coef.shape[1]
+    pre.mean_, pre.scale_, pre.n_features_in_ = mean, scale, D
     return Pipeline([("preprocess", pre), ("classifier", clf)])

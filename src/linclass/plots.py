@@ -81,9 +81,19 @@ def _grid(n):
     return math.ceil(n / cols), cols
 
 
+MAX_TEMPLATES = 100  # tiles in one picture; more classes: the first ones, said in the title
+MAX_MATRIX_INCHES = 16  # a confusion matrix of many classes shrinks its cells, not grows
+
+
 def weight_templates(coef, image_shape, class_names, path, title=None):
-    """One tile per class: its row of W (without bias) as an image."""
+    """One tile per class: its row of W (without bias) as an image (the first
+    ``MAX_TEMPLATES`` classes where there are more)."""
     plt = _pyplot()
+    n_classes = len(coef)
+    if n_classes > MAX_TEMPLATES:
+        coef, class_names = coef[:MAX_TEMPLATES], list(class_names)[:MAX_TEMPLATES]
+        title = title or (f"learned weights as class templates (the first {MAX_TEMPLATES} of "
+                          f"{n_classes:,} classes)")
     images = template_images(coef, image_shape)
     rows, cols = _grid(len(images))
     fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.5 * rows), squeeze=False)
@@ -104,10 +114,12 @@ def confusion_matrix(y_true, y_pred, class_names, path, title=None):
     labels = np.asarray(class_names)
     cm = sk_confusion(y_true, y_pred, labels=labels)
     n = len(labels)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.55 * n, 0.8 + 0.5 * n))
-    im = ax.imshow(cm, cmap="Blues")
-    ax.set_xticks(range(n), [str(c) for c in labels], rotation=45, ha="right")
-    ax.set_yticks(range(n), [str(c) for c in labels])
+    fig, ax = plt.subplots(figsize=(min(1.0 + 0.55 * n, MAX_MATRIX_INCHES),
+                                    min(0.8 + 0.5 * n, MAX_MATRIX_INCHES - 1)))
+    im = ax.imshow(cm, cmap="Blues", interpolation="nearest")
+    if n <= 60:  # beyond, the names would overprint each other
+        ax.set_xticks(range(n), [str(c) for c in labels], rotation=45, ha="right")
+        ax.set_yticks(range(n), [str(c) for c in labels])
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     threshold = cm.max() / 2 if cm.size else 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -18,8 +19,11 @@ import numpy as np
 from sklearn.metrics import precision_recall_fscore_support
 from sklearn.pipeline import Pipeline
 
+from . import limits
 from .data import MeanImage, dev_subset, load_dataset, train_val_test_split
+from .data.archives import read_file
 from .data.images import IMAGE_EXTENSIONS, image_row
+from .errors import ModelFileError
 from .estimators import MODELS
 from .io import atomic_write, load, load_metadata, save
 
@@ -270,6 +274,7 @@ def train(config, callback=None):
         ``plots`` (the PNG files written).
     """
     clf = config.estimator()
+    out = check_out_dir(config.out_dir())  # a bad --out fails now, not after training
     metadata, sp, names, pre, X_train, X_val = _prepare(config)
     interrupted = []
 
@@ -307,17 +312,43 @@ def train(config, callback=None):
         "params": clf._json_params(),
         "history": clf.history_,
     }
-    out = config.out_dir()
-    model_path = out / "model.npz"
+    model_path, metrics_path = out / "model.npz", out / "metrics.json"
+    kept = None
+    if interrupted and model_path.exists():  # never replace a model with one cut short
+        kept = model_path
+        model_path, metrics_path = out / "model.interrupted.npz", out / "metrics.interrupted.json"
     save(model, model_path, metadata=metadata)
-    metrics_path = out / "metrics.json"
     text = json.dumps(metrics, indent=2)
     atomic_write(metrics_path, lambda f: f.write(text.encode()))
     plots = []
-    if config.plots:
+    if config.plots and kept is None:
         plots = _draw(out, model, metadata, sp.X_test, names[sp.y_test], test_pred)
     return {**metrics, "model_path": str(model_path), "metrics_path": str(metrics_path),
+            "kept": None if kept is None else str(kept),
             "plots": [str(p) for p in plots], "config": asdict(config)}
+
+
+def check_out_dir(out):
+    """Check, before any work, that the output folder can be written (made, where it does not
+    exist yet: then its nearest existing parent must be writable), so a mistyped ``--out``
+    costs nothing, and never the trained model. Nothing is created here."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; give a folder for the run's files.")
+    if (out / "model.npz").is_dir():
+        raise ValueError(f"{out / 'model.npz'} is a folder; move it, or choose another --out.")
+    parent = out.absolute()
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"--out {out}: {parent} is a file, so no folder can be made there.")
+    try:
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as e:
+        raise OSError(f"cannot write into --out {out} ({parent}: {e.strerror or e}); choose a "
+                      "folder you can write to.") from None
+    return out
 
 
 def tune(config, lr_range=(1e-7, 1e-5), reg_range=(1e3, 1e5), trials=16, grid=False,
@@ -348,8 +379,8 @@ def tune(config, lr_range=(1e-7, 1e-5), reg_range=(1e3, 1e5), trials=16, grid=Fa
                          "one with the --lr and --reg it found.")
     base = config.estimator().get_params()
     params = {k: v for k, v in base.items() if k not in ("learning_rate", "reg", "random_state")}
+    out = check_out_dir(config.out_dir())
     metadata, sp, names, pre, X_train, X_val = _prepare(config)
-    out = config.out_dir()
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     results, best = search(config.model, X_train, names[sp.y_train], X_val, names[sp.y_val],
@@ -395,10 +426,38 @@ def _draw(out, model, meta, X_test=None, y_test=None, test_pred=None):
 
 def _saved(model_path, dataset=None):
     model = load(model_path)
-    meta = load_metadata(model_path)
+    meta = _check_metadata(load_metadata(model_path), model_path)
     if dataset:
         meta = {**meta, "dataset": dataset}
     return model, meta
+
+
+def _is_int(v, low=0):
+    return isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+_METADATA = {  # what a run records about its data, and what each field may hold
+    "dataset": lambda v: isinstance(v, str) and 0 < len(v) < 4096 and "\0" not in v,
+    "image_size": lambda v: v is None or _is_int(v, 1) or (
+        isinstance(v, list) and len(v) == 2 and all(_is_int(x, 1) for x in v)),
+    "image_shape": lambda v: isinstance(v, list) and len(v) in (2, 3) and all(
+        _is_int(x, 1) for x in v),
+    "skip_bad": lambda v: isinstance(v, bool),
+    "seed": lambda v: v is None or _is_int(v),
+    "val_size": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
+    "test_size": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
+    "pixel_max": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
+}
+
+
+def _check_metadata(meta, path):
+    """A model file's record of its data set, field by field: a file from elsewhere may say
+    anything, and ``evaluate`` and ``plot`` act on it."""
+    for key, ok in _METADATA.items():
+        if key in meta and not ok(meta[key]):
+            raise ModelFileError(f"{path} is damaged: its metadata {key!r} is "
+                                 f"{str(meta[key])[:80]!r}.")
+    return meta
 
 
 def _test_split(meta, model_path):
@@ -429,7 +488,8 @@ def evaluate(model_path, dataset=None):
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0)
     per_class = [{"class": str(c), "precision": float(pi), "recall": float(ri), "f1": float(fi),
                   "support": int(si)} for c, pi, ri, fi, si in zip(classes, p, r, f, s)]
-    return {"dataset": meta["dataset"], "n": int(len(y_true)),
+    return {"dataset": meta["dataset"], "dataset_from_file": not dataset,
+            "n": int(len(y_true)),
             "accuracy": float(np.mean(y_pred == y_true)), "per_class": per_class}
 
 
@@ -486,11 +546,15 @@ def predict(model_path, inputs, top_k=3):
     h, w = shape[0], shape[1]
     mode = "RGB" if len(shape) == 3 else "L"
     scale = meta.get("pixel_max", 255) / 255.0
+    limits.check_image_side(max(h, w), f"{model_path}: its image size")
     files = _image_files(inputs)
-    rows = np.empty((len(files), h * w * (3 if mode == "RGB" else 1)), dtype=np.float32)
+    width = h * w * (3 if mode == "RGB" else 1)
+    limits.check_bytes(4 * width * len(files), f"{len(files):,} images of {w} x {h} pixels",
+                       model_path)
+    rows = np.empty((len(files), width), dtype=np.float32)
     for i, f in enumerate(files):
         try:
-            rows[i] = image_row(f, (w, h), mode) * scale
+            rows[i] = image_row(read_file(f, "an image file"), (w, h), mode) * scale
         except UnreadableImage as e:
             raise ValueError(f"{f} cannot be read as an image ({e}).") from None
     clf = model[-1] if isinstance(model, Pipeline) else model

@@ -36,7 +36,13 @@ HISTORY_KEYS = ("epoch", "train_loss", "train_accuracy", "penalty", "val_loss", 
 
 
 class TrainingDivergedError(LinclassError, FloatingPointError, ValueError):
-    """The loss became inf or NaN: the learning rate is too large for this data."""
+    """The loss became inf or NaN, or grew by orders of magnitude over its start: the learning
+    rate is too large for this data."""
+
+
+# A loss this many times its start (or 1, when it starts below) means the steps are running
+# away: no run that converges climbs that far, even SGD's noisiest.
+DIVERGENCE_GROWTH = 1e4
 
 
 @dataclass
@@ -57,12 +63,30 @@ class Epoch:
     stopped: bool = False
 
 
-def _diverged(loss, epoch, step, optimizer):
+class _Watch:
+    """Divergence: a loss that is not finite, or that has grown ``DIVERGENCE_GROWTH`` times
+    over the first one this run measured (or over 1, when it started below)."""
+
+    def __init__(self, optimizer):
+        self.optimizer, self.start = optimizer, None
+
+    def check(self, loss, epoch, step):
+        if self.start is None and np.isfinite(loss):
+            self.start = float(loss)
+        limit = DIVERGENCE_GROWTH * max(self.start or 0.0, 1.0)
+        if not np.isfinite(loss) or loss > limit:
+            _diverged(loss, epoch, step, self.optimizer, self.start)
+
+
+def _diverged(loss, epoch, step, optimizer, start=None):
     lr = optimizer.learning_rate
+    how = (f"the loss grew from {start:.4g} to {loss:.4g}" if start is not None
+           and np.isfinite(loss) else f"the loss became {loss}")
     raise TrainingDivergedError(
-        f"training diverged: the loss became {loss} at epoch {epoch}, step {step}, with "
+        f"training diverged: {how} at epoch {epoch}, step {step}, with "
         f"learning_rate={lr:.3g} ({type(optimizer).__name__.lower()}). Use a smaller "
-        f"learning_rate, for example {lr / 10:.3g}."
+        f"learning_rate, for example {lr / 10:.3g}, or the automatic one "
+        '(learning_rate="auto", --lr auto), which is stable for the data.'
     )
 
 
@@ -103,6 +127,7 @@ def sgd(W, b, source, loss, reg, optimizer, *, epochs, fit_intercept=True, inter
     params = [W, b] if fit_intercept else [W]
     B = n if source.full_batch else source.batch_size
     steps_total = steps_done
+    watch = _Watch(optimizer)
     for epoch in range(first_epoch, first_epoch + epochs):
         loss_sum, n_correct, steps, stop = 0.0, 0, 0, False
         if source.full_batch:
@@ -117,8 +142,7 @@ def sgd(W, b, source, loss, reg, optimizer, *, epochs, fit_intercept=True, inter
                 Xb, yb, wb = batch
                 value, dW, db, correct = loss_and_gradient(W, b_arg, Xb, yb, loss, reg, wb)
                 rows = Xb.shape[0]
-            if not np.isfinite(value):
-                _diverged(value, epoch, steps + 1, optimizer)
+            watch.check(value, epoch, steps + 1)
             if fit_intercept:
                 db *= db.dtype.type(intercept_step)
                 optimizer.step(params, [dW, db])
@@ -169,14 +193,16 @@ def local_sgd(W, b, source, loss, reg, optimizer, *, epochs, fit_intercept=True,
                          f"{type(optimizer).__name__.lower()}.")
     n = source.n_samples
     steps_total = steps_done
+    watch = _Watch(optimizer)
     for epoch in range(first_epoch, first_epoch + epochs):
         loss_sum, n_correct, seen, rounds, stop = 0.0, 0, 0, 0, False
         lr = optimizer.learning_rate
         while seen < n:
             W_new, b_new, rows, loss_rows, correct = source.local_sgd_round(
                 W, b, loss, reg, lr, intercept_step, fit_intercept)
-            if not (np.isfinite(loss_rows) and np.all(np.isfinite(W_new))):
-                _diverged(loss_rows / max(rows, 1), epoch, rounds + 1, optimizer)
+            watch.check(loss_rows / max(rows, 1), epoch, rounds + 1)
+            if not np.all(np.isfinite(W_new)):
+                _diverged(np.inf, epoch, rounds + 1, optimizer)
             W[...] = W_new
             if fit_intercept:
                 b[...] = b_new

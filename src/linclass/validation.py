@@ -99,6 +99,14 @@ def with_class_weight(class_weight, classes, sample_weight, y, dtype):
         if unknown:
             raise ValueError(f"class_weight names classes that are not in the data: "
                              f"{unknown[:5]}; the classes are {classes.tolist()[:20]}.")
+        bad = {c: w for c, w in class_weight.items()
+               if not (isinstance(w, Real) and not isinstance(w, bool) and np.isfinite(w)
+                       and w >= 0)}
+        if bad:
+            raise ValueError(f"class_weight must give each class a finite weight >= 0; got "
+                             f"{bad}.")
+        if not any(class_weight.get(c, 1.0) > 0 for c in classes.tolist()):
+            raise ValueError("class_weight gives every class a weight of 0: nothing to learn.")
     elif class_weight != "balanced":
         raise ValueError(f'class_weight must be None, "balanced" or a dict {{class: weight}}; '
                          f"got {class_weight!r}.")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import math
 import pickle
+import pickletools
 from pathlib import Path
 
 import numpy as np
@@ -142,8 +143,25 @@ class RestrictedUnpickler(pickle.Unpickler):
                 f"{module}.{name} is not allowed in a CIFAR-10 batch") from None
 
 
+_MAX_MEMO = 1_000_000  # memo slots: a batch uses a handful
+
+
+def _check_opcodes(data):
+    """Walk the opcodes first (``pickletools``, pure Python): every length they declare must
+    fit in the data, and memo indices must be small. The C unpickler allocates a declared
+    length (BINBYTES8, a FRAME) or a memo of a declared index before it sees that the data
+    is not there: a few bytes could ask for gigabytes."""
+    for op, arg, pos in pickletools.genops(data):
+        if op.name == "FRAME" and arg > len(data) - pos:
+            raise pickle.UnpicklingError(f"a frame of {arg:,} bytes in {len(data):,}")
+        if op.name in ("PUT", "BINPUT", "LONG_BINPUT", "GET", "BINGET", "LONG_BINGET") and (
+                not isinstance(arg, int) or arg > _MAX_MEMO):
+            raise pickle.UnpicklingError(f"a memo index of {arg}")
+
+
 def _unpickle(data, where):
     try:
+        _check_opcodes(data)
         obj = RestrictedUnpickler(io.BytesIO(data), len(data), encoding="bytes").load()
     except Exception as e:  # nothing in it can run code: whatever it raises is the file's fault
         raise DataFileError(f"{where} is not a valid CIFAR-10 python batch "

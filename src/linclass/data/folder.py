@@ -41,6 +41,14 @@ class _Folder:
 
     def __init__(self, path):
         self.path = path
+        self.total = 0  # bytes of image files read so far: they are all held until decoded
+
+    def _take(self, data):
+        """Count ``data`` against the memory cap (the encoded images stay in memory until
+        they are decoded, so a small archive of many large members could fill it)."""
+        self.total += len(data)
+        limits.check_bytes(self.total, "the image files read so far", self.path)
+        return data
 
     def entries(self):
         seen = set()
@@ -58,7 +66,7 @@ class _Folder:
                 yield full.relative_to(self.path).parts, full
 
     def read(self, key):
-        return read_file(key, "an image file")
+        return self._take(read_file(key, "an image file"))
 
     def where(self, key):
         return str(key)
@@ -81,7 +89,7 @@ class _Tar(_Folder):
                     parts = PurePosixPath(m.name).parts
                     where = f"{self.path}:{m.name}"
                     data = read_tar_member(tar, m, where) if _is_image(parts) else b""
-                    yield parts, (m.name, data)
+                    yield parts, (m.name, self._take(data))
 
     def read(self, key):
         return key[1]
@@ -103,7 +111,7 @@ class _Zip(_Folder):
                 yield PurePosixPath(info.filename).parts, info
 
     def read(self, key):
-        return read_zip_member(self.zip, key, self.where(key))
+        return self._take(read_zip_member(self.zip, key, self.where(key)))
 
     def where(self, key):
         return f"{self.path}:{key.filename}"

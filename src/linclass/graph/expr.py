@@ -11,6 +11,8 @@ import ast
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..errors import LinclassError
 from . import ops
 from .engine import Node, topological_order
@@ -24,6 +26,8 @@ FUNCTIONS = {
 }
 _BINARY = {ast.Add: ops.add, ast.Sub: ops.sub, ast.Mult: ops.mul, ast.Div: ops.div,
            ast.Pow: ops.power}
+MAX_GATES = 500  # a drawing past this is unreadable, and Python's parser gives out near it
+MAX_DEPTH = 100  # levels of nesting: building and writing back the tree recurse
 ALLOWED = ("numbers, names, + - * / **, unary minus and the functions "
            + ", ".join(FUNCTIONS))
 
@@ -45,7 +49,8 @@ class Circuit:
         return [n for n in topological_order(self.output) if n.parents]
 
     def backward(self):
-        self.output.backward()
+        with np.errstate(all="ignore"):  # inf and nan are drawn as values, not warned about
+            self.output.backward()
         return {name: float(node.grad) for name, node in self.inputs.items()}
 
 
@@ -118,11 +123,26 @@ def build_circuit(expression, values):
         raise ExpressionError("the expression is empty.")
     if len(expression) > 10_000:
         raise ExpressionError("the expression is too long (over 10,000 characters).")
+    operations = sum(expression.count(c) for c in "+-*/(,")
+    if operations > 2 * MAX_GATES:
+        raise ExpressionError(f"the expression has {operations:,} operations; a circuit to draw "
+                              f"has at most {MAX_GATES} gates.")
     try:
         tree = ast.parse(expression.strip(), mode="eval")
     except SyntaxError as e:
-        raise ExpressionError(f"{expression!r} is not a valid expression: {e.msg}.") from None
+        raise ExpressionError(f"{_short(expression)!r} is not a valid expression: "
+                              f"{e.msg}.") from None
+    except (RecursionError, MemoryError, ValueError, OverflowError) as e:
+        raise ExpressionError(f"Python cannot parse the expression ({type(e).__name__}: "
+                              f"{_short(str(e))}): make it smaller.") from None
     used = _validate(tree)
+    gates = sum(isinstance(n, (ast.BinOp, ast.UnaryOp, ast.Call)) for n in ast.walk(tree))
+    if gates > MAX_GATES:
+        raise ExpressionError(f"the expression makes {gates:,} gates; a circuit to draw has at "
+                              f"most {MAX_GATES}.")
+    if _depth(tree) > MAX_DEPTH:
+        raise ExpressionError(f"the expression is nested more than {MAX_DEPTH} levels deep "
+                              "(x**x**x... or f(f(f(...)))): split it up.")
     missing = sorted(used - set(values))
     if missing:
         raise ExpressionError(f"no value for {', '.join(missing)}: pass "
@@ -134,13 +154,29 @@ def build_circuit(expression, values):
         raise ExpressionError("the expression has no inputs: use names, as in (x + y) * z.")
     inputs = {name: Node(values[name], label=name) for name in sorted(used)}
     try:
-        output = _build(tree.body, inputs)
+        with np.errstate(all="ignore"):  # exp(1000) is inf on its wire, not a warning
+            output = _build(tree.body, inputs)
     except RecursionError:
         raise ExpressionError("the expression is nested too deeply.") from None
     if not isinstance(output, Node) or not output.parents:
         raise ExpressionError("the expression has no gate: combine inputs with an operation.")
     _name_gates(output, set(inputs))
-    return Circuit(expression.strip(), output, inputs)
+    # drawn as Python writes it back: no comments, nothing but the expression
+    return Circuit(ast.unparse(tree.body), output, inputs)
+
+
+def _depth(tree):
+    """Nesting depth of a syntax tree, walked without recursion."""
+    stack, deepest = [(tree, 1)], 0
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        stack += [(child, d + 1) for child in ast.iter_child_nodes(node)]
+    return deepest
+
+
+def _short(text, n=60):
+    return text if len(text) <= n else text[:n] + "..."
 
 
 def _validate(tree):
@@ -168,6 +204,9 @@ def _validate(tree):
         elif isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
                 _refuse(node)
+            if abs(node.value) > 1e300 or not math.isfinite(node.value):
+                raise ExpressionError(f"the number {_short(ast.unparse(node))} is beyond the "
+                                      "range of floats; use one below 1e300.")
         elif isinstance(node, ast.BinOp):
             if type(node.op) not in _BINARY:
                 _refuse(node)

@@ -48,7 +48,8 @@ def _name(node):
 def local_gradients(node):
     """The gate's local gradient with respect to each operand (its vjp with g = 1)."""
     one = np.ones_like(node.value)
-    return [VJPS[node.op][i](one, node, i) for i in range(len(node.parents))]
+    with np.errstate(all="ignore"):  # inf and nan are shown, not warned about
+        return [VJPS[node.op][i](one, node, i) for i in range(len(node.parents))]
 
 
 def gate_rows(circuit):
@@ -72,11 +73,18 @@ def wire_gradient(node, i):
     its wires' gradients."""
     if not node.parents[i].requires_grad or node.grad is None:
         return None
-    return VJPS[node.op][i](node.grad, node, i)
+    with np.errstate(all="ignore"):
+        return VJPS[node.op][i](node.grad, node, i)
 
 
 def _html(text):
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Text made safe inside a DOT string or HTML label: it can neither close the string nor
+    add attributes, whatever it holds."""
+    text = " ".join(str(text).split())  # no newlines
+    for raw, safe in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"),
+                      ("\\", "&#92;")):
+        text = text.replace(raw, safe)
+    return text
 
 
 def _wire_label(value, grad):
