@@ -52,7 +52,7 @@ def test_an_array_without_its_bytes_is_refused(tmp_path, rows):
         def __reduce__(self):
             return (np._core.multiarray._reconstruct, (np.ndarray, (rows, 3072), b"B"))
 
-    folder = _craft(tmp_path, "data_batch_2", _batch_bytes(Hollow(), [0] * rows))
+    folder = _craft(tmp_path, "data_batch_2", _batch_bytes(Hollow(), [0]))
     with pytest.raises(DataFileError, match="data_batch_2"):
         load_cifar10(folder)
 
@@ -335,9 +335,15 @@ def test_image_size_beyond_sense_is_refused_before_reading(tmp_path):
 
 
 def test_decoded_images_past_the_memory_cap(tmp_path):
+    """Small files (flat colour compresses well) that decode to more than the cap."""
     root = tmp_path / "imgs"
-    make_tree(root)
-    with limits.caps(max_bytes=500), pytest.raises(ResourceLimitError, match="6 images of 8 x 6"):
+    for cls in ("cat", "dog"):
+        (root / cls).mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (64, 64), (i, 0, 0)).save(root / cls / f"{i}.png")
+    assert sum(p.stat().st_size for p in root.rglob("*.png")) < 2000
+    with limits.caps(max_bytes=10_000), pytest.raises(ResourceLimitError,
+                                                      match="6 images of 64 x 64"):
         load_image_folder(root)
 
 

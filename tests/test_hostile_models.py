@@ -181,3 +181,17 @@ def test_evaluate_says_which_recorded_data_set_it_reads(tmp_path, capsys):
     assert "test split of digits, as recorded in" in capsys.readouterr().err
     assert cli.main(["evaluate", str(tmp_path / "model.npz"), "--dataset", "digits"]) == 0
     assert "as recorded" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("field", ["params", "estimator", "classes"])
+@pytest.mark.parametrize("code", [0x110000, 0xD800, 0xFFFFFFFF])
+def test_text_beyond_unicode_is_refused(good, tmp_path, field, code):
+    """numpy keeps UCS4 code units unchecked; a string made from one past U+10FFFF raises
+    SystemError when iterated (a finding of the fuzzer), a lone surrogate breaks printing."""
+    arr = good[1][field] if field != "classes" else np.array([f"c{i}" for i in range(10)])
+    codes = np.frombuffer(arr.tobytes(), np.uint32).copy()
+    codes[0] = code
+    bad = np.frombuffer(codes.tobytes(), arr.dtype).reshape(arr.shape)
+    path = _write(tmp_path, good[1], **{field: bad})
+    with pytest.raises(ModelFileError, match=f"{field}.*(not a text|not numbers or text)"):
+        linclass.load(path)

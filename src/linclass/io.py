@@ -50,9 +50,11 @@ def atomic_write(path, write):
     rename, so ``path`` is always either the old file or the whole new one.
 
     Where Linux allows (``O_TMPFILE``), the new file has no name until it is complete: a
-    process killed while writing leaves nothing behind. Elsewhere it is a hidden
-    ``.NAME.PID.XXXX.tmp`` that an interrupted write removes, and that the next write to the
-    folder removes if its process is gone (``kill -9``).
+    process killed while writing leaves nothing behind (only a kill in the microseconds
+    between naming the finished file and the rename can leave it under its temporary name).
+    Elsewhere it is a hidden ``.NAME.PID.XXXX.tmp`` from the start, which an interrupted
+    write removes. Either way the next write to the folder removes such a file once its
+    process is gone (``kill -9``).
     """
     path = Path(path)
     if path.is_dir():
@@ -290,9 +292,19 @@ def _array(data, key, path):
         raise _bad(path, f"cannot read {key!r} ({type(e).__name__}: {e})") from None
 
 
+def _valid_unicode(arr):
+    """Whether a unicode array holds only real characters: numpy stores UCS4 code units
+    without checking them, and one past U+10FFFF (or a lone surrogate) makes a Python string
+    that breaks whatever touches it."""
+    order = arr.dtype.byteorder if arr.dtype.byteorder in "<>" else "="
+    codes = np.frombuffer(arr.tobytes(), dtype=np.dtype(order + "u4"))
+    return not np.any((codes > 0x10FFFF) | ((codes >= 0xD800) & (codes <= 0xDFFF)))
+
+
 def _text(data, key, path, limit=_MAX_JSON):
     arr = _array(data, key, path)
-    if arr.dtype.kind != "U" or arr.shape != () or len(str(arr[()])) > limit:
+    if (arr.dtype.kind != "U" or arr.shape != () or arr.dtype.itemsize > 4 * limit
+            or not _valid_unicode(arr)):
         raise _bad(path, f"{key!r} is not a text")
     return str(arr[()])
 
@@ -375,7 +387,8 @@ def _check_weights(coef, intercept, classes, path):
                          "(n_classes, n_features)")
     if intercept.dtype != coef.dtype:
         raise _bad(path, f"intercept is {intercept.dtype}, coef {coef.dtype}")
-    if classes.ndim != 1 or classes.dtype.kind not in "biuU":
+    if classes.ndim != 1 or classes.dtype.kind not in "biuU" or (
+            classes.dtype.kind == "U" and not _valid_unicode(classes)):
         raise _bad(path, f"classes are {classes.dtype} {classes.shape}, not numbers or text")
     C = len(classes)
     if coef.shape[0] != C or intercept.shape != (C,):

@@ -39,11 +39,9 @@ RECORD = 1 + 3072
 
 
 class _Dtype:
-    """What ``numpy.dtype(name, align, copy)`` in a batch asked for: only a name is kept.
-
-    numpy's own dtype would take its internals from the file (``__setstate__`` can set an
-    item size or an object flag: a segmentation fault later); this stand-in keeps the byte
-    order of the state and nothing else."""
+    """What ``numpy.dtype(name, align, copy)`` in a batch asked for: an integer type's name
+    and the byte order of its state, nothing else (numpy's own dtype would take its fields,
+    item size and flags from the file's state)."""
 
     def __init__(self, name, align=False, copy=True):
         if not isinstance(name, str) or name not in _INT_CODES:
@@ -63,7 +61,9 @@ class _Dtype:
 
 class _Array:
     """An array a batch describes: shape, dtype and raw bytes, checked and then built by
-    linclass (``numpy()``), never by numpy's unpickling."""
+    linclass (``numpy()``), never by numpy's unpickling, which lets the file choose what it
+    allocates (``_reconstruct`` alone makes an array of any shape from uninitialised memory)
+    and what a dtype's state holds."""
 
     def __init__(self, shape=(0,), dtype=None, order="C", data=b""):
         self.shape, self.dtype, self.fortran, self.data = shape, dtype, order == "F", data

@@ -107,7 +107,7 @@ class _Zip(_Folder):
         with reading(self.path):
             infos = self.zip.infolist()
         for info in infos:
-            if not info.is_dir():
+            if info.filename and not info.filename.endswith("/"):  # a nameless member: skip
                 yield PurePosixPath(info.filename).parts, info
 
     def read(self, key):
@@ -132,7 +132,7 @@ def _open_source(path):
 
 
 def _is_image(parts):
-    return (Path(parts[-1]).suffix.lower() in IMAGE_EXTENSIONS
+    return bool(parts) and (Path(parts[-1]).suffix.lower() in IMAGE_EXTENSIONS
             and not any(p.startswith(".") or p == "__MACOSX" for p in parts))
 
 
