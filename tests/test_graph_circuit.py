@@ -118,9 +118,11 @@ def test_the_circuit_command():
 
 
 def test_circuit_errors_exit_1_with_one_line():
-    for args in (["circuit", "__import__('os').system('true')"], ["circuit", "x*y", "x=1"]):
+    # a refused expression is a user error (1); a missing value, a usage error (2)
+    for args, code in ((["circuit", "__import__('os').system('true')"], 1),
+                       (["circuit", "x*y", "x=1"], 2)):
         r = run(*args)
-        assert r.returncode == 1
+        assert r.returncode == code
         assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
 
 

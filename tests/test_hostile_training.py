@@ -277,3 +277,18 @@ def test_import_linclass_is_light_so_the_command_can_catch_ctrl_c():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.stdout.splitlines() == ["False True",
                                      "True <class 'linclass.estimators.LinearSVM'>"], r.stderr
+
+
+@pytest.mark.parametrize("unnamed", [True, False])
+@pytest.mark.parametrize("mask", [0o022, 0o077, 0o002])
+def test_written_files_get_the_mode_a_plain_open_would(tmp_path, monkeypatch, unnamed, mask):
+    from linclass import io as model_io
+
+    if not unnamed:  # the portable path: a named temporary from mkstemp (mode 0600)
+        monkeypatch.setattr(model_io, "_unnamed_file", lambda folder: None)
+    old = os.umask(mask)
+    try:
+        atomic_write(tmp_path / "model.npz", lambda f: f.write(b"x"))
+    finally:
+        os.umask(old)
+    assert (tmp_path / "model.npz").stat().st_mode & 0o777 == 0o666 & ~mask

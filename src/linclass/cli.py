@@ -9,13 +9,15 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from contextlib import contextmanager
 
+import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from . import __version__
-from .errors import LinclassError
+from .errors import LinclassError, UsageError
 
 EXIT_USER_ERROR = 1
 EXIT_USAGE = 2
@@ -72,9 +74,13 @@ def _batch_size(text):
 def _size(text):
     """A fraction in (0, 1) or a count of samples."""
     try:
-        return int(text)
+        count = int(text)
     except ValueError:
         pass
+    else:
+        if count < 1:
+            raise argparse.ArgumentTypeError(f"a count must be at least 1: {text!r}")
+        return count
     try:
         value = float(text)
     except ValueError:
@@ -231,6 +237,21 @@ def build_parser():
 
 # -- train ------------------------------------------------------------------------------------
 
+@contextmanager
+def _showing(progress):
+    """Show ``progress`` for the block; if the block fails, leave no trace of it (the error
+    alone is the output: no stale bar on a terminal, no blank line in a log)."""
+    with progress:
+        try:
+            yield progress
+        except BaseException:
+            if progress.console.is_terminal:
+                progress.live.transient = True
+            else:
+                progress.console.quiet = True
+            raise
+
+
 class _Interrupt:
     """Once training has begun (``arm()``), the first Ctrl-C asks it to stop after the current
     step (the model so far is kept); a second one aborts. Before that -- while the data
@@ -287,7 +308,7 @@ def cmd_train(args, out, err):
         TextColumn("{task.fields[metrics]}"), TimeElapsedColumn(),
         console=err, disable=args.quiet, transient=False,
     )
-    with _Interrupt() as stop, progress:
+    with _Interrupt() as stop, _showing(progress):
         task = progress.add_task(f"train {args.model}", total=epochs, metrics="")
 
         def callback(info):
@@ -296,11 +317,7 @@ def cmd_train(args, out, err):
                 progress.update(task, completed=info["epoch"], metrics=_fmt_metrics(info))
             return stop.requested
 
-        try:
-            result = train(config, callback)
-        except BaseException:
-            progress.live.transient = True  # the error alone is the output, no stale bar
-            raise
+        result = train(config, callback)
         progress.update(task, total=result["epochs"])
     if result["interrupted"] and result["kept"]:
         err.print(f"[yellow]interrupted: stopped after the current step. {result['kept']} is "
@@ -333,23 +350,19 @@ def cmd_prepare(args, out, err):
                         MofNCompleteColumn(), TimeElapsedColumn(), console=err,
                         disable=args.quiet)
     tasks = {}
-    with progress:
+    with _showing(progress):
         loading = progress.add_task(f"load {args.dataset}", total=None)
-        try:
-            ds = load_dataset(args.dataset, size=args.image_size, skip_bad=args.skip_bad)
-            progress.update(loading, total=1, completed=1)
+        ds = load_dataset(args.dataset, size=args.image_size, skip_bad=args.skip_bad)
+        progress.update(loading, total=1, completed=1)
 
-            def report(part, done, total):
-                if part not in tasks:
-                    tasks[part] = progress.add_task(f"write {part}", total=total)
-                progress.update(tasks[part], completed=done)
+        def report(part, done, total):
+            if part not in tasks:
+                tasks[part] = progress.add_task(f"write {part}", total=total)
+            progress.update(tasks[part], completed=done)
 
-            meta = prepare(ds, args.out, fmt=args.format, repeat=args.repeat,
-                           val_size=args.val_size, test_size=args.test_size, seed=args.seed,
-                           standardize=args.standardize, progress=report)
-        except BaseException:
-            progress.live.transient = True
-            raise
+        meta = prepare(ds, args.out, fmt=args.format, repeat=args.repeat,
+                       val_size=args.val_size, test_size=args.test_size, seed=args.seed,
+                       standardize=args.standardize, progress=report)
     rows, D = meta["rows"], meta["n_features"]
     size = sum(rows.values()) * D * 4
     out.print(f"wrote {args.out}: train {rows['train']:,}, val {rows['val']:,}, test "
@@ -382,14 +395,9 @@ def cmd_tune(args, out, err):
                 f"reg {result['reg']:.2e}"))
         progress.update(task, completed=done, total=total, best=best.get("text", ""))
 
-    with progress:
+    with _showing(progress):
         task = progress.add_task("tune", total=None, model=args.model, best="")
-        try:
-            result = tune(config, lr_range, reg_range, args.trials, args.grid, args.jobs,
-                          callback)
-        except BaseException:
-            progress.live.transient = True
-            raise
+        result = tune(config, lr_range, reg_range, args.trials, args.grid, args.jobs, callback)
     table = Table(title=f"{args.model} on {args.dataset}: {len(result['results'])} trials, "
                         "best validation accuracy first")
     for col in ("learning rate", "reg", "val acc", "train acc", "epochs", "seconds"):
@@ -445,12 +453,8 @@ def cmd_download(args, out, err):
             tasks[name] = progress.add_task(name, total=total)
         progress.update(tasks[name], completed=done, total=total)
 
-    with progress:
-        try:
-            path = download(args.name, args.dir, progress=report)
-        except BaseException:
-            progress.live.transient = True
-            raise
+    with _showing(progress):
+        path = download(args.name, args.dir, progress=report)
     spec = args.name if args.dir is None else f"{args.name}:{path}"
     out.print(f"{args.name} is in {path}; train on it with --dataset {spec}")
     return 0
@@ -528,6 +532,12 @@ def cmd_circuit(args, out, err):
                                 zip(row["inputs"], row["local"])),
                       render.fmt(row["grad"]))
     out.print(table)
+    undefined = [n for n in circuit.gates() if not np.all(np.isfinite(n.value))]
+    if undefined:
+        first = undefined[0]
+        err.print(f"[yellow]note: {render.gate_code(first)} is {render.fmt(first.value)} at "
+                  "these values (outside the function's domain, or an overflow); so is "
+                  "everything that depends on it.[/yellow]", highlight=False)
     out.print(f"{circuit.output.label} = [{V}]{render.fmt(circuit.output.value)}[/]")
     for name, grad in grads.items():
         out.print(f"∂{circuit.output.label}/∂{name} = [{G}]{render.fmt(grad)}[/]")
@@ -568,6 +578,10 @@ def main(argv=None):
     err = Console(stderr=True)
     try:
         return COMMANDS[args.command](args, out, err)
+    except UsageError as e:  # the command line itself is wrong, found past argparse
+        sys.stderr.write(f"linclass {args.command}: error: {e} (see linclass {args.command} "
+                         "--help)\n")
+        return EXIT_USAGE
     except (LinclassError, ValueError, OSError) as e:
         sys.stderr.write(f"linclass: error: {e}\n")
         return EXIT_USER_ERROR

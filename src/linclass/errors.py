@@ -5,6 +5,7 @@ traceback.
 =========================  ========================================================
 ``LinclassError``          the base of every refusal below (the CLI prints its message,
                            exits 1)
+``UsageError``             a value missing or malformed on the command line (exit 2)
 ``DataFileError``          a data file that is damaged or not in its format
 ``ResourceLimitError``     a size that would pass a cap (``linclass.limits``)
 ``ModelFileError``         a model file that is damaged, or not a linclass model
@@ -19,11 +20,17 @@ Each is also the built-in type a Python user would expect (a ``ValueError``, a
 
 from __future__ import annotations
 
-__all__ = ["LinclassError", "DataFileError", "ResourceLimitError", "ModelFileError"]
+__all__ = ["LinclassError", "UsageError", "DataFileError", "ResourceLimitError",
+           "ModelFileError"]
 
 
 class LinclassError(Exception):
     """Input linclass refuses; the message says what is wrong and how to fix it."""
+
+
+class UsageError(LinclassError, ValueError):
+    """A command line (or call) that is wrong as written: a missing or malformed value. The
+    command line exits 2 for these, as for argparse's own usage errors."""
 
 
 class DataFileError(LinclassError, ValueError):

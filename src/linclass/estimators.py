@@ -188,9 +188,14 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
             val = None if X_val is None else for_data(X_val, y_val)
             try:
                 self._train(source, val, self.max_epochs, callback, fresh_history=not warm)
-            except TrainingDivergedError:
+            except TrainingDivergedError as e:
                 source.check_finite()  # NaN in data not read up front looks like divergence
-                raise
+                if self.learning_rate == "auto":
+                    raise
+                auto = auto_settings(source, self._loss(), "auto", self.reg_, self.optimizer,
+                                     self.momentum)[0]
+                raise TrainingDivergedError(f"{e} Here the automatic one is {auto:.3g}.") \
+                    from None
         finally:
             source.close()
             if val is not None:

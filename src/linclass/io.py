@@ -68,6 +68,7 @@ def atomic_write(path, write):
         if fd is None:
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp",
                                        dir=folder)
+            os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600: give what open() would
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -81,6 +82,20 @@ def atomic_write(path, write):
     finally:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
+
+
+def _umask():
+    """The process's umask, read without changing it where Linux says it."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _unnamed_file(folder):

@@ -84,9 +84,9 @@ def _diverged(loss, epoch, step, optimizer, start=None):
            and np.isfinite(loss) else f"the loss became {loss}")
     raise TrainingDivergedError(
         f"training diverged: {how} at epoch {epoch}, step {step}, with "
-        f"learning_rate={lr:.3g} ({type(optimizer).__name__.lower()}). Use a smaller "
-        f"learning_rate, for example {lr / 10:.3g}, or the automatic one "
-        '(learning_rate="auto", --lr auto), which is stable for the data.'
+        f"learning_rate={lr:.3g} ({type(optimizer).__name__.lower()}): the step is too large "
+        'for this data. Use the automatic one (learning_rate="auto", --lr auto), which is '
+        "worked out from the data to be stable, or a smaller one."
     )
 
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import LinclassError
+from ..errors import LinclassError, UsageError
 from . import ops
 from .engine import Node, topological_order
 
-__all__ = ["ExpressionError", "Circuit", "build_circuit", "parse_assignments", "FUNCTIONS"]
+__all__ = ["ExpressionError", "ValuesError", "Circuit", "build_circuit", "parse_assignments", "FUNCTIONS"]
 
 FUNCTIONS = {
     "exp": (ops.exp, 1), "log": (ops.log, 1), "sigmoid": (ops.sigmoid, 1),
@@ -34,6 +34,10 @@ ALLOWED = ("numbers, names, + - * / **, unary minus and the functions "
 
 class ExpressionError(LinclassError, ValueError):
     """An expression linclass will not build: says what is wrong and what is allowed."""
+
+
+class ValuesError(ExpressionError, UsageError):
+    """The NAME=VALUE inputs do not fit the expression (malformed, missing, extra)."""
 
 
 @dataclass
@@ -88,17 +92,17 @@ def parse_assignments(items):
         name, sep, text = item.partition("=")
         name = name.strip()
         if not sep or not name.isidentifier():
-            raise ExpressionError(f"{item!r} is not NAME=VALUE (for example x=-2).")
+            raise ValuesError(f"{item!r} is not NAME=VALUE (for example x=-2).")
         if name in FUNCTIONS:
-            raise ExpressionError(f"{name!r} is a function name; choose another input name.")
+            raise ValuesError(f"{name!r} is a function name; choose another input name.")
         try:
             value = float(text)
         except ValueError:
-            raise ExpressionError(f"{name}={text!r}: the value is not a number.") from None
+            raise ValuesError(f"{name}={text!r}: the value is not a number.") from None
         if not math.isfinite(value):
-            raise ExpressionError(f"{name}={text}: the value must be finite.")
+            raise ValuesError(f"{name}={text}: the value must be finite.")
         if name in values:
-            raise ExpressionError(f"{name} is given twice.")
+            raise ValuesError(f"{name} is given twice.")
         values[name] = value
     return values
 
@@ -145,11 +149,11 @@ def build_circuit(expression, values):
                               "(x**x**x... or f(f(f(...)))): split it up.")
     missing = sorted(used - set(values))
     if missing:
-        raise ExpressionError(f"no value for {', '.join(missing)}: pass "
+        raise ValuesError(f"no value for {', '.join(missing)}: pass "
                               + " ".join(f"{m}=VALUE" for m in missing) + ".")
     extra = sorted(set(values) - used)
     if extra:
-        raise ExpressionError(f"{', '.join(extra)} given but not used in the expression.")
+        raise ValuesError(f"{', '.join(extra)} given but not used in the expression.")
     if not used:
         raise ExpressionError("the expression has no inputs: use names, as in (x + y) * z.")
     inputs = {name: Node(values[name], label=name) for name in sorted(used)}
