@@ -8,19 +8,23 @@ TSTAMP := $(VENV)/.installed-test
 .PHONY: run test bench bench-ooc bench-dask fuzz kill-test clean
 
 $(PY):
+	@echo "creating $(VENV) (a virtual environment for linclass)..."
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(PY)
+	@echo "installing linclass and its dependencies into $(VENV) (numpy, scipy, scikit-learn, matplotlib; a minute or so the first time)..."
 	$(PY) -m pip install --quiet -e .
 	touch $@
 
 $(TSTAMP): pyproject.toml $(STAMP)
+	@echo "installing the test tools into $(VENV) (pytest, hypothesis, dask, zarr, ...)..."
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
 run: $(STAMP)
 	$(VENV)/bin/linclass train --model svm --dataset digits
+	@echo "linclass is installed in $(VENV): 'source $(VENV)/bin/activate' puts linclass and python on your PATH."
 
 test: $(TSTAMP)
 	$(PY) -m pytest

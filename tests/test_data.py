@@ -17,7 +17,7 @@ def test_load_digits():
     assert ds.X.max() == 16
     assert ds.class_names == [str(i) for i in range(10)]
     assert ds.image_shape == (8, 8) and ds.name == "digits"
-    assert ds.labels()[:3].tolist() == ["0", "1", "2"]
+    assert ds.labels()[:3].tolist() == [0, 1, 2]  # the type the data set gave them
 
 
 def test_load_dataset_by_name():

@@ -27,3 +27,14 @@ def test_readme_example_runs(code, tmp_path, monkeypatch):
     for call, value in zip(calls, printed):
         if re.search(r"#\s*True\b", call):
             assert value.strip() == "True", call
+
+
+def test_the_command_is_on_the_path_before_any_example_uses_it():
+    """After `make run`, `linclass` is in .venv/bin: the README says how to put it on the PATH
+    before the first example that types a bare `linclass` or `python`."""
+    text = README.read_text()
+    activate = text.index("source .venv/bin/activate")
+    shell = [m.start() for m in re.finditer(r"```sh\n(.*?)```", text, flags=re.S)
+             if re.search(r"^(linclass|python) ", m.group(1), flags=re.M)]
+    assert shell and activate < shell[0] + len("```sh\n") + 40
+    assert "activate" in (Path(__file__).resolve().parent.parent / "Makefile").read_text()

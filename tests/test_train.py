@@ -138,7 +138,7 @@ def test_lbfgs_raises_the_source_s_error_in_the_caller_s_thread(problem):
 
 def test_monitor_keeps_the_best_weights_and_stops_on_a_stall():
     scores = iter([0.5, 0.7, 0.6, 0.7, 0.65, 0.69, 0.1])
-    mon = Monitor(0.0, tol=0.0, n_iter_no_change=3, early_stopping=True,
+    mon = Monitor(0.0, tol=0.0, n_iter_no_change=3, early_stopping=True, scoring="accuracy",
                   validate=lambda W, b: (1.0, next(scores)))
     W, b = np.zeros((2, 3)), np.zeros(2)
     stops = []

@@ -11,10 +11,8 @@ Score -> loss -> optimize::
 """
 
 import importlib
-
-# ``scores`` is also the name of its module: imported now, so the function (not the module,
-# which a later import of linclass.scores would bind) is ``linclass.scores``. numpy only.
-from .scores import scores, scores_backward
+import sys
+import types
 
 # Public names and the module each lives in, imported on first use (PEP 562): ``import
 # linclass`` stays instant, so the command line starts at once and can catch a Ctrl-C during
@@ -22,7 +20,8 @@ from .scores import scores, scores_backward
 _EXPORTS = {
     "LinearSVM": "estimators", "SoftmaxClassifier": "estimators",
     "TrainingDivergedError": "estimators", "ModelFileError": "io", "load": "io", "save": "io",
-    "load_dataset": "data", "load_digits": "data", "multiclass_hinge": "losses",
+    "load_dataset": "data", "load_digits": "data", "scores": "scores",
+    "scores_backward": "scores", "multiclass_hinge": "losses",
     "softmax_cross_entropy": "losses", "svm_loss_naive": "lecture",
     "svm_loss_vectorized": "lecture", "svm_loss": "lecture", "softmax_loss_naive": "lecture",
     "softmax_loss_vectorized": "lecture", "softmax_loss": "lecture",
@@ -44,6 +43,19 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | set(_EXPORTS))
+
+
+class _Package(types.ModuleType):
+    """``linclass.scores`` is the function, though its module has the same name: importing a
+    submodule binds it on the package, and this puts the function there instead."""
+
+    def __setattr__(self, name, value):
+        if name == "scores" and isinstance(value, types.ModuleType):
+            value = value.scores
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 __version__ = "0.1.0"

@@ -11,20 +11,36 @@ import signal
 import sys
 from contextlib import contextmanager
 
-import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from . import __version__
 from .errors import LinclassError, UsageError
+from .choices import HINGE_VARIANTS, MODELS, OPTIMIZERS, SOLVERS
 
 EXIT_USER_ERROR = 1
 EXIT_USAGE = 2
 
 
+class _Help(argparse.HelpFormatter):
+    """Every option's default in its help, where it has one and the text does not say it."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if ("(default" in text or default is None or default is argparse.SUPPRESS
+                or isinstance(default, bool) or not action.option_strings):
+            return text
+        return f"{text} (default: {default})".strip()
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse, with usage errors as one line and exit status 2."""
+    """argparse, with usage errors as one line and exit status 2, and defaults in --help."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _Help)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -103,35 +119,53 @@ def _split_arguments(p, seed_help):
     p.add_argument("--test-size", type=_size, default=0.2, help="fraction or count (default 0.2)")
 
 
+def _training_options():
+    """The options train and tune share, declared once (their choices from the registries)."""
+    p = _Parser(add_help=False)
+    p.add_argument("--model", choices=MODELS, default="svm",
+                   help="the multiclass SVM (hinge loss) or the Softmax (cross-entropy)")
+    p.add_argument("--dataset", default="digits", help="the data set")
+    p.add_argument("--epochs", type=_positive_int, default=None,
+                   help="maximum epochs (default 100)")
+    p.add_argument("--max-steps", type=_positive_int, default=None, metavar="N",
+                   help="stop after N update steps in all (the course's num_iters)")
+    p.add_argument("--batch-size", type=_batch_size, default=argparse.SUPPRESS, metavar="N|full",
+                   help='rows per minibatch, or "full" for full-batch gradient descent '
+                        "(default 200)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
+                   help="the update rule (default: sgd)")
+    return p
+
+
 def build_parser():
     p = _Parser(prog="linclass", description="Linear image classification you can see through.")
     p.add_argument("--version", action="version", version=f"linclass {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
+    shared = _training_options()
     t = sub.add_parser("train", help="train a classifier, save it with metrics.json",
-                       description="Train a linear classifier on a data set and save it.")
-    t.add_argument("--model", choices=["svm", "softmax"], default="svm")
-    t.add_argument("--dataset", default="digits", help="data set to train on (default: digits)")
+                       description="Train a linear classifier on a data set and save it.",
+                       parents=[shared])
     t.add_argument("--lr", type=_lr, default=None, metavar="LR",
-                   help='learning rate, or "auto" (default: auto, 1/mean ||x||^2)')
-    t.add_argument("--reg", type=_nonneg_float, default=None, help="L2 strength in reg*sum(W^2)")
-    t.add_argument("--epochs", type=_positive_int, default=None, help="maximum epochs")
-    t.add_argument("--batch-size", type=_batch_size, default=argparse.SUPPRESS, metavar="N|full",
-                   help='rows per minibatch, or "full" for full-batch gradient descent')
-    t.add_argument("--optimizer", choices=["sgd", "momentum", "nesterov", "adam"], default=None)
-    t.add_argument("--solver", choices=["sgd", "lbfgs"], default=None,
+                   help='learning rate, or "auto" (default: auto, worked out from the data: '
+                        "the largest stable step for the loss's curvature and the batch size)")
+    t.add_argument("--reg", type=_nonneg_float, default=None,
+                   help="L2 strength in reg*sum(W^2) (default: automatic, scaled to the data)")
+    t.add_argument("--solver", choices=SOLVERS, default=None,
                    help="sgd: (minibatch) gradient descent (default); lbfgs: full-batch L-BFGS "
                         "to the exact optimum (--model softmax)")
-    t.add_argument("--momentum", type=_nonneg_float, default=None)
+    t.add_argument("--momentum", type=_nonneg_float, default=None,
+                   help="momentum and nesterov: the velocity's decay (default 0.9)")
     t.add_argument("--lr-decay", type=_positive_float, default=None,
-                   help="multiply the learning rate by this after every epoch")
-    t.add_argument("--variant", choices=["weston_watkins", "crammer_singer"], default=None,
+                   help="multiply the learning rate by this after every epoch (default 1)")
+    t.add_argument("--variant", choices=HINGE_VARIANTS, default=None,
                    help="multiclass hinge variant (SVM only)")
     t.add_argument("--early-stopping", action="store_true",
-                   help="keep the weights with the best validation accuracy")
-    t.add_argument("--max-steps", type=_positive_int, default=None, metavar="N",
-                   help="stop after N update steps in all (the course's num_iters)")
+                   help="keep the weights with the lowest validation loss, and stop when it has "
+                        "not improved for --patience epochs")
+    t.add_argument("--patience", type=_positive_int, default=None, metavar="N",
+                   help="epochs without improvement before stopping (default 5)")
     t.add_argument("--dev", type=_positive_int, default=None, metavar="N",
                    help="train on a stratified N-image part of the training split (quick check)")
     t.add_argument("--no-plots", action="store_true", help="do not draw the PNG pictures")
@@ -163,25 +197,19 @@ def build_parser():
     tu = sub.add_parser("tune", help="search learning rate x regularization",
                         description="Train one model per (learning rate, reg) pair on the "
                                     "training split, rank them by validation accuracy, draw "
-                                    "the search and save the best model.")
-    tu.add_argument("--model", choices=["svm", "softmax"], default="svm")
-    tu.add_argument("--dataset", default="digits")
-    tu.add_argument("--lr", default="1e-7:1e-5", metavar="LOW:HIGH")
-    tu.add_argument("--reg", default="1e3:1e5", metavar="LOW:HIGH")
-    tu.add_argument("--trials", type=_positive_int, default=16, help="random draws (default 16)")
+                                    "the search and save the best model.", parents=[shared])
+    tu.add_argument("--lr", default=None, metavar="LOW:HIGH",
+                    help="learning-rate range, log-uniform (default: from 1.5 decades below to "
+                         "half a decade above the automatic rate for this data)")
+    tu.add_argument("--reg", default=None, metavar="LOW:HIGH",
+                    help="regularization range, log-uniform (default: a decade either side "
+                         "of the automatic penalty for this data)")
+    tu.add_argument("--trials", type=_positive_int, default=16, help="random draws")
     tu.add_argument("--grid", action="store_true",
                     help="a grid of about TRIALS points instead of random draws")
     tu.add_argument("--jobs", type=_positive_int, default=None, help="parallel trials "
                     "(default: one per core)")
-    tu.add_argument("--epochs", type=_positive_int, default=None)
-    tu.add_argument("--max-steps", type=_positive_int, default=None, metavar="N")
-    tu.add_argument("--batch-size", type=_batch_size, default=argparse.SUPPRESS, metavar="N|full")
-    tu.add_argument("--optimizer", choices=["sgd", "momentum", "nesterov", "adam"], default=None)
-    tu.add_argument("--seed", type=int, default=0)
-    tu.add_argument("--val-size", type=_size, default=0.1)
-    tu.add_argument("--test-size", type=_size, default=0.2)
-    tu.add_argument("--image-size", type=_positive_int, default=None, metavar="PX")
-    tu.add_argument("--skip-bad", action="store_true")
+    _split_arguments(tu, "seeds the split, the draws and each trial (trial i: seed + i)")
     tu.add_argument("--out", default=None, metavar="DIR",
                     help="output folder (default: runs/tune-MODEL-DATASET)")
 
@@ -201,14 +229,17 @@ def build_parser():
                         description="Print the top classes of each image, with probabilities "
                                     "(Softmax) or scores (SVM).")
     pr.add_argument("model", metavar="MODEL", help="a model.npz written by train")
-    pr.add_argument("inputs", metavar="IMAGE_OR_FOLDER", nargs="+")
-    pr.add_argument("--top-k", type=_positive_int, default=3, metavar="K")
+    pr.add_argument("inputs", metavar="IMAGE_OR_FOLDER", nargs="+",
+                    help="image files, or folders to search for them")
+    pr.add_argument("--top-k", type=_positive_int, default=3, metavar="K",
+                    help="how many classes to show per image")
 
     d = sub.add_parser("download", help="fetch CIFAR-10, MNIST or Fashion-MNIST into the cache",
                        description="Download the official files, check their published "
                                    "checksums, and keep them in $LINCLASS_DATA (default "
                                    "~/.cache/linclass). Afterwards --dataset NAME uses them.")
-    d.add_argument("name", choices=["cifar10", "mnist", "fashion-mnist"])
+    d.add_argument("name", choices=["cifar10", "mnist", "fashion-mnist"],
+                   help="which data set")
     d.add_argument("--dir", default=None, metavar="DIR", help="put the files here instead")
 
     c = sub.add_parser(
@@ -226,12 +257,16 @@ def build_parser():
     c.add_argument("--staged", action="store_true",
                    help="print the staged forward and backward code")
 
-    g = sub.add_parser("gradcheck", help="naive vs vectorized vs numerical gradients")
-    g.add_argument("--model", choices=["svm", "softmax", "both"], default="both")
-    g.add_argument("--samples", type=_positive_int, default=100)
-    g.add_argument("--features", type=_positive_int, default=50)
-    g.add_argument("--classes", type=_positive_int, default=10)
-    g.add_argument("--seed", type=int, default=0)
+    g = sub.add_parser("gradcheck", help="naive vs vectorized vs numerical gradients",
+                       description="Check the lecture's naive and vectorized losses against "
+                                   "each other and against centred differences, on random "
+                                   "float64 data; exit 1 if a check fails.")
+    g.add_argument("--model", choices=["svm", "softmax", "both"], default="both",
+                   help="which loss to check")
+    g.add_argument("--samples", type=_positive_int, default=100, help="rows of random X")
+    g.add_argument("--features", type=_positive_int, default=50, help="columns of random X")
+    g.add_argument("--classes", type=_positive_int, default=10, help="number of classes")
+    g.add_argument("--seed", type=int, default=0, help="seeds the random data")
     return p
 
 
@@ -280,10 +315,21 @@ class _Interrupt:
 
 
 def _fmt_metrics(info):
-    text = f"loss {info['train_loss']:.4f}  acc {info['train_accuracy']:.3f}"
+    """An epoch's figures, short enough for the bar to keep its width in 80 columns."""
+    text = f"loss {info['train_loss']:.3f} acc {info['train_accuracy']:.3f}"
     if "val_accuracy" in info:
-        text += f"  val_loss {info['val_loss']:.4f}  val_acc {info['val_accuracy']:.3f}"
+        text += f"  val {info['val_accuracy']:.3f}"
     return text
+
+
+def _short(spec, width=32):
+    """A data set's name for a title: a long path keeps its kind and its last part."""
+    spec = str(spec)
+    if len(spec) <= width:
+        return spec
+    kind, sep, path = spec.partition(":")
+    tail = path.rstrip("/").rsplit("/", 1)[-1]
+    return f"{kind}{sep}.../{tail}" if sep else "..." + spec[-width:]
 
 
 def cmd_train(args, out, err):
@@ -297,35 +343,52 @@ def cmd_train(args, out, err):
         max_epochs=args.epochs, batch_size=getattr(args, "batch_size", "default"),
         optimizer=args.optimizer, solver=args.solver,
         momentum=args.momentum, lr_decay=args.lr_decay, loss_variant=args.variant,
-        early_stopping=args.early_stopping, seed=args.seed, val_size=args.val_size,
+        early_stopping=args.early_stopping, patience=args.patience, seed=args.seed,
+        val_size=args.val_size,
         test_size=args.test_size, out=args.out, max_steps=args.max_steps, dev_size=args.dev,
         standardize=args.standardize, image_size=args.image_size, skip_bad=args.skip_bad,
         plots=not args.no_plots, scheduler=args.scheduler,
     )
     epochs = config.estimator().max_epochs
     progress = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("[bold]{task.description}"), BarColumn(bar_width=20), MofNCompleteColumn(),
         TextColumn("{task.fields[metrics]}"), TimeElapsedColumn(),
         console=err, disable=args.quiet, transient=False,
     )
     with _Interrupt() as stop, _showing(progress):
-        task = progress.add_task(f"train {args.model}", total=epochs, metrics="")
+        tasks = {}
+        doing = {"load": f"load {_short(args.dataset, 24)}", "test": "test",
+                 "save": "save", "draw": "draw the pictures"}
+
+        def finish_open_stages():
+            for t in tasks.values():
+                if progress.tasks[t].total is None:
+                    progress.update(t, total=1, completed=1)
+
+        def on_stage(name):
+            finish_open_stages()  # the stage before is done
+            if name == "train":
+                tasks[name] = progress.add_task(f"train {args.model}", total=epochs, metrics="")
+            else:
+                tasks[name] = progress.add_task(doing[name], total=None, metrics="")
 
         def callback(info):
             stop.arm()  # training has begun: Ctrl-C now stops it and keeps what it learnt
             if info["event"] == "epoch":
-                progress.update(task, completed=info["epoch"], metrics=_fmt_metrics(info))
+                progress.update(tasks["train"], completed=info["epoch"],
+                                metrics=_fmt_metrics(info))
             return stop.requested
 
-        result = train(config, callback)
-        progress.update(task, total=result["epochs"])
+        result = train(config, callback, on_stage=on_stage)
+        finish_open_stages()
+        progress.update(tasks["train"], total=result["epochs"], completed=result["epochs"])
     if result["interrupted"] and result["kept"]:
         err.print(f"[yellow]interrupted: stopped after the current step. {result['kept']} is "
                   f"kept as it was; the model so far is {result['model_path']}.[/yellow]")
     elif result["interrupted"]:
         err.print("[yellow]interrupted: stopped after the current step; the model so far is "
                   "saved.[/yellow]")
-    table = Table(title=f"{args.model} on {args.dataset}")
+    table = Table(title=f"{args.model} on {_short(args.dataset)}")
     table.add_column("split")
     table.add_column("samples", justify="right")
     table.add_column("accuracy", justify="right")
@@ -375,12 +438,14 @@ def cmd_tune(args, out, err):
     from .runs import TrainConfig, tune
     from .tune import parse_range
 
-    lr_range, reg_range = parse_range(args.lr, "lr"), parse_range(args.reg, "reg")
+    lr_range = None if args.lr is None else parse_range(args.lr, "lr")
+    reg_range = None if args.reg is None else parse_range(args.reg, "reg")
     config = TrainConfig(
         model=args.model, dataset=args.dataset, max_epochs=args.epochs,
         max_steps=args.max_steps, batch_size=getattr(args, "batch_size", "default"),
         optimizer=args.optimizer, seed=args.seed, val_size=args.val_size,
         test_size=args.test_size, image_size=args.image_size, skip_bad=args.skip_bad,
+        standardize=args.standardize,
         out=args.out or f"runs/tune-{args.model}-{args.dataset.split(':', 1)[0]}",
     )
     progress = Progress(TextColumn("[bold]tune {task.fields[model]}"), BarColumn(),
@@ -395,10 +460,17 @@ def cmd_tune(args, out, err):
                 f"reg {result['reg']:.2e}"))
         progress.update(task, completed=done, total=total, best=best.get("text", ""))
 
+    def ranges(lr, reg, automatic):
+        around = "" if automatic is None else (
+            f" (around the automatic lr {automatic[0]:.2e} and reg {automatic[1]:.2e})")
+        progress.console.print(f"searching lr {lr[0]:.2e}..{lr[1]:.2e}, reg {reg[0]:.2e}.."
+                               f"{reg[1]:.2e}{around}", highlight=False)
+
     with _showing(progress):
         task = progress.add_task("tune", total=None, model=args.model, best="")
-        result = tune(config, lr_range, reg_range, args.trials, args.grid, args.jobs, callback)
-    table = Table(title=f"{args.model} on {args.dataset}: {len(result['results'])} trials, "
+        result = tune(config, lr_range, reg_range, args.trials, args.grid, args.jobs, callback,
+                      on_ranges=ranges)
+    table = Table(title=f"{args.model} on {_short(args.dataset)}: {len(result['results'])} trials, "
                         "best validation accuracy first")
     for col in ("learning rate", "reg", "val acc", "train acc", "epochs", "seconds"):
         table.add_column(col, justify="right")
@@ -420,7 +492,9 @@ def cmd_tune(args, out, err):
 def cmd_plot(args, out, err):
     from .runs import plot
 
-    for path in plot(args.model, args.out, args.dataset):
+    with err.status(f"loading {args.model} and its test split, drawing..."):
+        paths = plot(args.model, args.out, args.dataset)
+    for path in paths:
         out.print(f"wrote {path}")
     return 0
 
@@ -428,7 +502,8 @@ def cmd_plot(args, out, err):
 def cmd_predict(args, out, err):
     from .runs import predict
 
-    kind, results = predict(args.model, args.inputs, args.top_k)
+    with err.status("reading the images..."):
+        kind, results = predict(args.model, args.inputs, args.top_k)
     table = Table(title=f"top {min(args.top_k, len(results[0]['top']))} classes ({kind})")
     table.add_column("image", overflow="fold")
     for i in range(len(results[0]["top"])):
@@ -463,11 +538,12 @@ def cmd_download(args, out, err):
 def cmd_evaluate(args, out, err):
     from .runs import evaluate
 
-    result = evaluate(args.model, args.dataset)
+    with err.status(f"loading {args.model} and its test split..."):
+        result = evaluate(args.model, args.dataset)
     if result["dataset_from_file"]:
         err.print(f"evaluating on the test split of {result['dataset']}, as recorded in "
                   f"{args.model} (--dataset to choose another)", highlight=False)
-    table = Table(title=f"{args.model} on the test split of {result['dataset']}")
+    table = Table(title=f"{args.model} on the test split of {_short(result['dataset'])}")
     for col in ("class", "precision", "recall", "f1", "support"):
         table.add_column(col, justify="left" if col == "class" else "right")
     for row in result["per_class"]:
@@ -479,10 +555,10 @@ def cmd_evaluate(args, out, err):
 
 
 def cmd_gradcheck(args, out, err):
-    from .gradcheck import check_loss_functions
+    from .gradcheck import check_loss_functions, explain_failure
 
     models = ["svm", "softmax"] if args.model == "both" else [args.model]
-    failed = False
+    failed = []
     for model in models:
         report = check_loss_functions(model, n_samples=args.samples, n_features=args.features,
                                       n_classes=args.classes, seed=args.seed)
@@ -494,16 +570,18 @@ def cmd_gradcheck(args, out, err):
         table.add_column("", justify="center")
         for name, error, threshold in report["rows"]:
             ok = error <= threshold
-            failed |= not ok
+            if not ok:
+                failed.append((model, name))
             table.add_row(name, f"{error:.2e}", f"{threshold:.0e}",
                           "[green]ok[/green]" if ok else "[red]FAIL[/red]")
         out.print(table)
         out.print(f"naive {report['naive_seconds'] * 1e3:.2f} ms, vectorized "
                   f"{report['vectorized_seconds'] * 1e3:.3f} ms: vectorized is "
                   f"{report['speedup']:.0f}x faster")
+    for model, name in failed:
+        err.print(f"linclass: {model}: {name} failed: {explain_failure(model, name)}.",
+                  highlight=False)
     if failed:
-        err.print("linclass: gradient check failed (for the SVM, a margin at a kink can cause "
-                  "this: try another --seed)")
         return EXIT_USER_ERROR
     return 0
 
@@ -532,6 +610,8 @@ def cmd_circuit(args, out, err):
                                 zip(row["inputs"], row["local"])),
                       render.fmt(row["grad"]))
     out.print(table)
+    import numpy as np
+
     undefined = [n for n in circuit.gates() if not np.all(np.isfinite(n.value))]
     if undefined:
         first = undefined[0]

@@ -32,18 +32,19 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import choices
+from .choices import check_registry
 from .losses import HINGE_VARIANTS, Hinge, SoftmaxCrossEntropy, log_softmax, softmax
 from .optim import OPTIMIZERS, auto_settings, make_optimizer
 from .scores import scores
 from .sources import Streamed, for_data, is_dask, is_on_disk
-from .train import Monitor, TrainingDivergedError, lbfgs, local_sgd, sgd
+from .train import SOLVERS, Monitor, TrainingDivergedError, lbfgs, local_sgd, sgd
 from .validation import (check_params, check_sample_weight, check_unread, check_unread_features,
                          encode_labels, hold_out, with_class_weight)
 
 __all__ = ["LinearSVM", "SoftmaxClassifier", "TrainingDivergedError", "MODELS", "SOLVERS",
            "FITTED_STATE"]
 
-SOLVERS = ("sgd", "lbfgs")
 
 # What a fitted classifier is, besides its parameters: ``get_fitted_state`` gives these and
 # ``set_fitted_state`` takes them (``linclass.io`` saves them; ``linclass.tune`` sends them
@@ -66,7 +67,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
                  max_steps=None, optimizer="sgd", momentum=0.9, lr_decay=1.0, tol=1e-4,
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=5,
                  random_state=None, verbose=0, warm_start=False, fit_intercept=True,
-                 class_weight=None, shuffle=True, solver="sgd"):
+                 class_weight=None, shuffle=True, solver="sgd", scoring="loss"):
         self.learning_rate = learning_rate
         self.reg = reg
         self.batch_size = batch_size
@@ -86,6 +87,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
         self.shuffle = shuffle
         self.solver = solver
+        self.scoring = scoring
 
     def _loss(self):  # pragma: no cover - abstract
         """The loss on scores, a ``linclass.losses.Loss``."""
@@ -303,6 +305,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         monitor = Monitor(
             self.reg_, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
             early_stopping=self.early_stopping, watch_loss=self.solver == "sgd",
+            scoring=self.scoring,
             validate=None if val is None else (lambda W, b: val.evaluate(W, b, loss)),
             callback=callback, report=(lambda info: print(self._describe(info)))
             if self.verbose else None,
@@ -470,10 +473,15 @@ class LinearSVM(_LinearClassifier):
         Training stops when the epoch's loss (or, with early stopping, validation accuracy)
         has not improved by ``tol`` for ``n_iter_no_change`` epochs. None: run all epochs.
     early_stopping : bool, default False
-        Keep the weights with the best validation accuracy and stop when it stalls. The
-        validation set is ``eval_set`` or a held-out ``validation_fraction`` of the data.
+        Keep the weights with the best validation score (``scoring``) and stop when it has
+        not improved by ``tol`` for ``n_iter_no_change`` epochs. The validation set is
+        ``eval_set`` or a held-out ``validation_fraction`` of the data.
     validation_fraction : float, default 0.1
     n_iter_no_change : int, default 5
+    scoring : {"loss", "accuracy"}, default "loss"
+        What early stopping watches on the validation set: its loss (smooth, so it keeps
+        improving while a small set's accuracy moves in steps of 1/n; the default, as in
+        scikit-learn's HistGradientBoosting), or its accuracy.
     random_state : int, Generator or None
         Seeds the initial weights, the shuffling and the held-out split; the same int gives
         bit-identical weights.
@@ -540,15 +548,15 @@ class LinearSVM(_LinearClassifier):
                  max_steps=None, optimizer="sgd", momentum=0.9, lr_decay=1.0, tol=1e-4,
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=5,
                  random_state=None, verbose=0, warm_start=False, fit_intercept=True,
-                 class_weight=None, shuffle=True, solver="sgd", loss_variant="weston_watkins",
-                 margin=1.0, squared=False):
+                 class_weight=None, shuffle=True, solver="sgd", scoring="loss",
+                 loss_variant="weston_watkins", margin=1.0, squared=False):
         super().__init__(
             learning_rate=learning_rate, reg=reg, batch_size=batch_size, max_epochs=max_epochs,
             max_steps=max_steps, optimizer=optimizer, momentum=momentum, lr_decay=lr_decay, tol=tol,
             early_stopping=early_stopping, validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change, random_state=random_state, verbose=verbose,
             warm_start=warm_start, fit_intercept=fit_intercept, class_weight=class_weight,
-            shuffle=shuffle, solver=solver,
+            shuffle=shuffle, solver=solver, scoring=scoring,
         )
         self.loss_variant = loss_variant
         self.margin = margin
@@ -590,3 +598,5 @@ class SoftmaxClassifier(_LinearClassifier):
 
 
 MODELS = {"svm": LinearSVM, "softmax": SoftmaxClassifier}
+check_registry(MODELS, choices.MODELS, "model")
+check_registry(HINGE_VARIANTS, choices.HINGE_VARIANTS, "hinge variant")

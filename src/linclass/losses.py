@@ -32,6 +32,8 @@ __all__ = [
     "HINGE_VARIANTS",
 ]
 
+# The names are also offered, numpy-free, by linclass.choices (the estimators check they agree);
+# this module imports nothing but numpy, so that it can be read -- and copied -- on its own.
 HINGE_VARIANTS = ("weston_watkins", "crammer_singer")
 
 

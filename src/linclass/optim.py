@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import choices
+from .choices import check_registry
+
 __all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "Adam", "OPTIMIZERS", "make_optimizer",
            "auto_learning_rate", "auto_reg", "auto_settings", "mean_squared_norm",
            "row_squared_norms", "mean_of_norms",
@@ -121,6 +124,7 @@ class Adam(Optimizer):
 
 
 OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adam": Adam}
+check_registry(OPTIMIZERS, choices.OPTIMIZERS, "optimizer")
 
 
 def make_optimizer(name, learning_rate, momentum=0.9, lr_decay=1.0):

@@ -22,6 +22,7 @@ from sklearn.pipeline import Pipeline
 from . import limits
 from .data import MeanImage, dev_subset, load_dataset, train_val_test_split
 from .data.archives import read_file
+from .data.dataset import class_labels
 from .data.images import IMAGE_EXTENSIONS, image_row
 from .errors import ModelFileError
 from .estimators import MODELS
@@ -52,6 +53,7 @@ class TrainConfig:
     val_size: float | int = 0.1
     test_size: float | int = 0.2
     standardize: bool = False
+    patience: int | None = None  # early stopping's n_iter_no_change
     max_steps: int | None = None
     dev_size: int | None = None
     image_size: int | None = None
@@ -75,6 +77,8 @@ class TrainConfig:
                 params[name] = value
         if self.batch_size != "default":
             params["batch_size"] = self.batch_size
+        if self.patience is not None:
+            params["n_iter_no_change"] = self.patience
         if self.loss_variant is not None:
             if self.model != "svm":
                 raise ValueError("loss_variant applies to the SVM only (--model svm).")
@@ -180,7 +184,7 @@ def _prepare(config):
     # training starts.
     X_val = pre.transform(sp.X_val)
     sp = sp._replace(X_train=None, X_val=None)
-    return metadata, sp, np.asarray(metadata["class_names"]), pre, X_train, X_val
+    return metadata, sp, class_labels(metadata["class_names"]), pre, X_train, X_val
 
 
 @contextmanager
@@ -254,10 +258,10 @@ def _prepare_on_disk(config):
 
     sp = Split(None, data.y_train, None, data.y_val, _Unprocessed(data.X_test, data.pre),
                data.y_test)
-    return (metadata, sp, np.asarray(m["class_names"]), data.pre, data.X_train, data.X_val)
+    return (metadata, sp, class_labels(m["class_names"]), data.pre, data.X_train, data.X_val)
 
 
-def train(config, callback=None):
+def train(config, callback=None, on_stage=None):
     """Run one training job and save its model, ``metrics.json`` and plots into
     ``config.out_dir()``.
 
@@ -266,6 +270,8 @@ def train(config, callback=None):
     config : TrainConfig
     callback : callable, optional
         Passed to ``fit`` (per-step and per-epoch progress; a truthy return stops).
+    on_stage : callable, optional
+        ``on_stage(name)`` as each stage begins: "load", "train", "test", "save", "draw".
 
     Returns
     -------
@@ -273,8 +279,10 @@ def train(config, callback=None):
         The metrics written to ``metrics.json``, plus ``model_path``, ``metrics_path`` and
         ``plots`` (the PNG files written).
     """
+    stage = on_stage or (lambda name: None)
     clf = config.estimator()
     out = check_out_dir(config.out_dir())  # a bad --out fails now, not after training
+    stage("load")
     metadata, sp, names, pre, X_train, X_val = _prepare(config)
     interrupted = []
 
@@ -287,12 +295,14 @@ def train(config, callback=None):
     with _dask(config.scheduler) as to_dask:
         if to_dask is not None:
             X_train = to_dask(X_train)
+        stage("train")
         t0 = time.perf_counter()
         clf.fit(X_train, names[sp.y_train], eval_set=(X_val, names[sp.y_val]), callback=cb)
         fit_seconds = time.perf_counter() - t0
         train_accuracy = float(clf.score(X_train, names[sp.y_train]))
     model = Pipeline([("preprocess", pre), ("classifier", clf)])
     del X_train  # the float32 training matrix is not needed past here
+    stage("test")
     test_pred = _predict_test(model, sp.X_test)
     metrics = {
         "model": config.model,
@@ -317,11 +327,13 @@ def train(config, callback=None):
     if interrupted and model_path.exists():  # never replace a model with one cut short
         kept = model_path
         model_path, metrics_path = out / "model.interrupted.npz", out / "metrics.interrupted.json"
+    stage("save")
     save(model, model_path, metadata=metadata)
     text = json.dumps(metrics, indent=2)
     atomic_write(metrics_path, lambda f: f.write(text.encode()))
     plots = []
     if config.plots and kept is None:
+        stage("draw")
         plots = _draw(out, model, metadata, sp.X_test, names[sp.y_test], test_pred)
     return {**metrics, "model_path": str(model_path), "metrics_path": str(metrics_path),
             "kept": None if kept is None else str(kept),
@@ -351,8 +363,8 @@ def check_out_dir(out):
     return out
 
 
-def tune(config, lr_range=(1e-7, 1e-5), reg_range=(1e3, 1e5), trials=16, grid=False,
-         n_jobs=None, callback=None):
+def tune(config, lr_range=None, reg_range=None, trials=16, grid=False, n_jobs=None,
+         callback=None, on_ranges=None):
     """Search learning rate x reg on a data set's split; save the best model and a report.
 
     Parameters
@@ -361,7 +373,12 @@ def tune(config, lr_range=(1e-7, 1e-5), reg_range=(1e3, 1e5), trials=16, grid=Fa
         The data set, split, model and the other hyperparameters (its learning_rate and reg
         are replaced by each trial's).
     lr_range, reg_range, trials, grid, n_jobs, callback
-        As in ``linclass.tune.search``.
+        As in ``linclass.tune.search`` (the ranges default to ones around the automatic
+        values for this data).
+    on_ranges : callable, optional
+        ``on_ranges(lr_range, reg_range, automatic)`` once the ranges are known, before the
+        trials start (``automatic``: the automatic ``(lr, reg)``, or None when both ranges
+        were given).
 
     Returns
     -------
@@ -371,7 +388,7 @@ def tune(config, lr_range=(1e-7, 1e-5), reg_range=(1e3, 1e5), trials=16, grid=Fa
         ``plot_path`` (tune.png).
     """
     from . import plots
-    from .tune import search
+    from .tune import automatic_ranges, search
 
     if _is_prepared(config.dataset):
         raise ValueError("tune does not take a prepared (on-disk) data set yet: tune on the "
@@ -382,6 +399,13 @@ def tune(config, lr_range=(1e-7, 1e-5), reg_range=(1e3, 1e5), trials=16, grid=Fa
     out = check_out_dir(config.out_dir())
     metadata, sp, names, pre, X_train, X_val = _prepare(config)
     out.mkdir(parents=True, exist_ok=True)
+    automatic = None
+    if lr_range is None or reg_range is None:
+        auto_lr, auto_reg, automatic = automatic_ranges(config.model, X_train,
+                                                        names[sp.y_train], params)
+        lr_range, reg_range = lr_range or auto_lr, reg_range or auto_reg
+    if on_ranges is not None:
+        on_ranges(lr_range, reg_range, automatic)
     t0 = time.perf_counter()
     results, best = search(config.model, X_train, names[sp.y_train], X_val, names[sp.y_val],
                            lr_range, reg_range, trials, grid, config.seed, n_jobs, params,
@@ -394,6 +418,8 @@ def tune(config, lr_range=(1e-7, 1e-5), reg_range=(1e3, 1e5), trials=16, grid=Fa
     save(model, model_path, metadata=metadata)
     report = {"model": config.model, "dataset": config.dataset, "seed": config.seed,
               "lr_range": list(lr_range), "reg_range": list(reg_range), "grid": grid,
+              "automatic": None if automatic is None else {"learning_rate": automatic[0],
+                                                           "reg": automatic[1]},
               "params": {k: v for k, v in best._json_params().items()},
               "seconds": seconds, "best": results[0], "test_accuracy": test_accuracy,
               "results": results}
@@ -460,15 +486,24 @@ def _check_metadata(meta, path):
     return meta
 
 
-def _test_split(meta, model_path):
+def _test_split(meta, model_path, classes):
+    """The test images and their labels, as the model's classes are typed (a model saved
+    before labels kept their type has "0".."9" for the digits)."""
+    X_test, y_true = _test_images(meta, model_path)
+    if classes.dtype.kind == "U" and y_true.dtype.kind != "U":
+        y_true = y_true.astype(str)
+    return X_test, y_true
+
+
+def _test_images(meta, model_path):
     if meta.get("dataset") is None:
         raise ValueError(f"{model_path} does not say what it was trained on; pass --dataset.")
     if _is_prepared(meta["dataset"]):
         data = _open_prepared(meta["dataset"])
-        return _Unprocessed(data.X_test, data.pre), np.asarray(
+        return _Unprocessed(data.X_test, data.pre), class_labels(
             data.meta["class_names"])[data.y_test]
     ds, sp = _split(meta)
-    return sp.X_test, np.asarray(ds.class_names)[sp.y_test]
+    return sp.X_test, class_labels(ds.class_names)[sp.y_test]
 
 
 def evaluate(model_path, dataset=None):
@@ -482,7 +517,7 @@ def evaluate(model_path, dataset=None):
     dict with ``accuracy``, ``n``, ``dataset`` and ``per_class`` (a list of dicts).
     """
     model, meta = _saved(model_path, dataset)
-    X_test, y_true = _test_split(meta, model_path)
+    X_test, y_true = _test_split(meta, model_path, model.classes_)
     y_pred = _predict_test(model, X_test)
     classes = model.classes_
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0)
@@ -503,7 +538,7 @@ def plot(model_path, out=None, dataset=None):
     out = Path(out) if out else Path(model_path).parent
     if meta.get("dataset") is None:
         return _draw(out, model, meta)
-    X_test, y_true = _test_split(meta, model_path)
+    X_test, y_true = _test_split(meta, model_path, model.classes_)
     return _draw(out, model, meta, X_test, y_true, _predict_test(model, X_test))
 
 

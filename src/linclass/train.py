@@ -25,10 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .choices import SOLVERS
 from .errors import LinclassError
 from .objective import loss_and_gradient, penalty
 
-__all__ = ["Epoch", "Monitor", "sgd", "local_sgd", "lbfgs", "TrainingDivergedError",
+__all__ = ["Epoch", "Monitor", "sgd", "local_sgd", "lbfgs", "TrainingDivergedError", "SOLVERS",
            "HISTORY_KEYS"]
 
 HISTORY_KEYS = ("epoch", "train_loss", "train_accuracy", "penalty", "val_loss", "val_accuracy",
@@ -344,11 +345,11 @@ class Monitor:
     reg : float
         For the ``penalty`` column (``reg * sum(W**2)`` at the end of each epoch).
     tol : float or None
-        Stop when the training loss (or, with early stopping, the validation accuracy) has
+        Stop when the training loss (or, with early stopping, the validation score) has
         not improved by ``tol`` for ``n_iter_no_change`` epochs. None: never on a stall.
     n_iter_no_change : int
     early_stopping : bool
-        Keep the weights with the best validation accuracy (``best_weights``); needs
+        Keep the weights with the best validation score (``best_weights``); needs
         ``validate``.
     watch_loss : bool, default True
         Stop on a stalled training loss (not for L-BFGS, which has its own test).
@@ -360,11 +361,15 @@ class Monitor:
         ``report(info)`` after every epoch, before the callback (for printing).
     history : dict of lists, optional
         A history to extend (a resumed run); a new one by default.
+    scoring : {"loss", "accuracy"}, default "loss"
+        The validation score early stopping watches: the (lower) loss or the accuracy.
     """
 
     def __init__(self, reg, *, tol=None, n_iter_no_change=5, early_stopping=False,
-                 watch_loss=True, validate=None, callback=None, report=None, history=None):
+                 watch_loss=True, validate=None, callback=None, report=None, history=None,
+                 scoring="loss"):
         self.reg, self.tol, self.n_iter_no_change = reg, tol, n_iter_no_change
+        self.scoring = scoring
         self.early_stopping, self.watch_loss = early_stopping, watch_loss
         self.validate, self.callback, self.report = validate, callback, report
         self.history = history if history is not None else {k: [] for k in HISTORY_KEYS}
@@ -393,7 +398,8 @@ class Monitor:
             self.report(info)
         stop = bool(self.callback is not None and self.callback(info))
         if self.early_stopping and self.validate is not None:
-            score = hist["val_accuracy"][-1]
+            score = (-hist["val_loss"][-1] if self.scoring == "loss"
+                     else hist["val_accuracy"][-1])
             if score > self.best_score:
                 self.stall = 0 if score > self.best_score + (self.tol or 0.0) else self.stall + 1
                 self.best_score = score

@@ -18,7 +18,31 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["search", "trial_grid", "parse_range"]
+__all__ = ["search", "trial_grid", "parse_range", "automatic_ranges"]
+
+# The default search: around the automatic values (the ones ``fit`` picks itself), 1.5
+# decades below and half a decade above the step (above it, steps soon diverge), a decade
+# either side of the penalty.
+LR_DECADES = (1.5, 0.5)
+REG_DECADES = (1.0, 1.0)
+
+
+def automatic_ranges(model, X_train, y_train, params=None):
+    """The default ranges for this data: ``(lr_range, reg_range, (lr_auto, reg_auto))``,
+    centred on the automatic learning rate and penalty (``linclass.optim.auto_settings``), so
+    that the search follows the data's scale instead of CIFAR-10's pixels."""
+    from .estimators import MODELS
+    from .optim import auto_settings
+    from .sources import for_data
+
+    clf = MODELS[model](**{**(params or {}), "learning_rate": "auto", "reg": "auto"})
+    clf._check_params()
+    _, y_idx = np.unique(np.asarray(y_train), return_inverse=True)
+    batch = None if clf.solver == "lbfgs" else clf.batch_size
+    source = for_data(np.asarray(X_train), y_idx, None, batch)
+    lr, reg, _ = auto_settings(source, clf._loss(), "auto", "auto", clf.optimizer, clf.momentum)
+    return ((lr / 10 ** LR_DECADES[0], lr * 10 ** LR_DECADES[1]),
+            (reg / 10 ** REG_DECADES[0], reg * 10 ** REG_DECADES[1]), (lr, reg))
 
 
 def parse_range(text, name):
@@ -87,7 +111,7 @@ def _run_trial(index, model, params, lr, reg, seed, paths, threads):
             "state": clf.get_fitted_state()}
 
 
-def search(model, X_train, y_train, X_val, y_val, lr_range=(1e-7, 1e-5), reg_range=(1e3, 1e5),
+def search(model, X_train, y_train, X_val, y_val, lr_range=None, reg_range=None,
            trials=16, grid=False, seed=0, n_jobs=None, params=None, callback=None,
            workdir=None):
     """Train one model per (learning rate, reg) pair and rank them by validation accuracy.
@@ -97,7 +121,8 @@ def search(model, X_train, y_train, X_val, y_val, lr_range=(1e-7, 1e-5), reg_ran
     model : {"svm", "softmax"}
     X_train, y_train, X_val, y_val : arrays
         Preprocessed features and labels.
-    lr_range, reg_range : (low, high)
+    lr_range, reg_range : (low, high), optional
+        Default: around the automatic values for this data (``automatic_ranges``).
     trials : int
         Random draws, or about that many grid points with ``grid=True``.
     seed : int
@@ -122,6 +147,9 @@ def search(model, X_train, y_train, X_val, y_val, lr_range=(1e-7, 1e-5), reg_ran
 
     if model not in MODELS:
         raise ValueError(f"model must be one of {sorted(MODELS)}; got {model!r}.")
+    if lr_range is None or reg_range is None:
+        auto_lr, auto_reg, _ = automatic_ranges(model, X_train, y_train, params)
+        lr_range, reg_range = lr_range or auto_lr, reg_range or auto_reg
     pairs = trial_grid(lr_range, reg_range, trials, grid, seed)
     n_jobs = n_jobs or os.cpu_count() or 1
     params = dict(params or {})

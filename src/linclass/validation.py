@@ -33,6 +33,8 @@ _RULES = {
             "a number >= 0, or None to train all max_epochs"),
     "validation_fraction": (lambda v: isinstance(v, Real) and 0 < v < 1, "in (0, 1)"),
     "n_iter_no_change": (_positive_int, "a positive integer"),
+    "scoring": (lambda v: isinstance(v, str) and v in ("loss", "accuracy"),
+                '"loss" or "accuracy"'),
     "shuffle": (lambda v: isinstance(v, (bool, np.bool_)) or (isinstance(v, str)
                                                                and v == "blocks"),
                 'True, False or "blocks"'),
@@ -46,7 +48,7 @@ def check_params(est, solvers, optimizers):
     rules["solver"] = (lambda v: v in solvers, f"one of {solvers}")
     order = ("learning_rate", "reg", "batch_size", "max_epochs", "max_steps", "optimizer",
              "momentum", "lr_decay", "tol", "validation_fraction", "n_iter_no_change",
-             "shuffle", "solver")
+             "shuffle", "solver", "scoring")
     for name in order:
         ok, want = rules[name]
         value = getattr(est, name)

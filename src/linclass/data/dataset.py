@@ -9,7 +9,7 @@ import numpy as np
 from .. import limits
 from ..errors import DataFileError
 
-__all__ = ["Dataset", "DataFileError", "load_dataset"]
+__all__ = ["Dataset", "DataFileError", "load_dataset", "class_labels"]
 
 
 @dataclass
@@ -43,8 +43,19 @@ class Dataset:
     pixel_max: int = 255
 
     def labels(self, y=None):
-        """Class names for integer labels (those of the data set by default)."""
-        return np.asarray(self.class_names)[self.y if y is None else y]
+        """The labels a classifier learns, for integer class indices (the data set's own by
+        default): see ``class_labels``."""
+        return class_labels(self.class_names)[self.y if y is None else y]
+
+
+def class_labels(class_names):
+    """What a model trained on a data set predicts: the integers 0..C-1 where the classes are
+    named by them (the digits, MNIST), so that ``model.score(X, digits.target)`` works; the
+    class names otherwise (CIFAR-10's "airplane"..., a folder's sub-folder names)."""
+    names = [str(n) for n in class_names]
+    if names == [str(i) for i in range(len(names))]:
+        return np.arange(len(names))
+    return np.asarray(names)
 
 
 def load_dataset(spec, size=None, skip_bad=False):

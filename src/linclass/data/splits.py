@@ -29,6 +29,15 @@ def _fraction_or_count(size, n, what):
     return int(size)
 
 
+def _enough(count, n_classes, part, name):
+    """A stratified part needs an image of every class."""
+    if count < n_classes:
+        raise ValueError(
+            f"the {part} part would hold {count} image(s) for {n_classes} classes; a stratified "
+            f"split needs at least one of each: give --{name.replace('_', '-')} {n_classes} "
+            "or more (a count), or a larger fraction.")
+
+
 def train_val_test_split(dataset, val_size=0.1, test_size=0.2, random_state=0):
     """Split a :class:`Dataset` into train, validation and test parts, stratified by class.
 
@@ -49,13 +58,16 @@ def train_val_test_split(dataset, val_size=0.1, test_size=0.2, random_state=0):
     """
     X, y = dataset.X, dataset.y
     n = X.shape[0]
+    n_classes = len(np.unique(y))
     if dataset.X_test is None:
         n_test = _fraction_or_count(test_size, n, "test_size")
+        _enough(n_test, n_classes, "test", "test_size")
         X, X_test, y, y_test = train_test_split(
             X, y, test_size=n_test, stratify=y, random_state=random_state)
     else:
         X_test, y_test = dataset.X_test, dataset.y_test
     n_val = _fraction_or_count(val_size, n, "val_size")
+    _enough(n_val, n_classes, "validation", "val_size")
     X_train, X_val, y_train, y_val = train_test_split(
         X, y, test_size=n_val, stratify=y, random_state=random_state)
     return Split(X_train, y_train, X_val, y_val, X_test, y_test)
