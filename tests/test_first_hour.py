@@ -219,3 +219,32 @@ def test_a_benchmark_without_its_data_stops_and_a_quick_run_writes_nothing(tmp_p
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     assert os.stat(results).st_mtime_ns == before
+
+
+def test_a_bug_shows_its_traceback_and_a_user_error_one_line(monkeypatch, capsys):
+    """cli.main used to catch every ValueError: a bug inside numpy or scikit-learn printed as
+    a one-line user error. Only linclass's own errors (and OSError) are user errors now."""
+    from linclass import cli, runs
+    from linclass.errors import InputError
+
+    def numpy_bug(*args, **kwargs):
+        raise ValueError("operands could not be broadcast together")
+
+    monkeypatch.setattr(runs, "train", numpy_bug)
+    with pytest.raises(ValueError, match="broadcast"):
+        cli.main(["train", "--epochs", "1"])
+    assert issubclass(InputError, ValueError)
+    monkeypatch.undo()
+    assert cli.main(["train", "--lr", "1e30", "--epochs", "2", "--no-plots", "--out",
+                     "/tmp/linclass-never-written"]) == 1
+    assert capsys.readouterr().err.count("\n") <= 2
+
+
+def test_evaluating_on_a_data_set_of_other_classes_says_so(tmp_path):
+    from test_loaders import make_tree
+
+    make_tree(tmp_path / "pets", per_class=20)
+    assert run("train", "--epochs", "2", "--no-plots", "--out", str(tmp_path / "m")).returncode == 0
+    r = run("evaluate", str(tmp_path / "m" / "model.npz"), "--dataset",
+            f"folder:{tmp_path / 'pets'}")
+    assert r.returncode == 1 and "does not know" in r.stderr and "Traceback" not in r.stderr

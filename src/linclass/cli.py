@@ -1,7 +1,8 @@
 """The ``linclass`` command: train, evaluate, gradcheck.
 
-Usage errors exit 2 and other user errors exit 1, each with one line on stderr; only a bug in
-linclass prints a traceback.
+Usage errors exit 2 and other user errors (a ``linclass.errors.LinclassError`` or an
+``OSError``) exit 1, each with one line on stderr; anything else is a bug in linclass (or below
+it) and prints its traceback.
 """
 
 from __future__ import annotations
@@ -12,12 +13,18 @@ import sys
 from contextlib import contextmanager
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from . import __version__
-from .errors import LinclassError, UsageError
 from .choices import HINGE_VARIANTS, MODELS, OPTIMIZERS, SOLVERS
+from .errors import InputError, LinclassError, UsageError
 
 EXIT_USER_ERROR = 1
 EXIT_USAGE = 2
@@ -336,7 +343,7 @@ def cmd_train(args, out, err):
     from .runs import TrainConfig, train
 
     if args.solver == "lbfgs" and args.model != "softmax":
-        raise ValueError("--solver lbfgs needs a smooth loss: use it with --model softmax (the "
+        raise InputError("--solver lbfgs needs a smooth loss: use it with --model softmax (the "
                          "SVM's hinge has a kink), or --solver sgd.")
     config = TrainConfig(
         model=args.model, dataset=args.dataset, learning_rate=args.lr, reg=args.reg,
@@ -662,7 +669,7 @@ def main(argv=None):
         sys.stderr.write(f"linclass {args.command}: error: {e} (see linclass {args.command} "
                          "--help)\n")
         return EXIT_USAGE
-    except (LinclassError, ValueError, OSError) as e:
+    except (LinclassError, OSError) as e:  # anything else is a bug: its traceback shows
         sys.stderr.write(f"linclass: error: {e}\n")
         return EXIT_USER_ERROR
     except KeyboardInterrupt:

@@ -5,6 +5,7 @@ traceback.
 =========================  ========================================================
 ``LinclassError``          the base of every refusal below (the CLI prints its message,
                            exits 1)
+``InputError``             an argument, parameter or data linclass cannot use as given
 ``UsageError``             a value missing or malformed on the command line (exit 2)
 ``DataFileError``          a data file that is damaged or not in its format
 ``ResourceLimitError``     a size that would pass a cap (``linclass.limits``)
@@ -20,12 +21,17 @@ Each is also the built-in type a Python user would expect (a ``ValueError``, a
 
 from __future__ import annotations
 
-__all__ = ["LinclassError", "UsageError", "DataFileError", "ResourceLimitError",
+__all__ = ["LinclassError", "InputError", "UsageError", "DataFileError", "ResourceLimitError",
            "ModelFileError"]
 
 
 class LinclassError(Exception):
     """Input linclass refuses; the message says what is wrong and how to fix it."""
+
+
+class InputError(LinclassError, ValueError):
+    """An argument, a parameter or data that linclass cannot use as given (a label it does
+    not know, a learning rate <= 0, NaN in X...); the message says which and what to do."""
 
 
 class UsageError(LinclassError, ValueError):

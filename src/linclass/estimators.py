@@ -34,13 +34,21 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import choices
 from .choices import check_registry
+from .errors import InputError
 from .losses import HINGE_VARIANTS, Hinge, SoftmaxCrossEntropy, log_softmax, softmax
 from .optim import OPTIMIZERS, auto_settings, make_optimizer
 from .scores import scores
 from .sources import Streamed, for_data, is_dask, is_on_disk
 from .train import SOLVERS, Monitor, TrainingDivergedError, lbfgs, local_sgd, sgd
-from .validation import (check_params, check_sample_weight, check_unread, check_unread_features,
-                         encode_labels, hold_out, with_class_weight)
+from .validation import (
+    check_params,
+    check_sample_weight,
+    check_unread,
+    check_unread_features,
+    encode_labels,
+    hold_out,
+    with_class_weight,
+)
 
 __all__ = ["LinearSVM", "SoftmaxClassifier", "TrainingDivergedError", "MODELS", "SOLVERS",
            "FITTED_STATE"]
@@ -159,7 +167,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         classes = np.unique(y)
         if len(classes) < 2:
-            raise ValueError(
+            raise InputError(
                 f"{type(self).__name__} needs at least 2 classes in y; got only 1 class: "
                 f"{classes.tolist()}."
             )
@@ -219,22 +227,22 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         if first:
             self._check_params()
             if classes is None:
-                raise ValueError("classes must be passed on the first call to partial_fit.")
+                raise InputError("classes must be passed on the first call to partial_fit.")
             classes = np.unique(np.asarray(classes))
             if len(classes) < 2:
-                raise ValueError("classes must hold at least 2 labels.")
+                raise InputError("classes must hold at least 2 labels.")
         X, y = validate_data(self, X, y, reset=first, accept_sparse=("csr", "csc"),
                              dtype=[np.float64, np.float32])
         if first:
             self.classes_ = classes
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
-            raise ValueError(
+            raise InputError(
                 f"classes={np.unique(classes).tolist()} differs from the first call's "
                 f"{self.classes_.tolist()}."
             )
         y_idx = self._encode(y)
         if self.class_weight == "balanced":
-            raise ValueError('class_weight="balanced" needs all the data at once: use fit, or '
+            raise InputError('class_weight="balanced" needs all the data at once: use fit, or '
                              "give partial_fit a dict of class weights.")
         sample_weight = with_class_weight(self.class_weight, self.classes_,
                                           check_sample_weight(sample_weight, X), y, X.dtype)
@@ -252,11 +260,11 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         try:
             X_val, y_val = eval_set
         except (TypeError, ValueError):
-            raise ValueError("eval_set must be a pair (X_val, y_val).") from None
+            raise InputError("eval_set must be a pair (X_val, y_val).") from None
         X_val = self._check_features(X_val)
         y_val = np.asarray(y_val.compute() if is_dask(y_val) else y_val)
         if y_val.shape != (X_val.shape[0],):
-            raise ValueError(
+            raise InputError(
                 f"eval_set labels have shape {y_val.shape}; expected ({X_val.shape[0]},)."
             )
         return X_val, self._encode(y_val, "eval_set's y")
@@ -419,7 +427,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         missing = [k for k in FITTED_STATE if k not in state
                    and k not in ("n_steps_", "intercept_step_")]
         if missing:
-            raise ValueError(f"the fitted state lacks {missing}.")
+            raise InputError(f"the fitted state lacks {missing}.")
         for k in FITTED_STATE:
             setattr(self, k, state.get(k, {"n_steps_": 0, "intercept_step_": 1.0}.get(k)))
         return self
@@ -565,10 +573,10 @@ class LinearSVM(_LinearClassifier):
     def _check_params(self):
         super()._check_params()
         if self.loss_variant not in HINGE_VARIANTS:
-            raise ValueError(f"loss_variant must be one of {HINGE_VARIANTS}; "
+            raise InputError(f"loss_variant must be one of {HINGE_VARIANTS}; "
                              f"got {self.loss_variant!r}.")
         if not (isinstance(self.margin, Real) and np.isfinite(self.margin)):
-            raise ValueError(f"margin must be a finite number; got {self.margin!r}.")
+            raise InputError(f"margin must be a finite number; got {self.margin!r}.")
 
     def _loss(self):
         return Hinge(margin=self.margin, variant=self.loss_variant, squared=self.squared)

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import InputError
+
 __all__ = ["numerical_gradient", "relative_error", "difference_noise", "grad_check",
            "directional_check", "check_loss_functions", "explain_failure"]
 
@@ -58,7 +60,7 @@ def _writable_float_array(x):
     if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
         raise TypeError("x must be a numpy array of floats (f is evaluated at changed copies of it).")
     if not x.flags.writeable:
-        raise ValueError("x must be writable: the check perturbs it in place and restores it.")
+        raise InputError("x must be writable: the check perturbs it in place and restores it.")
     return x
 
 
@@ -83,7 +85,7 @@ def relative_error(a, b, tiny=1e-8, atol=0.0):
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
-        raise ValueError(f"shapes differ: {a.shape} and {b.shape}.")
+        raise InputError(f"shapes differ: {a.shape} and {b.shape}.")
     if a.size == 0:
         return 0.0
     diff = np.maximum(np.abs(a - b) - atol, 0.0)
@@ -126,7 +128,7 @@ def grad_check(f, x, analytic, num_checks=10, h=1e-5, seed=0, tiny=1e-8, atol=No
     x = _writable_float_array(x)
     analytic = np.asarray(analytic)
     if analytic.shape != x.shape:
-        raise ValueError(f"analytic gradient has shape {analytic.shape}, x has {x.shape}.")
+        raise InputError(f"analytic gradient has shape {analytic.shape}, x has {x.shape}.")
     if atol is None:
         atol = difference_noise(f(x), h, x.dtype)
     rng = np.random.default_rng(seed)
@@ -154,7 +156,7 @@ def directional_check(f, x, analytic, h=1e-5, seed=0, tiny=1e-8, atol=None):
     x = _writable_float_array(x)
     analytic = np.asarray(analytic, dtype=np.float64)
     if analytic.shape != x.shape:
-        raise ValueError(f"analytic gradient has shape {analytic.shape}, x has {x.shape}.")
+        raise InputError(f"analytic gradient has shape {analytic.shape}, x has {x.shape}.")
     rng = np.random.default_rng(seed)
     v = rng.standard_normal(x.shape)
     v /= np.linalg.norm(v) or 1.0
@@ -185,7 +187,7 @@ def check_loss_functions(model="svm", n_samples=100, n_features=50, n_classes=10
 
     pairs = {"svm": (svm_loss_naive, svm_loss), "softmax": (softmax_loss_naive, softmax_loss)}
     if model not in pairs:
-        raise ValueError(f"model must be 'svm' or 'softmax'; got {model!r}.")
+        raise InputError(f"model must be 'svm' or 'softmax'; got {model!r}.")
     naive, fast = pairs[model]
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n_samples, n_features))

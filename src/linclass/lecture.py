@@ -15,8 +15,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .losses import Hinge, SoftmaxCrossEntropy, _check_scores_labels, multiclass_hinge, \
-    softmax_cross_entropy
+from .errors import InputError
+from .losses import (
+    Hinge,
+    SoftmaxCrossEntropy,
+    _check_scores_labels,
+    multiclass_hinge,
+    softmax_cross_entropy,
+)
 from .objective import loss_and_gradient, regularization
 from .scores import scores, scores_backward
 
@@ -35,7 +41,7 @@ def _check_wxy(W, X, y):
     X = np.asarray(X)
     y = np.asarray(y)
     if W.ndim != 2 or X.ndim != 2 or W.shape[1] != X.shape[1]:
-        raise ValueError(
+        raise InputError(
             f"W must be (n_classes, n_features) and X (n_samples, n_features); "
             f"got W {W.shape} and X {X.shape}."
         )

@@ -24,7 +24,7 @@ import re
 import threading
 from contextlib import contextmanager
 
-from .errors import DataFileError, ResourceLimitError
+from .errors import DataFileError, InputError, ResourceLimitError
 
 __all__ = ["get", "caps", "check_bytes", "check_pixels", "check_image_side", "check_declared",
            "parse_size", "human"]
@@ -51,7 +51,7 @@ def parse_size(text):
     """``"8G"``, ``"512M"``, ``"1.5G"``, ``"1000000"`` -> bytes (binary units)."""
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*", str(text), re.IGNORECASE)
     if not m:
-        raise ValueError(f"{text!r} is not a size: write a number of bytes, or 512M, 8G...")
+        raise InputError(f"{text!r} is not a size: write a number of bytes, or 512M, 8G...")
     return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
 
 
@@ -68,7 +68,7 @@ def get(name):
         try:
             return parse_size(text)
         except ValueError:
-            raise ValueError(f"{_ENV[name]}={text!r} is not a size: write a number of bytes, "
+            raise InputError(f"{_ENV[name]}={text!r} is not a size: write a number of bytes, "
                              "or 512M, 8G...") from None
     return _default(name)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import InputError
 from .scores import scores, scores_backward
 
 __all__ = ["loss_and_gradient", "BlockSum", "with_penalty", "regularization", "penalty",
@@ -69,7 +70,7 @@ def loss_and_gradient(W, b, X, y, loss_fn, reg=0.0, sample_weight=None, block_ro
     """
     n = X.shape[0]
     if n == 0:
-        raise ValueError("loss_and_gradient needs at least one sample; X has 0 rows.")
+        raise InputError("loss_and_gradient needs at least one sample; X has 0 rows.")
     rows = block_rows or default_block_rows(X)
     total_weight = n if sample_weight is None else float(np.sum(sample_weight, dtype=np.float64))
     acc = BlockSum(W, b, loss_fn, total_weight)

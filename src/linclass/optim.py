@@ -24,6 +24,7 @@ import numpy as np
 
 from . import choices
 from .choices import check_registry
+from .errors import InputError
 
 __all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "Adam", "OPTIMIZERS", "make_optimizer",
            "auto_learning_rate", "auto_reg", "auto_settings", "mean_squared_norm",
@@ -36,9 +37,9 @@ class Optimizer:
 
     def __init__(self, learning_rate, lr_decay=1.0):
         if not learning_rate > 0 or not np.isfinite(learning_rate):
-            raise ValueError(f"learning_rate must be a positive number; got {learning_rate!r}.")
+            raise InputError(f"learning_rate must be a positive number; got {learning_rate!r}.")
         if not 0 < lr_decay <= 1:
-            raise ValueError(f"lr_decay must be in (0, 1]; got {lr_decay!r}.")
+            raise InputError(f"lr_decay must be in (0, 1]; got {lr_decay!r}.")
         self.learning_rate = float(learning_rate)
         self.lr_decay = float(lr_decay)
         self.t = 0
@@ -76,7 +77,7 @@ class Momentum(Optimizer):
     def __init__(self, learning_rate, momentum=0.9, lr_decay=1.0):
         super().__init__(learning_rate, lr_decay)
         if not 0 <= momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1); got {momentum!r}.")
+            raise InputError(f"momentum must be in [0, 1); got {momentum!r}.")
         self.momentum = float(momentum)
 
     def _init_state(self, p):
@@ -132,7 +133,7 @@ def make_optimizer(name, learning_rate, momentum=0.9, lr_decay=1.0):
     try:
         cls = OPTIMIZERS[name]
     except (KeyError, TypeError):
-        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}; got {name!r}.") from None
+        raise InputError(f"optimizer must be one of {sorted(OPTIMIZERS)}; got {name!r}.") from None
     if cls in (Momentum, Nesterov):
         return cls(learning_rate, momentum=momentum, lr_decay=lr_decay)
     return cls(learning_rate, lr_decay=lr_decay)

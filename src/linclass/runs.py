@@ -24,7 +24,7 @@ from .data import MeanImage, dev_subset, load_dataset, train_val_test_split
 from .data.archives import read_file
 from .data.dataset import class_labels
 from .data.images import IMAGE_EXTENSIONS, image_row
-from .errors import ModelFileError
+from .errors import InputError, ModelFileError
 from .estimators import MODELS
 from .io import atomic_write, load, load_metadata, save
 
@@ -66,7 +66,7 @@ class TrainConfig:
     def estimator(self):
         """The classifier this configuration describes."""
         if self.model not in MODELS:
-            raise ValueError(f"model must be one of {sorted(MODELS)}; got {self.model!r}.")
+            raise InputError(f"model must be one of {sorted(MODELS)}; got {self.model!r}.")
         # The split hands over its training rows in random order: minibatches can be slices.
         params = {"random_state": self.seed, "early_stopping": self.early_stopping,
                   "shuffle": "blocks"}
@@ -81,7 +81,7 @@ class TrainConfig:
             params["n_iter_no_change"] = self.patience
         if self.loss_variant is not None:
             if self.model != "svm":
-                raise ValueError("loss_variant applies to the SVM only (--model svm).")
+                raise InputError("loss_variant applies to the SVM only (--model svm).")
             params["loss_variant"] = self.loss_variant
         clf = MODELS[self.model](**params)
         clf._check_params()  # a bad setting fails now, not after the data has loaded
@@ -131,11 +131,11 @@ def _open_prepared(spec):
 
     kind, _, path = str(spec).partition(":")
     if not path:
-        raise ValueError(f"--dataset {kind}: needs the folder `linclass prepare` wrote: "
+        raise InputError(f"--dataset {kind}: needs the folder `linclass prepare` wrote: "
                          f"--dataset {kind}:PATH.")
     data = open_prepared(path)
     if data.meta["array_format"] != kind:
-        raise ValueError(f"{path} holds {data.meta['array_format']} arrays: use "
+        raise InputError(f"{path} holds {data.meta['array_format']} arrays: use "
                          f"--dataset {data.meta['array_format']}:{path}.")
     return data
 
@@ -212,7 +212,7 @@ def _dask(scheduler):
             if n < 1:
                 raise ValueError
         except ValueError:
-            raise ValueError(f"--scheduler local:N needs a number of workers; got {scheduler!r}"
+            raise InputError(f"--scheduler local:N needs a number of workers; got {scheduler!r}"
                              ".") from None
         cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, host="127.0.0.1",
                                            dashboard_address=None)
@@ -245,7 +245,7 @@ def _prepare_on_disk(config):
     """``_prepare`` for a prepared folder: its parts stay on disk (already split and
     preprocessed when `linclass prepare` wrote them), and the classifier streams them."""
     if config.dev_size or config.standardize or config.image_size or config.early_stopping:
-        raise ValueError("--dev, --standardize, --image-size and --early-stopping do not apply "
+        raise InputError("--dev, --standardize, --image-size and --early-stopping do not apply "
                          "to a prepared data set: its split and preprocessing were fixed by "
                          "`linclass prepare` (give them there).")
     data = _open_prepared(config.dataset)
@@ -346,14 +346,14 @@ def check_out_dir(out):
     costs nothing, and never the trained model. Nothing is created here."""
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file; give a folder for the run's files.")
+        raise InputError(f"--out {out} is a file; give a folder for the run's files.")
     if (out / "model.npz").is_dir():
-        raise ValueError(f"{out / 'model.npz'} is a folder; move it, or choose another --out.")
+        raise InputError(f"{out / 'model.npz'} is a folder; move it, or choose another --out.")
     parent = out.absolute()
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir():
-        raise ValueError(f"--out {out}: {parent} is a file, so no folder can be made there.")
+        raise InputError(f"--out {out}: {parent} is a file, so no folder can be made there.")
     try:
         with tempfile.TemporaryFile(dir=parent):
             pass
@@ -391,7 +391,7 @@ def tune(config, lr_range=None, reg_range=None, trials=16, grid=False, n_jobs=No
     from .tune import automatic_ranges, search
 
     if _is_prepared(config.dataset):
-        raise ValueError("tune does not take a prepared (on-disk) data set yet: tune on the "
+        raise InputError("tune does not take a prepared (on-disk) data set yet: tune on the "
                          "data set itself (or a --dev part of it), then train on the prepared "
                          "one with the --lr and --reg it found.")
     base = config.estimator().get_params()
@@ -492,12 +492,18 @@ def _test_split(meta, model_path, classes):
     X_test, y_true = _test_images(meta, model_path)
     if classes.dtype.kind == "U" and y_true.dtype.kind != "U":
         y_true = y_true.astype(str)
+    unknown = np.setdiff1d(np.unique(y_true.astype(str)), classes.astype(str))
+    if len(unknown):
+        raise InputError(
+            f"{meta['dataset']} has classes {unknown[:5].tolist()} that {model_path} does not "
+            f"know (its classes: {classes.tolist()[:10]}): evaluate it on the data set it was "
+            "trained on, or one with the same classes.")
     return X_test, y_true
 
 
 def _test_images(meta, model_path):
     if meta.get("dataset") is None:
-        raise ValueError(f"{model_path} does not say what it was trained on; pass --dataset.")
+        raise InputError(f"{model_path} does not say what it was trained on; pass --dataset.")
     if _is_prepared(meta["dataset"]):
         data = _open_prepared(meta["dataset"])
         return _Unprocessed(data.X_test, data.pre), class_labels(
@@ -576,7 +582,7 @@ def predict(model_path, inputs, top_k=3):
     model, meta = _saved(model_path)
     shape = meta.get("image_shape")
     if not shape:
-        raise ValueError(f"{model_path} records no image shape: it was not trained on images "
+        raise InputError(f"{model_path} records no image shape: it was not trained on images "
                          "by `linclass train`, so it cannot classify picture files.")
     h, w = shape[0], shape[1]
     mode = "RGB" if len(shape) == 3 else "L"
@@ -591,7 +597,7 @@ def predict(model_path, inputs, top_k=3):
         try:
             rows[i] = image_row(read_file(f, "an image file"), (w, h), mode) * scale
         except UnreadableImage as e:
-            raise ValueError(f"{f} cannot be read as an image ({e}).") from None
+            raise InputError(f"{f} cannot be read as an image ({e}).") from None
     clf = model[-1] if isinstance(model, Pipeline) else model
     X = model[:-1].transform(rows) if isinstance(model, Pipeline) else rows
     if hasattr(clf, "predict_proba"):

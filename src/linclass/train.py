@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .choices import SOLVERS
-from .errors import LinclassError
+from .errors import InputError, LinclassError
 from .objective import loss_and_gradient, penalty
 
 __all__ = ["Epoch", "Monitor", "sgd", "local_sgd", "lbfgs", "TrainingDivergedError", "SOLVERS",
@@ -189,7 +189,7 @@ def local_sgd(W, b, source, loss, reg, optimizer, *, epochs, fit_intercept=True,
     from .optim import SGD
 
     if type(optimizer) is not SGD:
-        raise ValueError('minibatch training on a dask array is local SGD, which averages plain '
+        raise InputError('minibatch training on a dask array is local SGD, which averages plain '
                          'SGD steps: use optimizer="sgd", or batch_size=None (full batch) for '
                          f"{type(optimizer).__name__.lower()}.")
     n = source.n_samples

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import InputError
+
 __all__ = ["search", "trial_grid", "parse_range", "automatic_ranges"]
 
 # The default search: around the automatic values (the ones ``fit`` picks itself), 1.5
@@ -51,13 +53,13 @@ def parse_range(text, name):
     try:
         values = [float(p) for p in parts]
     except ValueError:
-        raise ValueError(f"--{name} must be LOW:HIGH (for example 1e-7:1e-5); got {text!r}.") \
+        raise InputError(f"--{name} must be LOW:HIGH (for example 1e-7:1e-5); got {text!r}.") \
             from None
     if len(values) == 1:
         values = values * 2
     lo, hi = values if len(values) == 2 else (None, None)
     if lo is None or not (0 < lo <= hi) or not math.isfinite(hi):
-        raise ValueError(f"--{name} must be LOW:HIGH with 0 < LOW <= HIGH; got {text!r}.")
+        raise InputError(f"--{name} must be LOW:HIGH with 0 < LOW <= HIGH; got {text!r}.")
     return lo, hi
 
 
@@ -146,7 +148,7 @@ def search(model, X_train, y_train, X_val, y_val, lr_range=None, reg_range=None,
     from .estimators import MODELS
 
     if model not in MODELS:
-        raise ValueError(f"model must be one of {sorted(MODELS)}; got {model!r}.")
+        raise InputError(f"model must be one of {sorted(MODELS)}; got {model!r}.")
     if lr_range is None or reg_range is None:
         auto_lr, auto_reg, _ = automatic_ranges(model, X_train, y_train, params)
         lr_range, reg_range = lr_range or auto_lr, reg_range or auto_reg
@@ -179,7 +181,7 @@ def search(model, X_train, y_train, X_val, y_val, lr_range=None, reg_range=None,
         _DATA.clear()
     results.sort(key=lambda r: (-np.nan_to_num(r["val_accuracy"], nan=-1.0), r["index"]))
     if "state" not in results[0]:
-        raise ValueError("every trial diverged: lower the learning-rate range (--lr).")
+        raise InputError("every trial diverged: lower the learning-rate range (--lr).")
     best = _rebuild(model, params, results[0], seed)
     return [{k: v for k, v in r.items() if k != "state"} for r in results], best
 

@@ -8,6 +8,8 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from .errors import InputError
+
 __all__ = ["check_params", "encode_labels", "check_sample_weight", "with_class_weight",
            "hold_out", "check_unread", "check_unread_features"]
 
@@ -57,9 +59,9 @@ def check_params(est, solvers, optimizers):
         except TypeError:  # a comparison the value's type does not support
             good = False
         if not good:
-            raise ValueError(f"{name} must be {want}; got {value!r}.")
+            raise InputError(f"{name} must be {want}; got {value!r}.")
     if est.solver == "lbfgs" and not est._loss().smooth:
-        raise ValueError(
+        raise InputError(
             f'solver="lbfgs" needs a smooth loss, and {type(est).__name__}\'s hinge has a '
             'kink: use squared=True (the squared hinge), or solver="sgd".')
 
@@ -71,7 +73,7 @@ def encode_labels(classes, y, what="y"):
     idx = np.clip(idx, 0, len(classes) - 1)
     unknown = classes[idx] != y
     if np.any(unknown):
-        raise ValueError(
+        raise InputError(
             f"{what} contains labels the model does not know: {np.unique(y[unknown])[:10]}; "
             f"known classes are {classes.tolist()[:20]}. Pass every class in `classes=` "
             "(partial_fit) or in the training labels."
@@ -85,9 +87,9 @@ def check_sample_weight(sample_weight, X):
         return None
     w = np.asarray(sample_weight, dtype=X.dtype)
     if w.shape != (X.shape[0],):
-        raise ValueError(f"sample_weight must have shape ({X.shape[0]},); got {w.shape}.")
+        raise InputError(f"sample_weight must have shape ({X.shape[0]},); got {w.shape}.")
     if not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
-        raise ValueError("sample_weight must be finite, >= 0, and not all zero.")
+        raise InputError("sample_weight must be finite, >= 0, and not all zero.")
     return w
 
 
@@ -99,18 +101,18 @@ def with_class_weight(class_weight, classes, sample_weight, y, dtype):
         known = set(classes.tolist())
         unknown = [c for c in class_weight if c not in known]
         if unknown:
-            raise ValueError(f"class_weight names classes that are not in the data: "
+            raise InputError(f"class_weight names classes that are not in the data: "
                              f"{unknown[:5]}; the classes are {classes.tolist()[:20]}.")
         bad = {c: w for c, w in class_weight.items()
                if not (isinstance(w, Real) and not isinstance(w, bool) and np.isfinite(w)
                        and w >= 0)}
         if bad:
-            raise ValueError(f"class_weight must give each class a finite weight >= 0; got "
+            raise InputError(f"class_weight must give each class a finite weight >= 0; got "
                              f"{bad}.")
         if not any(class_weight.get(c, 1.0) > 0 for c in classes.tolist()):
-            raise ValueError("class_weight gives every class a weight of 0: nothing to learn.")
+            raise InputError("class_weight gives every class a weight of 0: nothing to learn.")
     elif class_weight != "balanced":
-        raise ValueError(f'class_weight must be None, "balanced" or a dict {{class: weight}}; '
+        raise InputError(f'class_weight must be None, "balanced" or a dict {{class: weight}}; '
                          f"got {class_weight!r}.")
     from sklearn.utils.class_weight import compute_sample_weight
 
@@ -130,7 +132,7 @@ def hold_out(X, y_idx, sample_weight, rng, fraction, n_classes):
     tr.sort()
     va.sort()
     if len(tr) == 0 or len(va) == 0:
-        raise ValueError(f"validation_fraction={fraction} leaves an empty training or "
+        raise InputError(f"validation_fraction={fraction} leaves an empty training or "
                          f"validation set from {X.shape[0]} samples.")
     sw = None if sample_weight is None else sample_weight[tr]
     return X[tr], y_idx[tr], sw, X[va], y_idx[va]
@@ -142,20 +144,20 @@ def check_unread(X, y, early_stopping, has_eval_set):
     from .sources.dask import check_dask_X, is_dask
 
     if early_stopping and not has_eval_set:
-        raise ValueError("early_stopping on an X on disk or on Dask needs an "
+        raise InputError("early_stopping on an X on disk or on Dask needs an "
                          "eval_set=(X_val, y_val): holding out rows would copy them all "
                          "into memory.")
     if getattr(X, "ndim", None) != 2:
-        raise ValueError(f"X must be 2-d (n_samples, n_features); got shape {X.shape}.")
+        raise InputError(f"X must be 2-d (n_samples, n_features); got shape {X.shape}.")
     if is_dask(X):
         check_dask_X(X)
     if is_dask(y):
         if any(np.isnan(c) for c in y.chunks[0]):
-            raise ValueError("y has unknown chunk sizes: call y.compute_chunk_sizes() first.")
+            raise InputError("y has unknown chunk sizes: call y.compute_chunk_sizes() first.")
         y = y.compute()
     y = np.asarray(y)
     if y.ndim != 1 or len(y) != X.shape[0]:
-        raise ValueError(f"y must have shape ({X.shape[0]},) to match X {X.shape}; got "
+        raise InputError(f"y must have shape ({X.shape[0]},) to match X {X.shape}; got "
                          f"{y.shape}.")
     return y
 
@@ -163,6 +165,6 @@ def check_unread(X, y, early_stopping, has_eval_set):
 def check_unread_features(X, n_features, name):
     """An X on disk or on Dask given to a fitted estimator has its number of features."""
     if getattr(X, "ndim", None) != 2 or X.shape[1] != n_features:
-        raise ValueError(f"X has shape {X.shape}, but {name} was fitted on {n_features} "
+        raise InputError(f"X has shape {X.shape}, but {name} was fitted on {n_features} "
                          "features.")
     return X

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import limits
-from ..errors import DataFileError
+from ..errors import DataFileError, InputError
 
 __all__ = ["Dataset", "DataFileError", "load_dataset", "class_labels"]
 
@@ -92,19 +92,19 @@ def load_dataset(spec, size=None, skip_bad=False):
             limits.check_image_side(int(side))
     kind, sep, path = str(spec).partition(":")
     if kind not in loaders:
-        raise ValueError(f"unknown data set {spec!r}; use digits, mnist:PATH, "
+        raise InputError(f"unknown data set {spec!r}; use digits, mnist:PATH, "
                          "fashion-mnist:PATH, cifar10:PATH or folder:PATH (or cifar10, mnist, "
                          "fashion-mnist after `linclass download`).")
     if kind == "digits":
         if sep:
-            raise ValueError("digits is built in and takes no path.")
+            raise InputError("digits is built in and takes no path.")
         return load_digits()
     if not sep:
         if kind not in SOURCES:
-            raise ValueError(f"{kind} needs a path: --dataset {kind}:PATH.")
+            raise InputError(f"{kind} needs a path: --dataset {kind}:PATH.")
         path = cached_path(kind)
     elif not path:
-        raise ValueError(f"--dataset {kind}: needs a path after the colon.")
+        raise InputError(f"--dataset {kind}: needs a path after the colon.")
     ds = loaders[kind](path)
     ds.name = str(spec)
     return ds

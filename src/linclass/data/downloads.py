@@ -19,7 +19,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import LinclassError
+from ..errors import InputError, LinclassError
 
 __all__ = ["SOURCES", "DownloadError", "cache_dir", "download", "cached_path", "md5sum"]
 
@@ -77,7 +77,7 @@ def md5sum(path):
 def cached_path(name, directory=None):
     """The path a downloaded data set is loaded from (its file or folder), checked to exist."""
     if name not in SOURCES:
-        raise ValueError(f"unknown download {name!r}; choose from {', '.join(SOURCES)}.")
+        raise InputError(f"unknown download {name!r}; choose from {', '.join(SOURCES)}.")
     folder = Path(directory) if directory else cache_dir() / name
     missing = [r.filename for r in SOURCES[name] if not (folder / r.filename).exists()]
     if missing:
@@ -147,7 +147,7 @@ def download(name, directory=None, progress=None, retries=3, timeout=20, backoff
         What ``load_dataset(name)`` will read (the archive or the folder).
     """
     if name not in SOURCES:
-        raise ValueError(f"unknown download {name!r}; choose from {', '.join(SOURCES)}.")
+        raise InputError(f"unknown download {name!r}; choose from {', '.join(SOURCES)}.")
     folder = Path(directory) if directory else cache_dir() / name
     folder.mkdir(parents=True, exist_ok=True)
     for remote in SOURCES[name]:

@@ -22,9 +22,19 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from .. import limits
-from ..errors import DataFileError
-from .archives import (check_input_path, check_tar_complete, is_tar, is_zip, open_tar, open_zip,
-                       read_file, read_tar_member, read_zip_member, reading)
+from ..errors import DataFileError, InputError
+from .archives import (
+    check_input_path,
+    check_tar_complete,
+    is_tar,
+    is_zip,
+    open_tar,
+    open_zip,
+    read_file,
+    read_tar_member,
+    read_zip_member,
+    reading,
+)
 from .dataset import Dataset
 from .images import IMAGE_EXTENSIONS, UnreadableImage, image_row, is_grey, open_image
 
@@ -270,7 +280,7 @@ def _choose_size_and_mode(blobs, wheres, size):
         size = (size, size)
     size = tuple(int(s) for s in size)
     if len(size) != 2 or min(size) < 1:
-        raise ValueError(f"size must be a positive int or (width, height); got {size}.")
+        raise InputError(f"size must be a positive int or (width, height); got {size}.")
     limits.check_image_side(max(size), "the image size")
     return size, ("L" if grey else "RGB"), bad
 

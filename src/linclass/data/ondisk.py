@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError
 from .dataset import DataFileError
 from .preprocess import MeanImage
 from .splits import train_val_test_split
@@ -235,11 +236,11 @@ def prepare(dataset, out, *, fmt="npy", repeat=1, val_size=0.1, test_size=0.2, s
         The ``meta.json`` written.
     """
     if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {FORMATS}; got {fmt!r}.")
+        raise InputError(f"format must be one of {FORMATS}; got {fmt!r}.")
     if fmt == "zarr":
         _zarr()
     if not (isinstance(repeat, (int, np.integer)) and 1 <= repeat <= len(_variants(99))):
-        raise ValueError(f"repeat must be an integer from 1 to {len(_variants(99))}; "
+        raise InputError(f"repeat must be an integer from 1 to {len(_variants(99))}; "
                          f"got {repeat!r}.")
     out = Path(out)
     if out.exists():
@@ -247,7 +248,7 @@ def prepare(dataset, out, *, fmt="npy", repeat=1, val_size=0.1, test_size=0.2, s
                               "written).")
     image_shape = tuple(dataset.image_shape)
     if repeat > 1 and len(image_shape) < 2:
-        raise ValueError("repeat > 1 needs images (an image_shape of 2 or 3 axes).")
+        raise InputError("repeat > 1 needs images (an image_shape of 2 or 3 axes).")
     sp = train_val_test_split(dataset, val_size=val_size, test_size=test_size,
                               random_state=seed)
     pre = MeanImage(standardize=standardize).fit(sp.X_train)

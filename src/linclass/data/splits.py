@@ -7,6 +7,8 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from ..errors import InputError
+
 __all__ = ["Split", "train_val_test_split", "dev_subset"]
 
 
@@ -22,17 +24,17 @@ class Split(NamedTuple):
 def _fraction_or_count(size, n, what):
     if isinstance(size, float):
         if not 0 < size < 1:
-            raise ValueError(f"{what} as a fraction must be in (0, 1); got {size}.")
+            raise InputError(f"{what} as a fraction must be in (0, 1); got {size}.")
         return max(1, int(round(size * n)))
     if not 0 < int(size) < n:
-        raise ValueError(f"{what} must be between 1 and {n - 1} samples; got {size}.")
+        raise InputError(f"{what} must be between 1 and {n - 1} samples; got {size}.")
     return int(size)
 
 
 def _enough(count, n_classes, part, name):
     """A stratified part needs an image of every class."""
     if count < n_classes:
-        raise ValueError(
+        raise InputError(
             f"the {part} part would hold {count} image(s) for {n_classes} classes; a stratified "
             f"split needs at least one of each: give --{name.replace('_', '-')} {n_classes} "
             "or more (a count), or a larger fraction.")
@@ -93,7 +95,7 @@ def dev_subset(X, y, size=500, random_state=0):
     if size >= n:
         return X, y
     if size < 1:
-        raise ValueError(f"dev size must be at least 1 sample; got {size}.")
+        raise InputError(f"dev size must be at least 1 sample; got {size}.")
     counts = np.bincount(np.unique(y, return_inverse=True)[1])
     stratify = y if counts.min() >= 2 and size >= len(counts) else None
     X_dev, _, y_dev, _ = train_test_split(X, y, train_size=size, stratify=stratify,

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import LinclassError
+from ..errors import InputError, LinclassError
 from ..objective import BlockSum, default_block_rows, with_penalty
 from ..optim import mean_of_norms
 from ..scores import scores
@@ -276,13 +276,13 @@ class DaskSource(DataSource):
 def check_dask_X(X):
     """The checks a dask X must pass before anything is computed."""
     if X.ndim != 2:
-        raise ValueError(f"X must be 2-d (n_samples, n_features); got shape {X.shape}.")
+        raise InputError(f"X must be 2-d (n_samples, n_features); got shape {X.shape}.")
     if any(np.isnan(c) for c in X.chunks[0]) or any(np.isnan(c) for c in X.chunks[1]):
-        raise ValueError("X has unknown chunk sizes (it came from a filter or a dataframe): "
+        raise InputError("X has unknown chunk sizes (it came from a filter or a dataframe): "
                          "call X.compute_chunk_sizes() (or X = X.to_dask_array(lengths=True)) "
                          "first.")
     if np.dtype(X.dtype) not in (np.float32, np.float64):
-        raise ValueError(f"X must be float32 or float64; it is {X.dtype}: use "
+        raise InputError(f"X must be float32 or float64; it is {X.dtype}: use "
                          "X.astype('float32').")
 
 

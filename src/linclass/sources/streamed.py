@@ -27,7 +27,7 @@ import threading
 
 import numpy as np
 
-from ..errors import LinclassError
+from ..errors import InputError, LinclassError
 from ..objective import BlockSum, default_block_rows
 from ..optim import mean_of_norms, row_squared_norms
 from ..scores import scores
@@ -261,17 +261,17 @@ class Streamed(DataSource):
     def __init__(self, X, y, sample_weight=None, batch_size=None, shuffle=True, rng=None,
                  block_rows=None, read="mmap"):
         if getattr(X, "ndim", None) != 2:
-            raise ValueError(f"X on disk must be 2-d (n_samples, n_features); got shape "
+            raise InputError(f"X on disk must be 2-d (n_samples, n_features); got shape "
                              f"{getattr(X, 'shape', None)}.")
         self.dtype = np.dtype(X.dtype)
         if self.dtype not in (np.float32, np.float64):
-            raise ValueError(f"X on disk must be float32 or float64 to be streamed; it is "
+            raise InputError(f"X on disk must be float32 or float64 to be streamed; it is "
                              f"{self.dtype}. Write it as float32 (`linclass prepare` does).")
         self.n_samples, self.n_features = (int(s) for s in X.shape)
         if self.n_samples == 0:
-            raise ValueError("X has 0 rows.")
+            raise InputError("X has 0 rows.")
         if read not in ("mmap", "pread"):
-            raise ValueError(f'read must be "mmap" or "pread"; got {read!r}.')
+            raise InputError(f'read must be "mmap" or "pread"; got {read!r}.')
         self.X, self.y, self.sample_weight = X, y, sample_weight
         self.batch_size = None if batch_size is None or batch_size >= self.n_samples \
             else int(batch_size)
