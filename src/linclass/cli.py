@@ -351,8 +351,7 @@ def cmd_train(args, out, err):
         optimizer=args.optimizer, solver=args.solver,
         momentum=args.momentum, lr_decay=args.lr_decay, loss_variant=args.variant,
         early_stopping=args.early_stopping, patience=args.patience, seed=args.seed,
-        val_size=args.val_size,
-        test_size=args.test_size, out=args.out, max_steps=args.max_steps, dev_size=args.dev,
+        val_size=args.val_size, test_size=args.test_size, out=args.out, max_steps=args.max_steps, dev_size=args.dev,
         standardize=args.standardize, image_size=args.image_size, skip_bad=args.skip_bad,
         plots=not args.no_plots, scheduler=args.scheduler,
     )
@@ -363,14 +362,13 @@ def cmd_train(args, out, err):
         console=err, disable=args.quiet, transient=False,
     )
     with _Interrupt() as stop, _showing(progress):
-        tasks = {}
+        tasks, waiting = {}, []  # waiting: the stage bars without a count, still open
         doing = {"load": f"load {_short(args.dataset, 24)}", "test": "test",
                  "save": "save", "draw": "draw the pictures"}
 
         def finish_open_stages():
-            for t in tasks.values():
-                if progress.tasks[t].total is None:
-                    progress.update(t, total=1, completed=1)
+            while waiting:
+                progress.update(waiting.pop(), total=1, completed=1)
 
         def on_stage(name):
             finish_open_stages()  # the stage before is done
@@ -378,6 +376,7 @@ def cmd_train(args, out, err):
                 tasks[name] = progress.add_task(f"train {args.model}", total=epochs, metrics="")
             else:
                 tasks[name] = progress.add_task(doing[name], total=None, metrics="")
+                waiting.append(tasks[name])
 
         def callback(info):
             stop.arm()  # training has begun: Ctrl-C now stops it and keeps what it learnt

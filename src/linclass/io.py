@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -74,9 +75,7 @@ def atomic_write(path, write):
             f.flush()
             os.fsync(f.fileno())
             if tmp is None:  # give the finished file a name, then the target's
-                tmp = tempfile.mktemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp",
-                                      dir=folder)
-                _link(f.fileno(), tmp)
+                tmp = _link(f.fileno(), folder, path.name)
         os.replace(tmp, path)
         tmp = None
     finally:
@@ -110,12 +109,20 @@ def _unnamed_file(folder):
         return None
 
 
-def _link(fd, name):
-    """Give the unnamed file ``fd`` a name (``linkat`` with ``AT_SYMLINK_FOLLOW``: a directory
-    descriptor makes Python call ``linkat`` rather than ``link``, which would not follow)."""
+def _link(fd, folder, name):
+    """Give the unnamed file ``fd`` a fresh hidden name in ``folder`` and return it
+    (``linkat`` with ``AT_SYMLINK_FOLLOW``: a directory descriptor makes Python call
+    ``linkat`` rather than ``link``, which would not follow /proc's link)."""
     root = os.open("/", os.O_RDONLY)
     try:
-        os.link(f"/proc/self/fd/{fd}", name, src_dir_fd=root, follow_symlinks=True)
+        for _ in range(100):
+            tmp = Path(folder) / f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+            try:
+                os.link(f"/proc/self/fd/{fd}", tmp, src_dir_fd=root, follow_symlinks=True)
+                return tmp
+            except FileExistsError:  # another writer's name: draw again
+                continue
+        raise FileExistsError(f"no free temporary name in {folder}")
     finally:
         os.close(root)
 
