@@ -144,3 +144,33 @@ def test_png_and_svg_with_graphviz(tmp_path):
         "circuit", NEURON, *NEURON_VALUES, "--png", str(png), "--svg", str(svg)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert b"<svg" in svg.read_bytes() and b"0.7311" in svg.read_bytes()
+
+
+def test_every_gate_can_be_drawn_and_staged():
+    """One entry per gate and operand in each table: a gate without its staged backward line
+    used to raise KeyError: 'sum' on a hand-built matrix circuit."""
+    from linclass.graph.engine import VJPS
+    from linclass.graph.ops import GATES
+
+    for op, vjps in VJPS.items():
+        assert op in GATES, op
+        assert len(render._BACKWARD_CODE[op]) == len(vjps), op
+
+
+def test_staged_code_of_a_hand_built_matrix_circuit():
+    import numpy as np
+
+    from linclass.graph import Node, ops
+    from linclass.graph.expr import Circuit
+
+    W, x = Node(np.ones((2, 3)), label="W"), Node(np.arange(3.0), label="x")
+    q = W @ x
+    q.label = "q1"
+    f = ops.sum(q)
+    f.label = "f"
+    f.backward()
+    forward, backward = render.staged_lines(Circuit("sum(W @ x)", f, {"W": W, "x": x}))
+    assert [c for c, _ in forward] == ["q1 = W @ x", "f = sum(q1)"]
+    assert [c for c, _ in backward] == ["df = 1", "dq1 = ones_like(q1) * df", "dW = dq1 @ x.T",
+                                        "dx = W.T @ dq1"]
+    assert ("dW = dq1 @ x.T", "array(2, 3)") in backward

@@ -173,21 +173,30 @@ def text_drawing(circuit):
     return out
 
 
-_LOCAL_CODE = {
-    "add": ("1", "1"),
-    "sub": ("1", "-1"),
-    "mul": ("{b}", "{a}"),
-    "div": ("1 / {b}", "-{out} / {b}"),
-    "pow": ("{b} * {a} ** ({b} - 1)", "{out} * log({a})"),
-    "neg": ("-1",),
-    "exp": ("{out}",),
-    "log": ("1 / {a}",),
-    "maximum": ("({a} >= {b})", "({b} > {a})"),
-    "minimum": ("({a} <= {b})", "({b} < {a})"),
-    "relu": ("({a} > 0)",),
-    "sigmoid": ("(1 - {out}) * {out}",),
-    "tanh": ("(1 - {out}**2)",),
-    "abs": ("sign({a})",),
+# The backward line of each gate's operands, as the course notes write it: ``{up}`` is the
+# gradient arriving from above, ``{a}``/``{b}`` the operands, ``{out}`` the gate's output.
+_BACKWARD_CODE = {
+    "add": ("{up}", "{up}"),
+    "sub": ("{up}", "-{up}"),
+    "mul": ("{b} * {up}", "{a} * {up}"),
+    "div": ("1 / {b} * {up}", "-{out} / {b} * {up}"),
+    "pow": ("{b} * {a} ** ({b} - 1) * {up}", "{out} * log({a}) * {up}"),
+    "neg": ("-{up}",),
+    "matmul": ("{up} @ {b}.T", "{a}.T @ {up}"),
+    "sum": ("ones_like({a}) * {up}",),
+    "mean": ("ones_like({a}) * {up} / {a}.size",),
+    "max": ("({a} == {out}) * {up}",),
+    "exp": ("{out} * {up}",),
+    "log": ("1 / {a} * {up}",),
+    "maximum": ("({a} >= {b}) * {up}", "({b} > {a}) * {up}"),
+    "minimum": ("({a} <= {b}) * {up}", "({b} < {a}) * {up}"),
+    "relu": ("({a} > 0) * {up}",),
+    "sigmoid": ("(1 - {out}) * {out} * {up}",),
+    "tanh": ("(1 - {out}**2) * {up}",),
+    "abs": ("sign({a}) * {up}",),
+    "reshape": ("{up}.reshape({a}.shape)",),
+    "transpose": ("{up}.T",),
+    "getitem": ("scatter({up} into zeros_like({a}))",),
 }
 
 
@@ -206,7 +215,7 @@ def staged_lines(circuit):
     assigned = {id(out)}
     running = {}
     for node in reversed(gates):
-        names = {"out": node.label}
+        names = {"out": _name(node)}
         if len(node.parents) >= 1:
             names["a"] = _name(node.parents[0])
         if len(node.parents) >= 2:
@@ -214,12 +223,10 @@ def staged_lines(circuit):
         for i, parent in enumerate(node.parents):
             if not parent.requires_grad:
                 continue
-            expr = _LOCAL_CODE[node.op][i].format(**names)
-            up = f"d{node.label}"
-            rhs = up if expr == "1" else (f"-{up}" if expr == "-1" else f"{expr} * {up}")
+            rhs = _BACKWARD_CODE[node.op][i].format(up=f"d{_name(node)}", **names)
             op = "+=" if id(parent) in assigned else "="
             assigned.add(id(parent))
-            running[id(parent)] = running.get(id(parent), 0.0) + float(wire_gradient(node, i))
+            running[id(parent)] = running.get(id(parent), 0.0) + wire_gradient(node, i)
             backward.append((f"d{_name(parent)} {op} {rhs}", fmt(running[id(parent)])))
     return forward, backward
 
