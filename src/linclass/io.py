@@ -22,8 +22,8 @@ key                        content
 =========================  ===================================================================
 
 Files are written atomically (``atomic_write``): to a new file in the same folder, then renamed
-over the target, so an existing file is never replaced by a half-written one, and a killed
-write leaves no temporary file behind.
+over the target, so an existing file is never replaced by a half-written one; a temporary
+that a killed write leaves is removed by the next write to the folder.
 """
 
 from __future__ import annotations
@@ -255,28 +255,29 @@ def _open(path):
     if not isinstance(data, np.lib.npyio.NpzFile):
         raise ModelFileError(f"{path} is a single NumPy array, not a linclass model file.")
     try:
-        _check_members(data, path)
-        fmt = _text(data, "format", path)
-        version = _array(data, "format_version", path)
-        if version.dtype.kind not in "iu" or version.shape != ():
-            raise _bad(path, "format_version is not an integer")
-        version = int(version)
-    except ModelFileError:
+        _check_format(data, path)
+    except BaseException:
         data.close()
-        if "format" not in data.files:
-            raise ModelFileError(f"{path} is not a linclass model file (no format marker).") \
-                from None
         raise
-    if fmt != FORMAT:
-        data.close()
-        raise ModelFileError(f"{path} is not a linclass model file (format {fmt!r}).")
-    if version > FORMAT_VERSION:
-        data.close()
-        raise ModelFileError(
-            f"{path} has format version {version}; this linclass reads up to {FORMAT_VERSION}. "
-            "Upgrade linclass to read it."
-        )
     return data
+
+
+def _check_format(data, path):
+    """The members' headers, the format marker and the version, before anything is used."""
+    if "format" not in data.files:
+        raise ModelFileError(f"{path} is not a linclass model file (no format marker).")
+    _check_members(data, path)
+    fmt = _text(data, "format", path)
+    if fmt != FORMAT:
+        raise ModelFileError(f"{path} is not a linclass model file (format {fmt!r}).")
+    version = _array(data, "format_version", path)
+    if version.dtype.kind not in "iu" or version.shape != ():
+        raise _bad(path, "format_version is not an integer")
+    if int(version) > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} has format version {int(version)}; this linclass reads up to "
+            f"{FORMAT_VERSION}. Upgrade linclass to read it."
+        )
 
 
 def _check_members(data, path):

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 
 from .errors import DataFileError, InputError, ResourceLimitError
 
-__all__ = ["get", "caps", "check_bytes", "check_pixels", "check_image_side", "check_declared",
+__all__ = ["get", "caps", "check_bytes", "check_image_side", "check_declared",
            "parse_size", "human"]
 
 _ENV = {"max_bytes": "LINCLASS_MAX_BYTES", "max_image_pixels": "LINCLASS_MAX_IMAGE_PIXELS",
@@ -103,15 +103,6 @@ def check_bytes(nbytes, what, where):
         raise ResourceLimitError(
             f"{where}: {what} would take {human(max(nbytes, 0))} of memory, more than the cap of "
             f"{human(cap)}. If the file is right, raise the cap (LINCLASS_MAX_BYTES=...).")
-
-
-def check_pixels(width, height, where):
-    """Refuse an image of more than ``max_image_pixels`` pixels (a decompression bomb)."""
-    cap = get("max_image_pixels")
-    if width * height > cap:
-        raise ResourceLimitError(
-            f"{where}: an image of {width} x {height} pixels, more than the cap of {cap:,} "
-            "pixels. If it is right, raise the cap (LINCLASS_MAX_IMAGE_PIXELS=...).")
 
 
 def check_image_side(side, what="--image-size"):

@@ -388,7 +388,7 @@ def tune(config, lr_range=None, reg_range=None, trials=16, grid=False, n_jobs=No
         ``plot_path`` (tune.png).
     """
     from . import plots
-    from .tune import automatic_ranges, search
+    from .tune import search, search_ranges
 
     if _is_prepared(config.dataset):
         raise InputError("tune does not take a prepared (on-disk) data set yet: tune on the "
@@ -399,11 +399,8 @@ def tune(config, lr_range=None, reg_range=None, trials=16, grid=False, n_jobs=No
     out = check_out_dir(config.out_dir())
     metadata, sp, names, pre, X_train, X_val = _prepare(config)
     out.mkdir(parents=True, exist_ok=True)
-    automatic = None
-    if lr_range is None or reg_range is None:
-        auto_lr, auto_reg, automatic = automatic_ranges(config.model, X_train,
-                                                        names[sp.y_train], params)
-        lr_range, reg_range = lr_range or auto_lr, reg_range or auto_reg
+    lr_range, reg_range, automatic = search_ranges(config.model, X_train, names[sp.y_train],
+                                                   params, lr_range, reg_range)
     if on_ranges is not None:
         on_ranges(lr_range, reg_range, automatic)
     t0 = time.perf_counter()

@@ -20,7 +20,7 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["search", "trial_grid", "parse_range", "automatic_ranges"]
+__all__ = ["search", "trial_grid", "parse_range", "search_ranges"]
 
 # The default search: around the automatic values (the ones ``fit`` picks itself), 1.5
 # decades below and half a decade above the step (above it, steps soon diverge), a decade
@@ -29,10 +29,14 @@ LR_DECADES = (1.5, 0.5)
 REG_DECADES = (1.0, 1.0)
 
 
-def automatic_ranges(model, X_train, y_train, params=None):
-    """The default ranges for this data: ``(lr_range, reg_range, (lr_auto, reg_auto))``,
-    centred on the automatic learning rate and penalty (``linclass.optim.auto_settings``), so
-    that the search follows the data's scale instead of CIFAR-10's pixels."""
+def search_ranges(model, X_train, y_train, params=None, lr_range=None, reg_range=None):
+    """The ranges to search: the ones given, and for a missing one the default for this data,
+    centred on the automatic learning rate or penalty (``linclass.optim.auto_settings``), so
+    that the search follows the data's scale instead of CIFAR-10's pixels. Returns
+    ``(lr_range, reg_range, automatic)``, ``automatic`` the automatic ``(lr, reg)`` or None
+    when both ranges were given (nothing is worked out then)."""
+    if lr_range is not None and reg_range is not None:
+        return lr_range, reg_range, None
     from .estimators import MODELS
     from .optim import auto_settings
     from .sources import for_data
@@ -43,8 +47,8 @@ def automatic_ranges(model, X_train, y_train, params=None):
     batch = None if clf.solver == "lbfgs" else clf.batch_size
     source = for_data(np.asarray(X_train), y_idx, None, batch)
     lr, reg, _ = auto_settings(source, clf._loss(), "auto", "auto", clf.optimizer, clf.momentum)
-    return ((lr / 10 ** LR_DECADES[0], lr * 10 ** LR_DECADES[1]),
-            (reg / 10 ** REG_DECADES[0], reg * 10 ** REG_DECADES[1]), (lr, reg))
+    return (lr_range or (lr / 10 ** LR_DECADES[0], lr * 10 ** LR_DECADES[1]),
+            reg_range or (reg / 10 ** REG_DECADES[0], reg * 10 ** REG_DECADES[1]), (lr, reg))
 
 
 def parse_range(text, name):
@@ -124,7 +128,7 @@ def search(model, X_train, y_train, X_val, y_val, lr_range=None, reg_range=None,
     X_train, y_train, X_val, y_val : arrays
         Preprocessed features and labels.
     lr_range, reg_range : (low, high), optional
-        Default: around the automatic values for this data (``automatic_ranges``).
+        Default: around the automatic values for this data (``search_ranges``).
     trials : int
         Random draws, or about that many grid points with ``grid=True``.
     seed : int
@@ -149,9 +153,7 @@ def search(model, X_train, y_train, X_val, y_val, lr_range=None, reg_range=None,
 
     if model not in MODELS:
         raise InputError(f"model must be one of {sorted(MODELS)}; got {model!r}.")
-    if lr_range is None or reg_range is None:
-        auto_lr, auto_reg, _ = automatic_ranges(model, X_train, y_train, params)
-        lr_range, reg_range = lr_range or auto_lr, reg_range or auto_reg
+    lr_range, reg_range, _ = search_ranges(model, X_train, y_train, params, lr_range, reg_range)
     pairs = trial_grid(lr_range, reg_range, trials, grid, seed)
     n_jobs = n_jobs or os.cpu_count() or 1
     params = dict(params or {})
