@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test bench bench-ooc bench-dask fuzz kill-test clean
+.PHONY: run test bench bench-ooc bench-dask bench-contention bench-defaults fuzz kill-test clean
 
 $(PY):
 	@echo "creating $(VENV) (a virtual environment for linclass)..."
@@ -51,6 +51,15 @@ bench-ooc: $(TSTAMP) /tmp/linclass-c10x10/meta.json
 bench-dask: $(TSTAMP) /tmp/linclass-c10/meta.json
 	$(PY) -m pip install --quiet dask-ml
 	$(PY) benchmarks/bench_dask.py --prepared /tmp/linclass-c10
+
+# Training on a quiet and on a busy machine (another process spinning on a core), BLAS threads
+# fixed or chosen per step (a few minutes); the automatic penalty on digits, MNIST and
+# CIFAR-10 (about 15 minutes with CIFAR-10).
+bench-contention: $(TSTAMP)
+	$(PY) benchmarks/bench_contention.py
+
+bench-defaults: $(TSTAMP)
+	$(PY) benchmarks/defaults.py
 
 # Coverage-guided fuzzing of every reader (atheris), FUZZ_SECONDS each (default 60); what it
 # finds lands in fuzz/findings/. `make test` replays the corpus and a bounded slice.

@@ -248,3 +248,21 @@ def test_evaluating_on_a_data_set_of_other_classes_says_so(tmp_path):
     r = run("evaluate", str(tmp_path / "m" / "model.npz"), "--dataset",
             f"folder:{tmp_path / 'pets'}")
     assert r.returncode == 1 and "does not know" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_bad_blas_thread_count_fails_before_the_data_loads(tmp_path):
+    r = run("train", "--out", str(tmp_path / "o"), env={"LINCLASS_BLAS_THREADS": "two"})
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and "LINCLASS_BLAS_THREADS='two'" in r.stderr
+    assert "load" not in r.stdout and not (tmp_path / "o").exists()
+    r = run("train", "--quiet", "--no-plots", "--out", str(tmp_path / "p"),
+            env={"LINCLASS_BLAS_THREADS": "1"})
+    assert r.returncode == 0, r.stderr
+
+
+def test_the_synopsis_values_are_accepted(tmp_path):
+    # the README's synopsis: [--lr LR|auto] [--reg REG|auto]
+    r = run("train", "--lr", "auto", "--reg", "auto", "--quiet", "--no-plots", "--out",
+            str(tmp_path / "o"))
+    assert r.returncode == 0, r.stderr
+    assert "reg 0.359" in r.stdout

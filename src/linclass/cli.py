@@ -60,6 +60,12 @@ def _lr(text):
     return _positive_float(text)
 
 
+def _reg(text):
+    if text == "auto":
+        return text
+    return _nonneg_float(text)
+
+
 def _positive_float(text):
     try:
         value = float(text)
@@ -157,8 +163,9 @@ def build_parser():
     t.add_argument("--lr", type=_lr, default=None, metavar="LR",
                    help='learning rate, or "auto" (default: auto, worked out from the data: '
                         "the largest stable step for the loss's curvature and the batch size)")
-    t.add_argument("--reg", type=_nonneg_float, default=None,
-                   help="L2 strength in reg*sum(W^2) (default: automatic, scaled to the data)")
+    t.add_argument("--reg", type=_reg, default=None,
+                   help='L2 strength in reg*sum(W^2), or "auto" (default: auto, scaled to the '
+                        "data)")
     t.add_argument("--solver", choices=SOLVERS, default=None,
                    help="sgd: (minibatch) gradient descent (default); lbfgs: full-batch L-BFGS "
                         "to the exact optimum (--model softmax)")

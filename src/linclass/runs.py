@@ -27,6 +27,7 @@ from .data.images import IMAGE_EXTENSIONS, image_row
 from .errors import InputError, ModelFileError
 from .estimators import MODELS
 from .io import atomic_write, load, load_metadata, save
+from .threads import fixed_count
 
 __all__ = ["TrainConfig", "train", "tune", "evaluate", "plot", "predict", "MODELS", "PLOTS"]
 
@@ -40,7 +41,7 @@ class TrainConfig:
     model: str = "svm"
     dataset: str = "digits"
     learning_rate: float | str | None = None
-    reg: float | None = None
+    reg: float | str | None = None
     max_epochs: int | None = None
     batch_size: int | None | str = "default"  # None: full batch
     optimizer: str | None = None
@@ -281,6 +282,7 @@ def train(config, callback=None, on_stage=None):
     """
     stage = on_stage or (lambda name: None)
     clf = config.estimator()
+    fixed_count()  # a bad LINCLASS_BLAS_THREADS fails now, not after loading
     out = check_out_dir(config.out_dir())  # a bad --out fails now, not after training
     stage("load")
     metadata, sp, names, pre, X_train, X_val = _prepare(config)

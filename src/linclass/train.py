@@ -28,9 +28,18 @@ import numpy as np
 from .choices import SOLVERS
 from .errors import InputError, LinclassError
 from .objective import loss_and_gradient, penalty
+from .threads import Chooser
 
-__all__ = ["Epoch", "Monitor", "sgd", "local_sgd", "lbfgs", "TrainingDivergedError", "SOLVERS",
-           "HISTORY_KEYS"]
+__all__ = [
+    "HISTORY_KEYS",
+    "SOLVERS",
+    "Epoch",
+    "Monitor",
+    "TrainingDivergedError",
+    "lbfgs",
+    "local_sgd",
+    "sgd",
+]
 
 HISTORY_KEYS = ("epoch", "train_loss", "train_accuracy", "penalty", "val_loss", "val_accuracy",
                 "learning_rate", "seconds")
@@ -129,47 +138,58 @@ def sgd(W, b, source, loss, reg, optimizer, *, epochs, fit_intercept=True, inter
     B = n if source.full_batch else source.batch_size
     steps_total = steps_done
     watch = _Watch(optimizer)
-    for epoch in range(first_epoch, first_epoch + epochs):
-        loss_sum, n_correct, steps, stop = 0.0, 0, 0, False
-        if source.full_batch:
-            batches = [None]
-        else:
-            batches = source.epoch()
-        for batch in batches:
-            if batch is None:
-                value, dW, db, correct = source.loss_and_gradient(W, b_arg, loss, reg)
-                rows = n
+    with _chooser(source) as threads:
+        for epoch in range(first_epoch, first_epoch + epochs):
+            loss_sum, n_correct, steps, stop = 0.0, 0, 0, False
+            if source.full_batch:
+                batches = [None]
             else:
-                Xb, yb, wb = batch
-                value, dW, db, correct = loss_and_gradient(W, b_arg, Xb, yb, loss, reg, wb)
-                rows = Xb.shape[0]
-            watch.check(value, epoch, steps + 1)
-            if fit_intercept:
-                db *= db.dtype.type(intercept_step)
-                optimizer.step(params, [dW, db])
-            else:
-                optimizer.step(params, [dW])
-            steps += 1
-            steps_total += 1
-            loss_sum += value * rows
-            n_correct += correct
-            if on_step is not None and on_step(
-                    {"event": "step", "epoch": epoch, "step": steps, "loss": value}):
-                stop = True
-            if max_steps is not None and steps_total >= max_steps:
-                stop = True
+                batches = source.epoch()
+            for batch in batches:
+                if batch is None:
+                    value, dW, db, correct = threads.run(n, source.loss_and_gradient, W,
+                                                         b_arg, loss, reg)
+                    rows = n
+                else:
+                    Xb, yb, wb = batch
+                    rows = Xb.shape[0]
+                    value, dW, db, correct = threads.run(rows, loss_and_gradient, W, b_arg, Xb,
+                                                         yb, loss, reg, wb)
+                watch.check(value, epoch, steps + 1)
+                if fit_intercept:
+                    db *= db.dtype.type(intercept_step)
+                    optimizer.step(params, [dW, db])
+                else:
+                    optimizer.step(params, [dW])
+                steps += 1
+                steps_total += 1
+                loss_sum += value * rows
+                n_correct += correct
+                if on_step is not None and on_step(
+                        {"event": "step", "epoch": epoch, "step": steps, "loss": value}):
+                    stop = True
+                if max_steps is not None and steps_total >= max_steps:
+                    stop = True
+                if stop:
+                    break
+            threads.pause()
+            if hasattr(batches, "close"):  # an epoch left early lets its reader go now
+                batches.close()
+            if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
+                _diverged(np.inf, epoch, steps, optimizer)
+            seen = min(n, steps * B)
+            lr = optimizer.learning_rate
+            optimizer.end_epoch()
+            yield Epoch(epoch, loss_sum / seen, n_correct / seen, lr, steps_total, stop)
             if stop:
-                break
-        if hasattr(batches, "close"):  # an epoch left early lets its reader go now
-            batches.close()
-        if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
-            _diverged(np.inf, epoch, steps, optimizer)
-        seen = min(n, steps * B)
-        lr = optimizer.learning_rate
-        optimizer.end_epoch()
-        yield Epoch(epoch, loss_sum / seen, n_correct / seen, lr, steps_total, stop)
-        if stop:
-            return
+                return
+
+
+def _chooser(source):
+    """The BLAS thread chooser for a training loop on ``source`` (``linclass.threads``): it
+    has nothing to choose where the source's products run elsewhere (a Dask source's workers
+    hold one thread each)."""
+    return Chooser(most=None if source.local_blas else 1)
 
 
 def local_sgd(W, b, source, loss, reg, optimizer, *, epochs, fit_intercept=True,
@@ -249,6 +269,7 @@ def lbfgs(W, b, source, loss, reg, *, epochs, tol=1e-4, fit_intercept=True, max_
     last = {}  # the latest evaluation, which is the accepted point at each iteration's end
     handoff, resume = queue.Queue(maxsize=1), queue.Queue(maxsize=1)
     cancel = threading.Event()
+    threads = _chooser(source)
 
     def unpack(theta):
         Wt = theta[:C * D].reshape(C, D).astype(dtype)
@@ -259,8 +280,8 @@ def lbfgs(W, b, source, loss, reg, *, epochs, tol=1e-4, fit_intercept=True, max_
         if cancel.is_set():
             raise _Cancelled
         Wt, bt = unpack(theta)
-        value, dW, db, correct = source.loss_and_gradient(Wt, bt if fit_intercept else None,
-                                                          loss, reg)
+        value, dW, db, correct = threads.run(n, source.loss_and_gradient, Wt,
+                                             bt if fit_intercept else None, loss, reg)
         grad = (dW.ravel() if not fit_intercept else np.concatenate([dW.ravel(), db])).astype(
             np.float64)
         last.update(theta=theta.copy(), loss=value, acc=correct / n,
@@ -304,7 +325,9 @@ def lbfgs(W, b, source, loss, reg, *, epochs, tol=1e-4, fit_intercept=True, max_
         while True:
             kind, value = handoff.get()
             if kind == "epoch":
+                threads.pause()
                 yield value
+                threads.apply()  # the count the next evaluations asked for
                 resume.put(True)
             elif kind == "done":
                 finished = True
@@ -327,6 +350,7 @@ def lbfgs(W, b, source, loss, reg, *, epochs, tol=1e-4, fit_intercept=True, max_
                 elif kind == "epoch":  # an iteration that ended as we left: do not resume
                     _tell(resume, False)
             worker.join()
+        threads.close()
 
 
 def _tell(q, value):

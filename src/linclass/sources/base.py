@@ -25,6 +25,7 @@ class DataSource:
     n_samples: int
     n_features: int
     full_batch: bool = True
+    local_blas: bool = True
 
     def loss_and_gradient(self, W, b, loss, reg):
         """The full-batch objective and its gradient, ``(loss, dW, db, n_correct)``, as

@@ -131,6 +131,8 @@ class DaskSource(DataSource):
         smallest chunk.
     """
 
+    local_blas = False  # the products run in the workers (or threads), one BLAS thread each
+
     def __init__(self, X, y, sample_weight=None, batch_size=None, rng=None, local_steps=50):
         import dask
         import dask.array as da
