@@ -164,8 +164,8 @@ def build_parser():
                    help='learning rate, or "auto" (default: auto, worked out from the data: '
                         "the largest stable step for the loss's curvature and the batch size)")
     t.add_argument("--reg", type=_reg, default=None,
-                   help='L2 strength in reg*sum(W^2), or "auto" (default: auto, scaled to the '
-                        "data)")
+                   help='L2 strength in reg*sum(W^2), or "auto" (default: auto, automatic and '
+                        "scaled to the data)")
     t.add_argument("--solver", choices=SOLVERS, default=None,
                    help="sgd: (minibatch) gradient descent (default); lbfgs: full-batch L-BFGS "
                         "to the exact optimum (--model softmax)")
