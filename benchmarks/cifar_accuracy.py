@@ -27,7 +27,7 @@ import numpy as np
 from _common import machine, publish
 from linclass import LinearSVM
 from linclass.data import MeanImage, load_image_folder, train_val_test_split
-from linclass.tune import search
+from linclass.hyperparams import search
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10" / \
     "cifar10-jpg.tar.gz"

@@ -29,6 +29,8 @@ def test_an_error_is_exactly_one_line(args, tmp_path):
 @pytest.mark.parametrize("args,match", [
     (["train", "--val-size", "0"], "a count must be at least 1"),
     (["train", "--test-size", "-3"], "a count must be at least 1"),
+    (["tune", "--lr", "1e-5:1e-7"], "argument --lr: give LOW:HIGH with 0 < LOW <= HIGH"),
+    (["tune", "--reg", "x:1"], "argument --reg: give LOW:HIGH"),
     (["circuit", "x * y", "x=1"], "no value for y"),
     (["circuit", "x * 2", "x=1", "z=2"], "z given but not used"),
     (["circuit", "x * 2", "x=one"], "not a number"),

@@ -8,6 +8,7 @@ it) and prints its traceback.
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 from contextlib import contextmanager
@@ -58,6 +59,20 @@ def _lr(text):
     if text == "auto":
         return text
     return _positive_float(text)
+
+
+def _range(text):
+    """``LOW:HIGH`` (or one value) -> ``(low, high)``, for tune's --lr and --reg."""
+    try:
+        values = [float(part) for part in text.split(":")]
+    except ValueError:
+        values = []
+    if len(values) == 1:
+        values = values * 2
+    if len(values) != 2 or not (0 < values[0] <= values[1] < math.inf):
+        raise argparse.ArgumentTypeError(
+            f"give LOW:HIGH with 0 < LOW <= HIGH (for example 1e-7:1e-5); got {text!r}")
+    return values[0], values[1]
 
 
 def _reg(text):
@@ -212,10 +227,10 @@ def build_parser():
                         description="Train one model per (learning rate, reg) pair on the "
                                     "training split, rank them by validation accuracy, draw "
                                     "the search and save the best model.", parents=[shared])
-    tu.add_argument("--lr", default=None, metavar="LOW:HIGH",
+    tu.add_argument("--lr", type=_range, default=None, metavar="LOW:HIGH",
                     help="learning-rate range, log-uniform (default: from 1.5 decades below to "
                          "half a decade above the automatic rate for this data)")
-    tu.add_argument("--reg", default=None, metavar="LOW:HIGH",
+    tu.add_argument("--reg", type=_range, default=None, metavar="LOW:HIGH",
                     help="regularization range, log-uniform (default: a decade either side "
                          "of the automatic penalty for this data)")
     tu.add_argument("--trials", type=_positive_int, default=16, help="random draws")
@@ -449,10 +464,8 @@ def cmd_prepare(args, out, err):
 
 def cmd_tune(args, out, err):
     from .runs import TrainConfig, tune
-    from .tune import parse_range
 
-    lr_range = None if args.lr is None else parse_range(args.lr, "lr")
-    reg_range = None if args.reg is None else parse_range(args.reg, "reg")
+    lr_range, reg_range = args.lr, args.reg
     config = TrainConfig(
         model=args.model, dataset=args.dataset, max_epochs=args.epochs,
         max_steps=args.max_steps, batch_size=getattr(args, "batch_size", "default"),

@@ -55,7 +55,7 @@ __all__ = ["LinearSVM", "SoftmaxClassifier", "TrainingDivergedError", "MODELS", 
 
 
 # What a fitted classifier is, besides its parameters: ``get_fitted_state`` gives these and
-# ``set_fitted_state`` takes them (``linclass.io`` saves them; ``linclass.tune`` sends them
+# ``set_fitted_state`` takes them (``linclass.io`` saves them; ``linclass.hyperparams`` sends them
 # back from its worker processes).
 FITTED_STATE = ("coef_", "intercept_", "classes_", "n_features_in_", "n_iter_", "n_steps_",
                 "learning_rate_", "reg_", "intercept_step_", "history_")

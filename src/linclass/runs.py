@@ -375,7 +375,7 @@ def tune(config, lr_range=None, reg_range=None, trials=16, grid=False, n_jobs=No
         The data set, split, model and the other hyperparameters (its learning_rate and reg
         are replaced by each trial's).
     lr_range, reg_range, trials, grid, n_jobs, callback
-        As in ``linclass.tune.search`` (the ranges default to ones around the automatic
+        As in ``linclass.hyperparams.search`` (the ranges default to ones around the automatic
         values for this data).
     on_ranges : callable, optional
         ``on_ranges(lr_range, reg_range, automatic)`` once the ranges are known, before the
@@ -390,7 +390,7 @@ def tune(config, lr_range=None, reg_range=None, trials=16, grid=False, n_jobs=No
         ``plot_path`` (tune.png).
     """
     from . import plots
-    from .tune import search, search_ranges
+    from .hyperparams import search, search_ranges
 
     if _is_prepared(config.dataset):
         raise InputError("tune does not take a prepared (on-disk) data set yet: tune on the "

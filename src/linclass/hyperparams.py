@@ -20,7 +20,7 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["search", "trial_grid", "parse_range", "search_ranges"]
+__all__ = ["search", "trial_grid", "search_ranges", "check_range"]
 
 # The default search: around the automatic values (the ones ``fit`` picks itself), 1.5
 # decades below and half a decade above the step (above it, steps soon diverge), a decade
@@ -35,6 +35,8 @@ def search_ranges(model, X_train, y_train, params=None, lr_range=None, reg_range
     that the search follows the data's scale instead of CIFAR-10's pixels. Returns
     ``(lr_range, reg_range, automatic)``, ``automatic`` the automatic ``(lr, reg)`` or None
     when both ranges were given (nothing is worked out then)."""
+    lr_range = None if lr_range is None else check_range(lr_range, "lr_range")
+    reg_range = None if reg_range is None else check_range(reg_range, "reg_range")
     if lr_range is not None and reg_range is not None:
         return lr_range, reg_range, None
     from .estimators import MODELS
@@ -51,20 +53,19 @@ def search_ranges(model, X_train, y_train, params=None, lr_range=None, reg_range
             reg_range or (reg / 10 ** REG_DECADES[0], reg * 10 ** REG_DECADES[1]), (lr, reg))
 
 
-def parse_range(text, name):
-    """``"1e-7:1e-5"`` -> ``(1e-7, 1e-5)``; a single value is a range of one point."""
-    parts = str(text).split(":")
+def check_range(value, name):
+    """``value`` as a ``(low, high)`` pair of floats with ``0 < low <= high`` (a single number
+    is a range of one point), or an InputError that names the argument."""
     try:
-        values = [float(p) for p in parts]
-    except ValueError:
-        raise InputError(f"--{name} must be LOW:HIGH (for example 1e-7:1e-5); got {text!r}.") \
-            from None
+        values = [float(v) for v in (value if isinstance(value, (tuple, list)) else [value])]
+    except (TypeError, ValueError):
+        values = []
     if len(values) == 1:
         values = values * 2
-    lo, hi = values if len(values) == 2 else (None, None)
-    if lo is None or not (0 < lo <= hi) or not math.isfinite(hi):
-        raise InputError(f"--{name} must be LOW:HIGH with 0 < LOW <= HIGH; got {text!r}.")
-    return lo, hi
+    if len(values) != 2 or not (0 < values[0] <= values[1] < math.inf):
+        raise InputError(f"{name} must be a (low, high) pair with 0 < low <= high; got "
+                         f"{value!r}.")
+    return values[0], values[1]
 
 
 def trial_grid(lr_range, reg_range, trials, grid=False, seed=0):

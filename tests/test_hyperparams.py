@@ -1,4 +1,4 @@
-"""Hyperparameter search."""
+"""Hyperparameter search (linclass.hyperparams, and `linclass tune`)."""
 
 import json
 
@@ -7,15 +7,17 @@ import pytest
 
 from linclass import cli
 from linclass.runs import TrainConfig, tune
-from linclass.tune import parse_range, search, trial_grid
+from linclass.hyperparams import check_range, search, search_ranges, trial_grid
 
 
 def test_ranges_and_grids():
-    assert parse_range("1e-7:1e-5", "lr") == (1e-7, 1e-5)
-    assert parse_range("3", "reg") == (3.0, 3.0)
-    for bad in ("1e-5:1e-7", "x:1", "0:1", "1:2:3"):
-        with pytest.raises(ValueError, match="--lr"):
-            parse_range(bad, "lr")
+    assert check_range((1e-7, 1e-5), "lr_range") == (1e-7, 1e-5)
+    assert check_range(3, "reg_range") == (3.0, 3.0)
+    for bad in ((1e-5, 1e-7), ("x", 1), (0, 1), (1, 2, 3), "1:2", None, (1, float("inf"))):
+        with pytest.raises(ValueError, match="lr_range must be a"):
+            check_range(bad, "lr_range")
+    with pytest.raises(ValueError, match="reg_range"):
+        search_ranges("svm", np.ones((4, 2)), [0, 1, 0, 1], reg_range=(2, 1))
     grid = trial_grid((1e-3, 1e-1), (1.0, 100.0), 9, grid=True)
     assert len(grid) == 9 and grid[0] == pytest.approx((1e-3, 1.0))
     assert sorted({round(np.log10(lr), 6) for lr, _ in grid}) == [-3, -2, -1]
@@ -71,4 +73,6 @@ def test_tune_command(tmp_path, capsys):
     assert code == 0
     out = capsys.readouterr().out
     assert "best: lr" in out and "tune.json" in out
-    assert cli.main(["tune", "--lr", "bad"]) == 1
+    with pytest.raises(SystemExit) as e:  # a usage error: argparse's exit 2
+        cli.main(["tune", "--lr", "bad"])
+    assert e.value.code == 2
