@@ -146,15 +146,42 @@ def test_png_and_svg_with_graphviz(tmp_path):
     assert b"<svg" in svg.read_bytes() and b"0.7311" in svg.read_bytes()
 
 
-def test_every_gate_can_be_drawn_and_staged():
-    """One entry per gate and operand in each table: a gate without its staged backward line
-    used to raise KeyError: 'sum' on a hand-built matrix circuit."""
-    from linclass.graph.engine import VJPS
-    from linclass.graph.ops import GATES
+def test_every_gate_is_registered_whole_once():
+    """Each operation's gate carries its symbol, one VJP and one staged backward line per
+    operand, in one registration (a gate without its staged line used to raise KeyError:
+    'sum' on a hand-built matrix circuit); every operation makes a registered gate."""
+    import inspect
+    import string
 
-    for op, vjps in VJPS.items():
-        assert op in GATES, op
-        assert len(render._BACKWARD_CODE[op]) == len(vjps), op
+    import numpy as np
+
+    from linclass.graph import Node, ops
+    from linclass.graph.engine import VJPS
+
+    a, b = Node(np.arange(1.0, 7.0).reshape(2, 3)), Node(np.full((2, 3), 2.0))
+    m = Node(np.ones((3, 2)))
+    calls = {"matmul": (a, m), "reshape": (a, 3, 2), "getitem": (a, (0, 1)),
+             "transpose": (a,)}
+    made = set()
+    for name in ops.__all__:
+        fn = getattr(ops, name)
+        if name in ("constant", "GATES", "Gate", "symbol"):
+            continue
+        n_args = len([p for p in inspect.signature(fn).parameters.values()
+                      if p.default is p.empty and p.kind is p.POSITIONAL_OR_KEYWORD])
+        node = fn(*calls.get(name, (a, b)[:n_args]))
+        gate = ops.GATES[node.op]
+        assert len(gate.vjps) == len(gate.staged) == len(node.parents), name
+        assert VJPS[node.op] == gate.vjps and gate.symbol, name
+        for line in gate.staged:
+            fields = {f for _, f, _, _ in string.Formatter().parse(line) if f}
+            assert fields <= {"up", "a", "b", "out"} and "up" in fields, (name, line)
+        made.add(node.op)
+    assert made == set(ops.GATES) == set(VJPS)
+    assert not hasattr(ops, "sum") and not hasattr(ops, "max")  # the builtins keep their names
+    with pytest.raises(ValueError, match="one staged line per operand"):
+        ops._gate("broken", "?", ("{up}",), lambda g, n, i: g, lambda g, n, i: g)
+    assert "broken" not in ops.GATES
 
 
 def test_staged_code_of_a_hand_built_matrix_circuit():
@@ -166,7 +193,7 @@ def test_staged_code_of_a_hand_built_matrix_circuit():
     W, x = Node(np.ones((2, 3)), label="W"), Node(np.arange(3.0), label="x")
     q = W @ x
     q.label = "q1"
-    f = ops.sum(q)
+    f = ops.sum_reduce(q)
     f.label = "f"
     f.backward()
     forward, backward = render.staged_lines(Circuit("sum(W @ x)", f, {"W": W, "x": x}))

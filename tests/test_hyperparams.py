@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from linclass import cli
-from linclass.runs import TrainConfig, tune
 from linclass.hyperparams import check_range, search, search_ranges, trial_grid
+from linclass.runs import TrainConfig, tune
 
 
 def test_ranges_and_grids():

@@ -21,17 +21,17 @@ from .ops import (
     exp,
     log,
     matmul,
+    max_reduce,
     maximum,
     mean,
     minimum,
     relu,
     reshape,
     sigmoid,
+    sum_reduce,
     tanh,
     transpose,
 )
-from .ops import max as max_reduce
-from .ops import sum as sum_reduce
 
 Value = Node  # the micrograd name, for readers coming from there
 

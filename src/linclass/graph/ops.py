@@ -1,10 +1,14 @@
 """The gates: each operation's forward value and its local gradient, side by side.
 
 Every operation is a function that computes its value with numpy and returns a new
-:class:`~linclass.graph.engine.Node` remembering its operands; next to it, ``_vjp(name, ...)``
-registers one vector-Jacobian product per operand: given the gradient ``g`` arriving from above,
-the gradient for that operand (the upstream gradient times the local gradient). Broadcasting
-works forward, and backward sums each gradient back to its operand's shape.
+:class:`~linclass.graph.engine.Node` remembering its operands; next to it, one
+``_gate(name, symbol, staged, *vjps)`` registers all the rest of the gate (``GATES``): the
+symbol it is drawn with and, per operand, its vector-Jacobian product (given the gradient ``g``
+arriving from above, the gradient for that operand: the upstream gradient times the local
+gradient) and its line of staged backward code. Broadcasting works forward, and backward sums
+each gradient back to its operand's shape. The reductions are ``sum_reduce`` and
+``max_reduce`` here (``Node.sum``, ``Node.max`` as methods), so that the builtins keep their
+names.
 
 Tie rules (where the derivative is not defined, a subgradient is chosen): ``maximum`` and
 ``minimum`` send the gradient to the first operand on a tie (as Python's ``max(a, b)`` returns
@@ -15,25 +19,17 @@ gradient 0 at 0.
 from __future__ import annotations
 
 import numbers
+from typing import NamedTuple
 
 import numpy as np
 
 from .engine import VJPS, Node, is_grad_enabled
 
 __all__ = [
-    "add", "sub", "mul", "div", "power", "neg", "matmul", "sum", "mean", "exp", "log",
-    "maximum", "minimum", "max", "relu", "sigmoid", "tanh", "reshape", "transpose",
-    "getitem", "absolute", "constant", "GATES",
+    "add", "sub", "mul", "div", "power", "neg", "matmul", "sum_reduce", "mean", "exp", "log",
+    "maximum", "minimum", "max_reduce", "relu", "sigmoid", "tanh", "reshape", "transpose",
+    "getitem", "absolute", "constant", "GATES", "Gate", "symbol",
 ]
-
-# The symbol each gate is drawn with (in tables, circuits and staged code).
-GATES = {
-    "add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "neg": "-x", "matmul": "@",
-    "sum": "sum", "mean": "mean", "exp": "exp", "log": "log", "maximum": "max",
-    "minimum": "min", "max": "max", "relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh",
-    "reshape": "reshape", "transpose": "T", "getitem": "[]", "abs": "abs",
-}
-
 
 # -- plumbing ---------------------------------------------------------------------------------
 
@@ -63,8 +59,32 @@ def _pair(a, b):
     return constant(a, like=b), b
 
 
-def _vjp(op, *rules):
-    VJPS[op] = rules
+class Gate(NamedTuple):
+    """A gate, registered once next to its forward function: the symbol it is drawn with
+    (in tables, circuits and staged code) and, per operand, its vector-Jacobian product
+    ``vjp(g, node, i)`` and its line of staged backward code (a format string over ``{up}``,
+    the gradient from above, ``{out}`` and the operands ``{a}``, ``{b}``)."""
+
+    symbol: str
+    vjps: tuple
+    staged: tuple
+
+
+GATES: dict = {}  # op name -> Gate
+
+
+def _gate(op, symbol, staged, *vjps):
+    if len(staged) != len(vjps):
+        raise ValueError(f"gate {op!r}: one staged line per operand ({len(vjps)}), got "
+                         f"{len(staged)}")
+    GATES[op] = Gate(symbol, tuple(vjps), tuple(staged))
+    VJPS[op] = tuple(vjps)
+
+
+def symbol(op):
+    """What a node of this op is drawn with (the op's name for one with no gate)."""
+    gate = GATES.get(op)
+    return op if gate is None else gate.symbol
 
 
 def _unbroadcast(g, shape):
@@ -98,8 +118,9 @@ def add(a, b):
     return _node("add", a.value + b.value, (a, b))
 
 
-_vjp("add", lambda g, n, i: _unbroadcast(g, _shape(n, 0)),
-     lambda g, n, i: _unbroadcast(g, _shape(n, 1)))
+_gate("add", "+", ("{up}", "{up}"),
+      lambda g, n, i: _unbroadcast(g, _shape(n, 0)),
+      lambda g, n, i: _unbroadcast(g, _shape(n, 1)))
 
 
 def sub(a, b):
@@ -107,8 +128,9 @@ def sub(a, b):
     return _node("sub", a.value - b.value, (a, b))
 
 
-_vjp("sub", lambda g, n, i: _unbroadcast(g, _shape(n, 0)),
-     lambda g, n, i: _unbroadcast(-g, _shape(n, 1)))
+_gate("sub", "-", ("{up}", "-{up}"),
+      lambda g, n, i: _unbroadcast(g, _shape(n, 0)),
+      lambda g, n, i: _unbroadcast(-g, _shape(n, 1)))
 
 
 def mul(a, b):
@@ -117,8 +139,9 @@ def mul(a, b):
 
 
 # The mul gate swaps: each operand's local gradient is the other operand.
-_vjp("mul", lambda g, n, i: _unbroadcast(g * _b(n), _shape(n, 0)),
-     lambda g, n, i: _unbroadcast(g * _a(n), _shape(n, 1)))
+_gate("mul", "*", ("{b} * {up}", "{a} * {up}"),
+      lambda g, n, i: _unbroadcast(g * _b(n), _shape(n, 0)),
+      lambda g, n, i: _unbroadcast(g * _a(n), _shape(n, 1)))
 
 
 def div(a, b):
@@ -126,8 +149,9 @@ def div(a, b):
     return _node("div", a.value / b.value, (a, b))
 
 
-_vjp("div", lambda g, n, i: _unbroadcast(g / _b(n), _shape(n, 0)),
-     lambda g, n, i: _unbroadcast(-g * n.value / _b(n), _shape(n, 1)))
+_gate("div", "/", ("1 / {b} * {up}", "-{out} / {b} * {up}"),
+      lambda g, n, i: _unbroadcast(g / _b(n), _shape(n, 0)),
+      lambda g, n, i: _unbroadcast(-g * n.value / _b(n), _shape(n, 1)))
 
 
 def power(a, b):
@@ -141,15 +165,17 @@ def _pow_exponent_grad(g, n, i):
     return _unbroadcast(g * n.value * np.where(a > 0, np.log(safe), 0), _shape(n, 1))
 
 
-_vjp("pow", lambda g, n, i: _unbroadcast(g * _b(n) * _a(n) ** (_b(n) - 1), _shape(n, 0)),
-     _pow_exponent_grad)
+_gate("pow", "**", ("{b} * {a} ** ({b} - 1) * {up}", "{out} * log({a}) * {up}"),
+      lambda g, n, i: _unbroadcast(g * _b(n) * _a(n) ** (_b(n) - 1), _shape(n, 0)),
+      _pow_exponent_grad)
 
 
 def neg(a):
     return _node("neg", -a.value, (a,))
 
 
-_vjp("neg", lambda g, n, i: -g)
+_gate("neg", "-x", ("-{up}",),
+      lambda g, n, i: -g)
 
 
 def matmul(a, b):
@@ -175,7 +201,8 @@ def _matmul_grad(g, n, i):
     return out.reshape(b.shape)
 
 
-_vjp("matmul", _matmul_grad, _matmul_grad)
+_gate("matmul", "@", ("{up} @ {b}.T", "{a}.T @ {up}"),
+      _matmul_grad, _matmul_grad)
 
 
 # -- reductions -------------------------------------------------------------------------------
@@ -192,12 +219,12 @@ def _expand_back(g, shape, axis, keepdims):
     return g
 
 
-def sum(a, axis=None, keepdims=False):
+def sum_reduce(a, axis=None, keepdims=False):
     return _node("sum", np.sum(a.value, axis=axis, keepdims=keepdims), (a,), (axis, keepdims))
 
 
-_vjp("sum", lambda g, n, i: np.broadcast_to(_expand_back(g, _shape(n, 0), *n.ctx),
-                                            _shape(n, 0)))
+_gate("sum", "sum", ("ones_like({a}) * {up}",),
+      lambda g, n, i: np.broadcast_to(_expand_back(g, _shape(n, 0), *n.ctx), _shape(n, 0)))
 
 
 def mean(a, axis=None, keepdims=False):
@@ -210,10 +237,11 @@ def _mean_grad(g, n, i):
     return np.broadcast_to(_expand_back(g, shape, *n.ctx) / count, shape)
 
 
-_vjp("mean", _mean_grad)
+_gate("mean", "mean", ("ones_like({a}) * {up} / {a}.size",),
+      _mean_grad)
 
 
-def max(a, axis=None, keepdims=False):
+def max_reduce(a, axis=None, keepdims=False):
     """The max gate as a reduction: the gradient goes to the (first) arg-max only."""
     return _node("max", np.max(a.value, axis=axis, keepdims=keepdims), (a,), (axis, keepdims))
 
@@ -231,7 +259,8 @@ def _max_grad(g, n, i):
     return out
 
 
-_vjp("max", _max_grad)
+_gate("max", "max", ("({a} == {out}) * {up}",),
+      _max_grad)
 
 
 # -- elementwise ------------------------------------------------------------------------------
@@ -240,14 +269,16 @@ def exp(a):
     return _node("exp", np.exp(a.value), (a,))
 
 
-_vjp("exp", lambda g, n, i: g * n.value)
+_gate("exp", "exp", ("{out} * {up}",),
+      lambda g, n, i: g * n.value)
 
 
 def log(a):
     return _node("log", np.log(a.value), (a,))
 
 
-_vjp("log", lambda g, n, i: g / _a(n))
+_gate("log", "log", ("1 / {a} * {up}",),
+      lambda g, n, i: g / _a(n))
 
 
 def maximum(a, b):
@@ -256,8 +287,9 @@ def maximum(a, b):
     return _node("maximum", np.maximum(a.value, b.value), (a, b))
 
 
-_vjp("maximum", lambda g, n, i: _unbroadcast(g * (_a(n) >= _b(n)), _shape(n, 0)),
-     lambda g, n, i: _unbroadcast(g * (_a(n) < _b(n)), _shape(n, 1)))
+_gate("maximum", "max", ("({a} >= {b}) * {up}", "({b} > {a}) * {up}"),
+      lambda g, n, i: _unbroadcast(g * (_a(n) >= _b(n)), _shape(n, 0)),
+      lambda g, n, i: _unbroadcast(g * (_a(n) < _b(n)), _shape(n, 1)))
 
 
 def minimum(a, b):
@@ -266,15 +298,17 @@ def minimum(a, b):
     return _node("minimum", np.minimum(a.value, b.value), (a, b))
 
 
-_vjp("minimum", lambda g, n, i: _unbroadcast(g * (_a(n) <= _b(n)), _shape(n, 0)),
-     lambda g, n, i: _unbroadcast(g * (_a(n) > _b(n)), _shape(n, 1)))
+_gate("minimum", "min", ("({a} <= {b}) * {up}", "({b} < {a}) * {up}"),
+      lambda g, n, i: _unbroadcast(g * (_a(n) <= _b(n)), _shape(n, 0)),
+      lambda g, n, i: _unbroadcast(g * (_a(n) > _b(n)), _shape(n, 1)))
 
 
 def relu(a):
     return _node("relu", np.maximum(a.value, 0), (a,))
 
 
-_vjp("relu", lambda g, n, i: g * (_a(n) > 0))
+_gate("relu", "relu", ("({a} > 0) * {up}",),
+      lambda g, n, i: g * (_a(n) > 0))
 
 
 def _stable_sigmoid(x):
@@ -288,21 +322,24 @@ def sigmoid(a):
 
 
 # The sigmoid gate's local gradient is sigma * (1 - sigma), from its own output.
-_vjp("sigmoid", lambda g, n, i: g * n.value * (1 - n.value))
+_gate("sigmoid", "sigmoid", ("(1 - {out}) * {out} * {up}",),
+      lambda g, n, i: g * n.value * (1 - n.value))
 
 
 def tanh(a):
     return _node("tanh", np.tanh(a.value), (a,))
 
 
-_vjp("tanh", lambda g, n, i: g * (1 - n.value * n.value))
+_gate("tanh", "tanh", ("(1 - {out}**2) * {up}",),
+      lambda g, n, i: g * (1 - n.value * n.value))
 
 
 def absolute(a):
     return _node("abs", np.abs(a.value), (a,))
 
 
-_vjp("abs", lambda g, n, i: g * np.sign(_a(n)))
+_gate("abs", "abs", ("sign({a}) * {up}",),
+      lambda g, n, i: g * np.sign(_a(n)))
 
 
 # -- shapes and indexing ----------------------------------------------------------------------
@@ -313,7 +350,8 @@ def reshape(a, *shape):
     return _node("reshape", np.reshape(a.value, shape), (a,))
 
 
-_vjp("reshape", lambda g, n, i: np.reshape(g, _shape(n, 0)))
+_gate("reshape", "reshape", ("{up}.reshape({a}.shape)",),
+      lambda g, n, i: np.reshape(g, _shape(n, 0)))
 
 
 def transpose(a, axes=None):
@@ -325,7 +363,8 @@ def _transpose_grad(g, n, i):
     return np.transpose(g, None if axes is None else np.argsort(axes))
 
 
-_vjp("transpose", _transpose_grad)
+_gate("transpose", "T", ("{up}.T",),
+      _transpose_grad)
 
 
 def getitem(a, index):
@@ -342,7 +381,8 @@ def _getitem_grad(g, n, i):
     return out
 
 
-_vjp("getitem", _getitem_grad)
+_gate("getitem", "[]", ("scatter({up} into zeros_like({a}))",),
+      _getitem_grad)
 
 
 # -- the Node's operators and methods ---------------------------------------------------------
@@ -356,9 +396,9 @@ def _install():
     N.__neg__ = neg
     N.__abs__ = absolute
     N.__getitem__ = getitem
-    N.sum = sum
+    N.sum = sum_reduce
     N.mean = mean
-    N.max = max
+    N.max = max_reduce
     N.exp = exp
     N.log = log
     N.relu = relu

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import LinclassError
 from .engine import VJPS, topological_order
-from .ops import GATES
+from .ops import GATES, symbol
 
 __all__ = ["gate_rows", "gate_code", "wire_gradient", "local_gradients", "to_dot", "render_dot",
            "require_dot", "text_drawing", "staged_lines", "fmt",
@@ -42,7 +42,7 @@ def fmt(x):
 
 
 def _name(node):
-    return node.label if node.label is not None else GATES.get(node.op, node.op)
+    return node.label if node.label is not None else symbol(node.op)
 
 
 def local_gradients(node):
@@ -58,7 +58,7 @@ def gate_rows(circuit):
     for node in circuit.gates():
         rows.append({
             "gate": _name(node),
-            "op": GATES.get(node.op, node.op),
+            "op": symbol(node.op),
             "inputs": [_name(p) for p in node.parents],
             "value": node.value,
             "local": local_gradients(node),
@@ -106,7 +106,7 @@ def to_dot(circuit):
     for node in order:
         nid = ids[id(node)]
         if node.parents:
-            lines.append(f'  {nid} [shape=circle, label="{_html(GATES.get(node.op, node.op))}", '
+            lines.append(f'  {nid} [shape=circle, label="{_html(symbol(node.op))}", '
                          f'xlabel="{_html(node.label or "")}"];')
         else:
             lines.append(f'  {nid} [shape=plaintext, label="{_html(_name(node))}"];')
@@ -173,33 +173,6 @@ def text_drawing(circuit):
     return out
 
 
-# The backward line of each gate's operands, as the course notes write it: ``{up}`` is the
-# gradient arriving from above, ``{a}``/``{b}`` the operands, ``{out}`` the gate's output.
-_BACKWARD_CODE = {
-    "add": ("{up}", "{up}"),
-    "sub": ("{up}", "-{up}"),
-    "mul": ("{b} * {up}", "{a} * {up}"),
-    "div": ("1 / {b} * {up}", "-{out} / {b} * {up}"),
-    "pow": ("{b} * {a} ** ({b} - 1) * {up}", "{out} * log({a}) * {up}"),
-    "neg": ("-{up}",),
-    "matmul": ("{up} @ {b}.T", "{a}.T @ {up}"),
-    "sum": ("ones_like({a}) * {up}",),
-    "mean": ("ones_like({a}) * {up} / {a}.size",),
-    "max": ("({a} == {out}) * {up}",),
-    "exp": ("{out} * {up}",),
-    "log": ("1 / {a} * {up}",),
-    "maximum": ("({a} >= {b}) * {up}", "({b} > {a}) * {up}"),
-    "minimum": ("({a} <= {b}) * {up}", "({b} < {a}) * {up}"),
-    "relu": ("({a} > 0) * {up}",),
-    "sigmoid": ("(1 - {out}) * {out} * {up}",),
-    "tanh": ("(1 - {out}**2) * {up}",),
-    "abs": ("sign({a}) * {up}",),
-    "reshape": ("{up}.reshape({a}.shape)",),
-    "transpose": ("{up}.T",),
-    "getitem": ("scatter({up} into zeros_like({a}))",),
-}
-
-
 def staged_lines(circuit):
     """The computation as staged code, forward then backward, as in the course notes.
 
@@ -223,7 +196,7 @@ def staged_lines(circuit):
         for i, parent in enumerate(node.parents):
             if not parent.requires_grad:
                 continue
-            rhs = _BACKWARD_CODE[node.op][i].format(up=f"d{_name(node)}", **names)
+            rhs = GATES[node.op].staged[i].format(up=f"d{_name(node)}", **names)
             op = "+=" if id(parent) in assigned else "="
             assigned.add(id(parent))
             running[id(parent)] = running.get(id(parent), 0.0) + wire_gradient(node, i)
@@ -236,7 +209,7 @@ def gate_code(node):
     if not node.parents:
         return _name(node)
     args = [_name(p) for p in node.parents]
-    sym = GATES.get(node.op, node.op)
+    sym = symbol(node.op)
     if len(args) == 2 and node.op in ("add", "sub", "mul", "div", "pow", "matmul"):
         rhs = f"{args[0]} {sym} {args[1]}"
     elif node.op == "neg":
