@@ -89,3 +89,20 @@ def test_dev_subset_is_small_stratified_and_seeded():
     np.testing.assert_array_equal(X, X2)
     assert dev_subset(ds.X, ds.y, size=0.1)[0].shape[0] == 180
     assert dev_subset(ds.X, ds.y, size=len(ds.y))[0] is ds.X
+
+
+def test_the_loaders_and_the_record_do_not_import_each_other():
+    """The Dataset record imports no loader (load_dataset, which picks one, lives in the
+    package's face), so loaders and record form no cycle."""
+    import ast
+    from pathlib import Path
+
+    import linclass.data
+
+    here = Path(linclass.data.__file__).parent
+    tree = ast.parse((here / "dataset.py").read_text())
+    imported = {node.module for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and node.module}
+    assert not imported & {"cifar10", "digits", "folder", "mnist", "downloads"}, imported
+    assert linclass.data.load_dataset.__module__ == "linclass.data"
+

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import limits
-from ..errors import DataFileError, InputError
+from ..errors import DataFileError
 
 __all__ = ["Dataset", "DataFileError", "load_dataset", "class_labels"]
 
@@ -56,55 +55,3 @@ def class_labels(class_names):
     if names == [str(i) for i in range(len(names))]:
         return np.arange(len(names))
     return np.asarray(names)
-
-
-def load_dataset(spec, size=None, skip_bad=False):
-    """Load a data set named as on the command line.
-
-    Parameters
-    ----------
-    spec : str
-        ``digits`` (scikit-learn's bundled 8x8 digits); ``mnist:PATH``, ``fashion-mnist:PATH``
-        (IDX files), ``cifar10:PATH`` (an official CIFAR-10 download, python or binary, archive
-        or folder), ``folder:PATH`` (a tree or archive of images, one folder per class); or
-        ``cifar10``, ``mnist``, ``fashion-mnist`` alone for the copy ``linclass download`` put
-        in the cache.
-    size : int or (width, height), optional
-        For ``folder:``: the size to resize images to (default: the most common size).
-    skip_bad : bool, default False
-        For ``folder:``: skip unreadable images with a warning instead of failing.
-    """
-    from .cifar10 import load_cifar10
-    from .digits import load_digits
-    from .downloads import SOURCES, cached_path
-    from .folder import load_image_folder
-    from .mnist import load_mnist
-
-    loaders = {
-        "digits": None,
-        "mnist": load_mnist,
-        "fashion-mnist": lambda p: load_mnist(p, fashion=True),
-        "cifar10": load_cifar10,
-        "folder": lambda p: load_image_folder(p, size=size, skip_bad=skip_bad),
-    }
-    if size is not None:  # refused before anything is read
-        for side in (size,) if isinstance(size, int) else tuple(size):
-            limits.check_image_side(int(side))
-    kind, sep, path = str(spec).partition(":")
-    if kind not in loaders:
-        raise InputError(f"unknown data set {spec!r}; use digits, mnist:PATH, "
-                         "fashion-mnist:PATH, cifar10:PATH or folder:PATH (or cifar10, mnist, "
-                         "fashion-mnist after `linclass download`).")
-    if kind == "digits":
-        if sep:
-            raise InputError("digits is built in and takes no path.")
-        return load_digits()
-    if not sep:
-        if kind not in SOURCES:
-            raise InputError(f"{kind} needs a path: --dataset {kind}:PATH.")
-        path = cached_path(kind)
-    elif not path:
-        raise InputError(f"--dataset {kind}: needs a path after the colon.")
-    ds = loaders[kind](path)
-    ds.name = str(spec)
-    return ds
