@@ -14,16 +14,18 @@ import os
 import stat
 import struct
 import tarfile
+import warnings
 import zipfile
 import zlib
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .. import limits
 from ..errors import DataFileError, LinclassError
 
 __all__ = ["reading", "check_input_path", "read_file", "read_tar_member", "read_zip_member",
-           "check_tar_complete", "open_tar", "open_zip", "is_tar", "is_zip", "ARCHIVE_ERRORS"]
+           "check_tar_complete", "open_tar", "open_zip", "is_tar", "is_zip", "ARCHIVE_ERRORS",
+           "open_tree", "Tree"]
 
 # What tarfile, zipfile and the decompressors raise on damaged bytes (an encrypted zip member
 # is a RuntimeError, an unsupported compression a NotImplementedError).
@@ -138,3 +140,112 @@ def check_tar_complete(path):
         raise DataFileError(f"{path} ends without the end-of-archive marker: it was cut short "
                             "(an interrupted copy or download). Copy or download it again.")
 
+
+# -- a tree of files: a folder, a .tar(.gz) or a .zip, read the same way ---------------------
+
+def open_tree(path, wanted=None, what="a folder, a .zip or a .tar(.gz) archive",
+              files="files"):
+    """The files under ``path``, whether a folder, a zip or a tar archive (compressed or not),
+    as one ``Tree``. ``wanted(parts)`` says which files the caller will read (a tar is read
+    as a stream, so the others' bytes are skipped as it passes); by default all of them.
+    ``what`` and ``files`` word the messages: what ``path`` should be, what its files are."""
+    path = check_input_path(Path(path))
+    kind = Tree if path.is_dir() else _ZipTree if is_zip(path) else _TarTree if is_tar(path) \
+        else None
+    if kind is None:
+        raise DataFileError(f"{path} is not {what}.")
+    return kind(path, wanted, files)
+
+
+class Tree:
+    """Files of a folder tree: ``entries()`` yields ``(parts, key)`` for each file (``parts``
+    its path below the root, split), ``read(key)`` its bytes, ``where(key)`` its name for a
+    message. Every byte read counts against the memory cap, as the callers hold what they
+    read until they are done with it. Symbolic links are followed, to folders as to files (a
+    class folder may be a link into another data set); a link back up the tree is skipped with
+    a warning instead of walking it for ever."""
+
+    def __init__(self, path, wanted=None, files="files"):
+        self.path, self.wanted, self.files = path, wanted or (lambda parts: True), files
+        self.total = 0  # bytes read so far
+
+    def _take(self, data):
+        self.total += len(data)
+        limits.check_bytes(self.total, f"the {self.files} read so far", self.path)
+        return data
+
+    def entries(self):
+        seen = set()
+        for dirpath, dirnames, filenames in os.walk(self.path, followlinks=True):
+            real = os.path.realpath(dirpath)
+            if real in seen:
+                warnings.warn(f"{dirpath} links back to a folder already read; skipped.",
+                              stacklevel=4)
+                dirnames[:] = []
+                continue
+            seen.add(real)
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                full = Path(dirpath) / name
+                yield full.relative_to(self.path).parts, full
+
+    def read(self, key):
+        return self._take(read_file(key, f"one of the {self.files}"))
+
+    def where(self, key):
+        return str(key)
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class _TarTree(Tree):
+    """Read as a stream, in archive order (seeking back in a .tar.gz restarts decompression):
+    the wanted members' bytes are read as they pass."""
+
+    def __init__(self, path, wanted=None, files="files"):
+        super().__init__(path, wanted, files)
+        check_tar_complete(path)
+
+    def entries(self):
+        with open_tar(self.path, "r|*") as tar, reading(self.path):
+            for m in tar:
+                if m.isfile():
+                    parts = PurePosixPath(m.name).parts
+                    where = f"{self.path}:{m.name}"
+                    data = read_tar_member(tar, m, where) if self.wanted(parts) else b""
+                    yield parts, (m.name, self._take(data))
+
+    def read(self, key):
+        return key[1]
+
+    def where(self, key):
+        return f"{self.path}:{key[0]}"
+
+
+class _ZipTree(Tree):
+    def __init__(self, path, wanted=None, files="files"):
+        super().__init__(path, wanted, files)
+        self.zip = open_zip(path)
+
+    def entries(self):
+        with reading(self.path):
+            infos = self.zip.infolist()
+        for info in infos:
+            if info.filename and not info.filename.endswith("/"):  # a nameless member: skip
+                yield PurePosixPath(info.filename).parts, info
+
+    def read(self, key):
+        return self._take(read_zip_member(self.zip, key, self.where(key)))
+
+    def where(self, key):
+        return f"{self.path}:{key.filename}"
+
+    def close(self):
+        self.zip.close()

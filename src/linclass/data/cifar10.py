@@ -25,8 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataFileError
-from .archives import (check_input_path, check_tar_complete, is_tar, open_tar, read_file,
-                       read_tar_member, reading)
+from .archives import open_tree
 from .dataset import Dataset
 
 __all__ = ["load_cifar10", "RestrictedUnpickler", "CIFAR10_CLASSES"]
@@ -35,6 +34,7 @@ CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog
                    "ship", "truck"]
 TRAIN = [f"data_batch_{i}" for i in range(1, 6)]
 TEST = "test_batch"
+PYTHON_META, BINARY_META = "batches.meta", "batches.meta.txt"
 RECORD = 1 + 3072
 
 
@@ -205,40 +205,16 @@ def _binary_batch(data, where):
     return rec[:, 1:], rec[:, 0].astype(np.int64)
 
 
-class _Source:
-    """Files of a CIFAR-10 download, from a folder or straight from the .tar.gz."""
-
-    def __init__(self, path):
-        self.path = check_input_path(path)
-        self._tar = None
-        self.files = {}
-        if self.path.is_dir():
-            for p in self.path.rglob("*"):
-                if p.is_file():
-                    self.files[p.name] = p
-        elif is_tar(self.path):
-            check_tar_complete(self.path)
-            self._tar = open_tar(self.path)
-            with reading(self.path):
-                members = self._tar.getmembers()
-            for m in members:
-                if m.isfile():
-                    self.files[Path(m.name).name] = m
-        else:
-            raise DataFileError(f"{self.path} is neither a folder nor a tar archive.")
-
-    def read(self, name):
-        item = self.files[name]
-        if self._tar is None:
-            return read_file(item, "a CIFAR-10 batch")
-        return read_tar_member(self._tar, item, self.where(name))
-
-    def where(self, name):
-        return f"{self.path}:{name}" if self._tar is not None else str(self.files[name])
-
-    def close(self):
-        if self._tar is not None:
-            self._tar.close()
+def _read_files(path, names):
+    """``{name: (bytes, where)}`` of the files with these base names anywhere under a CIFAR-10
+    download (a folder or the archive itself, read once as a stream)."""
+    found = {}
+    with open_tree(path, wanted=lambda parts: parts[-1] in names, files="CIFAR-10 files",
+                   what="a folder or a .tar.gz of CIFAR-10") as tree:
+        for parts, key in tree.entries():
+            if parts[-1] in names:
+                found[parts[-1]] = (tree.read(key), tree.where(key))
+    return found
 
 
 def load_cifar10(path):
@@ -257,28 +233,25 @@ def load_cifar10(path):
         uint8 rows of 32 x 32 x 3 pixels (height, width, channel).
     """
     path = Path(path)
-    src = _Source(path)
-    try:
-        if all(n in src.files for n in TRAIN + [TEST]):
-            read, meta = _python_batch, _python_names
-            names = TRAIN + [TEST]
-        elif all(f"{n}.bin" in src.files for n in TRAIN + [TEST]):
-            read, meta = _binary_batch, _binary_names
-            names = [f"{n}.bin" for n in TRAIN + [TEST]]
-        else:
-            raise DataFileError(
-                f"{path} is not a CIFAR-10 download: expected data_batch_1..5 and test_batch "
-                "(python version) or data_batch_1..5.bin and test_batch.bin (binary version).")
-        parts = [read(src.read(n), src.where(n)) for n in names]
-        class_names = meta(src)
-    finally:
-        src.close()
+    python, binary = TRAIN + [TEST], [f"{n}.bin" for n in TRAIN + [TEST]]
+    files = _read_files(path, set(python + binary) | {PYTHON_META, BINARY_META})
+    if all(n in files for n in python):
+        read, meta, names = _python_batch, _python_names, python
+    elif all(n in files for n in binary):
+        read, meta, names = _binary_batch, _binary_names, binary
+    else:
+        raise DataFileError(
+            f"{path} is not a CIFAR-10 download: expected data_batch_1..5 and test_batch "
+            "(python version) or data_batch_1..5.bin and test_batch.bin (binary version).")
+    parts = [read(*files[n]) for n in names]
+    class_names = meta(files)
     for (X, y), n in zip(parts, names):
+        where = files[n][1]
         if len(X) != len(y):
-            raise DataFileError(f"{src.where(n)} has {len(X)} images but {len(y)} labels.")
+            raise DataFileError(f"{where} has {len(X)} images but {len(y)} labels.")
         outside = y[(y < 0) | (y >= len(class_names))]
         if outside.size:
-            raise DataFileError(f"{src.where(n)} has label {int(outside[0])}, outside "
+            raise DataFileError(f"{where} has label {int(outside[0])}, outside "
                                 f"0..{len(class_names) - 1}.")
     X = _chw_to_hwc(np.concatenate([p[0] for p in parts[:-1]]))
     y = np.concatenate([p[1] for p in parts[:-1]]).astype(np.intp)
@@ -294,20 +267,20 @@ def _class_names(names, where):
     return names
 
 
-def _python_names(src):
-    if "batches.meta" not in src.files:
+def _python_names(files):
+    if PYTHON_META not in files:
         return list(CIFAR10_CLASSES)
-    where = src.where("batches.meta")
-    names = _unpickle(src.read("batches.meta"), where).get("label_names", [])
+    data, where = files[PYTHON_META]
+    names = _unpickle(data, where).get("label_names", [])
     if not isinstance(names, list) or not all(isinstance(n, (bytes, str)) for n in names):
         raise DataFileError(f"{where}: label_names is not a list of names.")
     names = [n.decode("utf-8", "replace") if isinstance(n, bytes) else n for n in names]
     return _class_names(names, where) if names else list(CIFAR10_CLASSES)
 
 
-def _binary_names(src):
-    if "batches.meta.txt" not in src.files:
+def _binary_names(files):
+    if BINARY_META not in files:
         return list(CIFAR10_CLASSES)
-    text = src.read("batches.meta.txt").decode("utf-8", "replace")
-    names = [n.strip() for n in text.splitlines() if n.strip()]
-    return _class_names(names, src.where("batches.meta.txt")) if names else list(CIFAR10_CLASSES)
+    data, where = files[BINARY_META]
+    names = [n.strip() for n in data.decode("utf-8", "replace").splitlines() if n.strip()]
+    return _class_names(names, where) if names else list(CIFAR10_CLASSES)

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import DataFileError
 
-__all__ = ["Dataset", "DataFileError", "load_dataset", "class_labels"]
+__all__ = ["Dataset", "DataFileError", "class_labels"]
 
 
 @dataclass

@@ -17,24 +17,13 @@ import os
 import warnings
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
 
 from .. import limits
 from ..errors import DataFileError, InputError
-from .archives import (
-    check_input_path,
-    check_tar_complete,
-    is_tar,
-    is_zip,
-    open_tar,
-    open_zip,
-    read_file,
-    read_tar_member,
-    read_zip_member,
-    reading,
-)
+from .archives import open_tree
 from .dataset import Dataset
 from .images import IMAGE_EXTENSIONS, UnreadableImage, image_row, is_grey, open_image
 
@@ -42,103 +31,6 @@ __all__ = ["load_image_folder"]
 
 _PARALLEL_FROM = 4096  # below this many images, worker processes cost more than they save
 _CHUNK = 2048
-
-
-class _Folder:
-    """A tree of image files. Symbolic links are followed, to folders as to files (a class
-    folder may be a link into another data set); a link back up the tree is skipped with a
-    warning instead of walking it for ever."""
-
-    def __init__(self, path):
-        self.path = path
-        self.total = 0  # bytes of image files read so far: they are all held until decoded
-
-    def _take(self, data):
-        """Count ``data`` against the memory cap (the encoded images stay in memory until
-        they are decoded, so a small archive of many large members could fill it)."""
-        self.total += len(data)
-        limits.check_bytes(self.total, "the image files read so far", self.path)
-        return data
-
-    def entries(self):
-        seen = set()
-        for dirpath, dirnames, filenames in os.walk(self.path, followlinks=True):
-            real = os.path.realpath(dirpath)
-            if real in seen:
-                warnings.warn(f"{dirpath} links back to a folder already read; skipped.",
-                              stacklevel=4)
-                dirnames[:] = []
-                continue
-            seen.add(real)
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for name in sorted(filenames):
-                full = Path(dirpath) / name
-                yield full.relative_to(self.path).parts, full
-
-    def read(self, key):
-        return self._take(read_file(key, "an image file"))
-
-    def where(self, key):
-        return str(key)
-
-    def close(self):
-        pass
-
-
-class _Tar(_Folder):
-    """Read as a stream, in archive order: seeking back in a .tar.gz restarts decompression."""
-
-    def __init__(self, path):
-        super().__init__(path)
-        check_tar_complete(path)
-
-    def entries(self):
-        with open_tar(self.path, "r|*") as tar, reading(self.path):
-            for m in tar:
-                if m.isfile():
-                    parts = PurePosixPath(m.name).parts
-                    where = f"{self.path}:{m.name}"
-                    data = read_tar_member(tar, m, where) if _is_image(parts) else b""
-                    yield parts, (m.name, self._take(data))
-
-    def read(self, key):
-        return key[1]
-
-    def where(self, key):
-        return f"{self.path}:{key[0]}"
-
-
-class _Zip(_Folder):
-    def __init__(self, path):
-        super().__init__(path)
-        self.zip = open_zip(path)
-
-    def entries(self):
-        with reading(self.path):
-            infos = self.zip.infolist()
-        for info in infos:
-            if info.filename and not info.filename.endswith("/"):  # a nameless member: skip
-                yield PurePosixPath(info.filename).parts, info
-
-    def read(self, key):
-        return self._take(read_zip_member(self.zip, key, self.where(key)))
-
-    def where(self, key):
-        return f"{self.path}:{key.filename}"
-
-    def close(self):
-        self.zip.close()
-
-
-def _open_source(path):
-    check_input_path(path)
-    if path.is_dir():
-        return _Folder(path)
-    if is_zip(path):
-        return _Zip(path)
-    if is_tar(path):
-        return _Tar(path)
-    raise DataFileError(f"{path} is not a folder, a .zip or a .tar(.gz) archive of images.")
 
 
 def _is_image(parts):
@@ -213,7 +105,8 @@ def load_image_folder(path, size=None, skip_bad=False, workers=None):
         ``train/`` and ``test/``, the test images are ``X_test``/``y_test``.
     """
     path = Path(path)
-    source = _open_source(path)
+    source = open_tree(path, wanted=_is_image, files="image files",
+                       what="a folder, a .zip or a .tar(.gz) archive of images")
     try:
         groups = _group(_images(source), path)
         if not groups:
