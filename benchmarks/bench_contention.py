@@ -1,11 +1,12 @@
-"""Training on a busy machine: BLAS threads fixed at 1, at all cores, or chosen by linclass.
+"""Training on a busy machine: BLAS threads fixed at 1 or at all cores, or linclass's default.
 
 Run: ``.venv/bin/python benchmarks/bench_contention.py [--quick] [--no-write]`` (``make
-bench-contention``). Each fit runs in a child process of its own with the BLAS thread count
-given by ``LINCLASS_BLAS_THREADS`` (1, the core count, or ``auto``: timed per step, see
-``linclass.threads``), on a quiet machine and on a busy one: *busy* is one other process
-spinning on a core for the whole fit. The data are read in this process first and handed to
-the children as .npy files; each child times ``fit`` only.
+bench-contention``). Each fit runs in a child process of its own with ``LINCLASS_BLAS_THREADS``
+set to 1 or the core count (the BLAS on that many threads, as before linclass chose), or to
+``auto`` (the default: the BLAS on one thread, the full-batch gradient on a number of workers
+timed per step, see ``linclass.threads``), on a quiet machine and on a busy one: *busy* is one
+other process spinning on a core for the whole fit. The data are read in this process first
+and handed to the children as .npy files; each child times ``fit`` only.
 
 Data: the MNIST test set in ../shared/data (8,000 rows to train; digits repeated to the same
 shape when it is absent) and CIFAR-10 from the JPEG tree there (10,000 training images; the
@@ -120,9 +121,11 @@ def main(argv=None):
               "auto / best fixed"]
     preamble = (f"Machine: {machine()}. Each figure is the fastest of {args.rounds} runs of "
                 "`fit`, each in a child process with `LINCLASS_BLAS_THREADS` set; *busy*: "
-                "another process spins on one core for the whole fit. *auto* (the default) "
-                "times each step's products on one thread and on all, and keeps the faster, "
-                "probing the other now and then (`linclass.threads`).")
+                "another process spins on one core for the whole fit. *N threads*: the BLAS "
+                "on N threads for every product. *auto* (the default): the BLAS on one "
+                "thread, and the full-batch gradient's blocks on 1 or one worker per core, "
+                "whichever its steps time faster (`linclass.threads`); its weights are the "
+                "same bits whatever it picks.")
     publish("contention", "A busy machine: BLAS threads per step", preamble, header, rows,
             write=not (args.no_write or args.quick))
 

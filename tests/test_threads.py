@@ -1,8 +1,10 @@
-"""The BLAS thread chooser: it keeps the faster count, follows a machine that turns busy or
-quiet, bounds what its probes cost, and gives every library back its count.
+"""Threads while training: the BLAS held to one thread and given back; the chooser of
+full-batch workers keeps the faster count, follows a machine that turns busy or quiet, bounds
+what its probes cost; and the weights are the same whatever it chose.
 
-The clock and the libraries are stand-ins: a step's time is a function of the thread count
-the chooser set, so every test is deterministic on any machine."""
+The clock and the libraries are stand-ins where the choosing is tested: a step's time is a
+function of the worker count the chooser passed, so those tests are deterministic on any
+machine."""
 
 import numpy as np
 import pytest
@@ -22,19 +24,22 @@ class FakeLib:
 
 
 class Machine:
-    """A fake clock whose steps take ``cost[count]`` seconds, count being numpy's BLAS's."""
+    """A fake clock whose steps take ``cost[workers]`` seconds."""
 
     def __init__(self, monkeypatch, cost, cores=2, other=None):
         self.now, self.cost = 0.0, dict(cost)
         self.ours = FakeLib(cores)
         self.others = [other] if other is not None else []
+        self.workers = None
         monkeypatch.setattr(threads, "_libraries", lambda: ([self.ours], list(self.others)))
+        monkeypatch.setattr(threads, "cores", lambda: cores)
         monkeypatch.setattr(threads.time, "perf_counter", lambda: self.now)
         monkeypatch.delenv("LINCLASS_BLAS_THREADS", raising=False)
 
-    def step(self):
-        self.now += self.cost[self.ours.num_threads]
-        return self.ours.num_threads
+    def step(self, workers):
+        self.workers = workers
+        self.now += self.cost[workers]
+        return workers
 
     def run(self, chooser, calls, key=200):
         return [chooser.run(key, self.step) for _ in range(calls)]
@@ -48,7 +53,7 @@ def test_quiet_machine_keeps_all_threads(monkeypatch):
     trials = 1 + 2 * threads.TRIALS  # a warm-up call, then turns
     assert sorted(used[1:trials]) == [1] * threads.TRIALS + [2] * threads.TRIALS
     assert used[trials:].count(1) <= len(used[trials:]) // threads.PROBE_CALLS + 1
-    assert m.ours.num_threads == 2  # given back
+    assert m.ours.num_threads == 2  # the BLAS given back its count
 
 
 def test_busy_machine_falls_back_to_one_thread(monkeypatch):
@@ -82,7 +87,7 @@ def test_the_rest_of_the_loop_counts(monkeypatch):
     with threads.Chooser() as c:
         for _ in range(100):
             c.run(200, m.step)
-            m.now += between[m.ours.num_threads]
+            m.now += between[m.workers]
     assert c.choices == {200: 1}
 
 
@@ -98,14 +103,14 @@ def test_a_step_before_each_pause_counts_its_own_time(monkeypatch):
 
 
 def test_rare_stalls_count_for_what_they_cost(monkeypatch):
-    # two threads on a busy machine: fast most of the time, a time slice lost now and then
+    # two workers on a busy machine: fast most of the time, a time slice lost now and then
     m = Machine(monkeypatch, {1: 0.5e-3, 2: 0.4e-3})
     calls = [0]
 
-    def step():
+    def step(workers):
         calls[0] += 1
-        stalled = m.ours.num_threads == 2 and calls[0] % 3 == 0
-        m.now += 24e-3 if stalled else m.cost[m.ours.num_threads]
+        stalled = workers == 2 and calls[0] % 3 == 0
+        m.now += 24e-3 if stalled else m.cost[workers]
 
     with threads.Chooser() as c:
         for _ in range(300):
@@ -142,28 +147,30 @@ def test_each_key_is_chosen_on_its_own(monkeypatch):
     assert c.choices == {200: 2, 49000: 1}
 
 
-def test_nothing_to_choose_on_one_thread(monkeypatch):
+def test_nothing_to_choose_on_one_core_or_one_thread(monkeypatch):
     m = Machine(monkeypatch, {1: 1e-3, 2: 1e-3}, cores=1)
     with threads.Chooser() as c:
         assert not c.active
         assert set(m.run(c, 20)) == {1}
-    assert m.ours.sets == []
     m = Machine(monkeypatch, {1: 1e-3, 2: 1e-3})
     with threads.Chooser(most=1) as c:  # a source whose products run elsewhere
-        assert not c.active
-        assert set(m.run(c, 20)) == {2}
-    assert m.ours.sets == []
+        assert not c.active and set(m.run(c, 20)) == {1}
+    m = Machine(monkeypatch, {1: 1e-3, 2: 1e-3})
+    m.ours.num_threads = 1  # the BLAS held to one thread around the fit
+    with threads.Chooser() as c:
+        assert not c.active and set(m.run(c, 20)) == {1}
+    assert m.ours.num_threads == 1
 
 
-def test_environment_fixes_the_count(monkeypatch):
+def test_environment_fixes_the_blas_count(monkeypatch):
     m = Machine(monkeypatch, {1: 1e-3, 2: 5e-3})
     monkeypatch.setenv("LINCLASS_BLAS_THREADS", "2")
     with threads.Chooser() as c:
-        assert not c.active
-        assert set(m.run(c, 50)) == {2}
+        assert not c.active and m.ours.num_threads == 2
+        assert set(m.run(c, 50)) == {1}  # one worker: the BLAS's own threads instead
     monkeypatch.setenv("LINCLASS_BLAS_THREADS", "1")
     with threads.Chooser() as c:
-        assert set(m.run(c, 5)) == {1}
+        assert m.ours.num_threads == 1 and not c.active
     assert m.ours.num_threads == 2
     for bad in ("0", "two", "-1"):
         monkeypatch.setenv("LINCLASS_BLAS_THREADS", bad)
@@ -173,28 +180,25 @@ def test_environment_fixes_the_count(monkeypatch):
     assert threads.Chooser().active
 
 
-def test_other_blas_held_to_one_thread_and_given_back(monkeypatch):
+def test_every_blas_held_to_one_thread_and_given_back(monkeypatch):
     # scipy's own OpenBLAS spins two threads of its own inside L-BFGS-B, next to numpy's
     other = FakeLib(2, "scipy.libs/openblas")
     m = Machine(monkeypatch, {1: 1e-3, 2: 0.5e-3}, other=other)
     with threads.Chooser() as c:
-        assert other.num_threads == 1
+        assert other.num_threads == 1 and m.ours.num_threads == 1
         m.run(c, 10)
-        assert other.num_threads == 1
-    assert other.num_threads == 2
-    assert m.ours.num_threads == 2
+    assert other.num_threads == 2 and m.ours.num_threads == 2
 
 
-def test_an_error_in_a_step_gives_the_count_back(monkeypatch):
+def test_an_error_in_a_step_gives_the_counts_back(monkeypatch):
     m = Machine(monkeypatch, {1: 1e-3, 2: 0.5e-3})
 
-    def boom():
-        m.step()
+    def boom(workers):
         raise FloatingPointError
 
     with pytest.raises(FloatingPointError), threads.Chooser() as c:
         c.run(200, m.step)
-        c.run(200, boom)  # the second trial runs on one thread
+        c.run(200, boom)
     assert m.ours.num_threads == 2
 
 
@@ -220,3 +224,42 @@ def test_training_gives_the_blas_back_its_count():
         LinearSVM(max_epochs=3, random_state=0).fit(X, y)
         assert threads.blas_threads() == 1
     assert threads.blas_threads() == before
+
+
+@pytest.mark.parametrize("solver", ["sgd", "lbfgs"])
+def test_the_weights_do_not_depend_on_the_workers(solver, monkeypatch):
+    """Full-batch gradients summed over blocks computed by 1 or 2 workers, minibatch steps:
+    the weights are the same bits whatever the chooser picks (the BLAS on one thread)."""
+    from threadpoolctl import threadpool_limits
+
+    from linclass import SoftmaxClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20000, 300)).astype(np.float32)  # 3 blocks of 8 MB
+    y = rng.integers(0, 5, 20000)
+    fits = []
+    monkeypatch.setattr(threads, "TRIALS", 1)  # take turns between the counts at once
+    for most in (1, 2, 3):
+        monkeypatch.setattr(threads, "cores", lambda most=most: most)
+        with threadpool_limits(2, user_api="blas"):  # a BLAS of 2 threads, as on most machines
+            clf = SoftmaxClassifier(solver=solver, batch_size=None, max_epochs=6, tol=None,
+                                    random_state=0)
+            fits.append(clf.fit(X, y).coef_)
+    assert all(np.array_equal(fits[0], f) for f in fits[1:])
+
+
+def test_block_sums_are_the_same_for_any_number_of_workers():
+    from linclass.losses import multiclass_hinge
+    from linclass.objective import loss_and_gradient
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((5000, 700)).astype(np.float32)
+    y = rng.integers(0, 10, 5000)
+    W, b = rng.standard_normal((10, 700)).astype(np.float32), np.zeros(10, np.float32)
+    ref = loss_and_gradient(W, b, X, y, multiclass_hinge, 0.1, block_rows=512)
+    for workers in (2, 3):
+        got = loss_and_gradient(W, b, X, y, multiclass_hinge, 0.1, block_rows=512,
+                                workers=workers)
+        assert got[0] == ref[0] and got[3] == ref[3]
+        assert np.array_equal(got[1], ref[1]) and np.array_equal(got[2], ref[2])
+

@@ -39,7 +39,8 @@ def regularization(W, reg):
     return penalty(W, reg), (2 * reg) * W
 
 
-def loss_and_gradient(W, b, X, y, loss_fn, reg=0.0, sample_weight=None, block_rows=None):
+def loss_and_gradient(W, b, X, y, loss_fn, reg=0.0, sample_weight=None, block_rows=None,
+                      workers=1):
     """Objective value and gradient of a linear classifier on (a batch of) data.
 
     Parameters
@@ -57,6 +58,9 @@ def loss_and_gradient(W, b, X, y, loss_fn, reg=0.0, sample_weight=None, block_ro
     sample_weight : ndarray of shape (n_samples,), optional
     block_rows : int, optional
         Rows per block; by default about 8 MB of X per block.
+    workers : int, default 1
+        Threads that compute blocks at once (``BlockSum.add_all``): the result is the same
+        for any number.
 
     Returns
     -------
@@ -74,14 +78,27 @@ def loss_and_gradient(W, b, X, y, loss_fn, reg=0.0, sample_weight=None, block_ro
     rows = block_rows or default_block_rows(X)
     total_weight = n if sample_weight is None else float(np.sum(sample_weight, dtype=np.float64))
     acc = BlockSum(W, b, loss_fn, total_weight)
-    for start in range(0, n, rows):
-        stop = min(n, start + rows)
-        if stop - start == n:
-            acc.add(X, y, sample_weight)
-        else:
-            acc.add(X[start:stop], y[start:stop],
-                    None if sample_weight is None else sample_weight[start:stop])
+    if rows >= n:
+        acc.add(X, y, sample_weight)
+    else:
+        acc.add_all(((X[start:start + rows], y[start:start + rows],
+                      None if sample_weight is None else sample_weight[start:start + rows])
+                     for start in range(0, n, rows)), workers)
     return acc.result(reg)
+
+
+_POOLS = {}
+
+
+def _pool(workers):
+    """A thread pool of ``workers`` threads, made once and kept (numpy lets go of the GIL in
+    its products, so the blocks run at once)."""
+    pool = _POOLS.get(workers)
+    if pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="linclass-block")
+    return pool
 
 
 class BlockSum:
@@ -108,17 +125,41 @@ class BlockSum:
 
     def add(self, Xb, yb, wb=None):
         """Add one block: rows ``Xb`` with labels ``yb`` (and sample weights ``wb``)."""
+        self.merge(self.part(Xb, yb, wb))
+
+    def add_all(self, blocks, workers=1):
+        """Add blocks ``(Xb, yb, wb)`` in order, each computed on one of ``workers`` threads
+        and merged in order: the numbers are the same whatever ``workers`` is (with the BLAS
+        on one thread, as training holds it: ``linclass.threads``)."""
+        if workers <= 1:
+            for block in blocks:
+                self.add(*block)
+            return
+        for part in _pool(workers).map(lambda block: self.part(*block), blocks):
+            self.merge(part)
+
+    def part(self, Xb, yb, wb=None):
+        """One block's terms ``(n_correct, weighted loss, dW_b, db_b)``, from the block alone
+        (several may be computed at once, in threads)."""
         S = scores(self.W, self.b, Xb)
-        self.n_correct += int(np.count_nonzero(S.argmax(axis=1) == yb))
+        n_correct = int(np.count_nonzero(S.argmax(axis=1) == yb))
         block_weight = Xb.shape[0] if wb is None else float(np.sum(wb, dtype=np.float64))
         if block_weight <= 0:
-            return
+            return n_correct, 0.0, None, None
         loss_b, dS = self.loss_fn(S, yb, sample_weight=wb)
         share = block_weight / self.total_weight
-        self.data_loss += loss_b * share
         if share != 1.0:
             dS *= dS.dtype.type(share)
         dW_b, db_b = scores_backward(dS, Xb, need_bias=self.b is not None)
+        return n_correct, loss_b * share, dW_b, db_b
+
+    def merge(self, part):
+        """Add one block's terms (``part``) into the sums."""
+        n_correct, loss, dW_b, db_b = part
+        self.n_correct += n_correct
+        if dW_b is None:  # a block of zero weight
+            return
+        self.data_loss += loss
         if self.dW is None:  # the first block's arrays are fresh: keep them, add the rest in
             self.dW, self.db = dW_b, db_b
         else:

@@ -1,47 +1,49 @@
-"""How many BLAS threads a training step gets: the count that is fastest now, found by timing.
+"""Threads while training: the BLAS held to one, the full-batch gradient split over workers
+whose number the clock chooses, and every result the same whatever it chose.
 
-OpenBLAS splits a matrix product between its threads, which then wait for each other by
-spinning. On a quiet machine two threads are faster than one on most training steps. When
-another process keeps a core busy, a thread often waits for one that is not running: a step
-that takes 0.4 ms then now and then takes 24 ms (a scheduler's time slice), and a fit takes 2-4
-times longer on two threads than on one, from MNIST minibatches to a full CIFAR-10 batch
-(``benchmarks/bench_contention.py``). No rule on sizes can tell those apart, as the right count
-depends on what else runs; so the training engine times its steps and lets the clock choose.
+OpenBLAS splits a product between its threads, which then wait for each other by spinning.
+When another process keeps one of the two cores busy, a thread often waits for one that is not
+running: a minibatch step that takes 0.4 ms then now and then takes 24 ms (a scheduler's time
+slice), and a fit on two BLAS threads takes 3-4x as long as on one, from MNIST minibatches to
+full CIFAR-10 batches (``benchmarks/bench_contention.py``). And a product's last bits depend
+on how many threads computed it, so a count that follows the machine's load would make a
+seeded fit give different weights from one run to the next.
 
-``Chooser.run(key, fn, *args)`` calls ``fn`` under a thread count chosen for ``key`` (the
-product's shape: one key per batch size):
+So while a fit runs (``Chooser``, one per training loop):
 
-- a step is timed from its start to the next step's start (or, before a pause such as an
-  epoch's end, its own call), so that what a count costs the rest of the loop counts too;
-- after one warm-up call, the calls take turns between one thread and all of them until each
-  count has been timed ``TRIALS`` times; the lower mean wins (a mean, not a median, so that
-  rare stalls count for what they cost);
-- from then on the winner runs and its running mean is kept. The other count is tried on
-  ``TRIALS`` calls now and then: after ``PROBE_SECONDS`` of this key's work and at least
-  ``PROBE_CALLS`` calls (so a probe on the slow count costs a few percent at most; the period
-  doubles after each probe that fails, up to ``MAX_WAIT`` times), or at once when the winner
-  has become ``SLOWER`` times slower than when it was chosen (the machine turned busy). When
-  the probe's mean beats the winner's running mean by ``MARGIN``, it becomes the winner.
+- numpy's BLAS, and any other BLAS loaded (scipy's wheel brings its own, which L-BFGS-B calls;
+  its idle threads spinning next to numpy's made L-BFGS on MNIST 3x slower), runs on one
+  thread: every product is computed the same way on any machine state;
+- minibatch steps run as they are, on that one thread;
+- the full-batch gradient is summed over blocks of rows, which ``workers`` threads compute at
+  once and which are added in block order (``linclass.objective.BlockSum.add_all``), so the
+  sum is the same for any number of workers; ``Chooser.run(key, fn, ...)`` calls
+  ``fn(..., workers=n)`` with ``n`` chosen by timing, per ``key`` (the batch's rows):
 
-The count is the BLAS library's own, for the whole process: a chooser is meant for one training
-loop at a time, and gives the libraries back their counts when closed. Any other BLAS loaded
-(scipy's wheel brings its own OpenBLAS, which L-BFGS-B calls on vectors) is held to one thread
-meanwhile: its idle threads spinning next to numpy's made an L-BFGS fit on MNIST 3x slower.
+  - a step is timed from its start to the next step's start (or, before a ``pause()`` such
+    as an epoch's end, its own call), so that what a count costs the rest of the loop counts;
+  - after one warm-up call, the calls take turns between one worker and one per core until
+    each count has been timed ``TRIALS`` times; the lower mean wins (a mean, not a median, so
+    rare stalls count for what they cost);
+  - from then on the winner runs and its running mean is kept. The other count is tried on
+    ``TRIALS`` calls now and then: after ``PROBE_SECONDS`` of this key's work and at least
+    ``PROBE_CALLS`` calls (so a probe on the slow count costs a few percent at most; the
+    period doubles after each probe that fails, up to ``MAX_WAIT`` times), or at once when the
+    winner has become ``SLOWER`` times slower than when it was chosen (the machine turned
+    busy). When the probe's mean beats the winner's by ``MARGIN``, it becomes the winner.
 
-A chooser sets counts only from the thread that made it: once the main thread has set a count,
-OpenBLAS ignores a set from any other thread (seen with 0.3.30 and 0.3.31). Steps run in
-another thread (L-BFGS's objective runs in a helper thread) are timed under the count in force,
-and the count they ask for is set when the owner calls ``apply()`` between iterations.
-
-Where the BLAS was already held to one thread (``threadpoolctl``, a tune worker,
-``OPENBLAS_NUM_THREADS=1``) there is nothing to choose and ``run`` just calls.
-``LINCLASS_BLAS_THREADS=n`` fixes the count instead of timing.
+The counts are given back when the chooser closes. A limit of one thread set around the fit
+(threadpoolctl, ``OPENBLAS_NUM_THREADS=1``, a tune worker) means one worker too.
+``LINCLASS_BLAS_THREADS=n`` gives numpy's BLAS ``n`` threads instead, with one worker and no
+timing (the old behaviour: faster on a quiet machine for minibatches, but the weights then
+depend on ``n`` in their last bits). The BLAS is set from the thread that made the chooser:
+once the main thread has set a count, OpenBLAS ignores a set from any other (seen with 0.3.30
+and 0.3.31).
 """
 
 from __future__ import annotations
 
 import os
-import threading
 import time
 
 from .errors import UsageError
@@ -88,6 +90,14 @@ def blas_threads():
     return max([lib.num_threads for lib in _libraries()[0]] or [1])
 
 
+def cores():
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def _set(libs, count):
     for lib in libs:
         lib.set_num_threads(count)
@@ -104,7 +114,7 @@ def fixed_count():
         count = 0
     if count < 1:
         raise UsageError(f"LINCLASS_BLAS_THREADS={text!r}: give a thread count of 1 or more, "
-                         "or 'auto' (the default: timed per training step).")
+                         "or 'auto' (the default: one BLAS thread, workers timed per step).")
     return count
 
 
@@ -126,70 +136,58 @@ class _Key:
 
 
 class Chooser:
-    """Run training steps under the fastest BLAS thread count, timed per key.
+    """Hold the BLAS to one thread for a training loop and run its full-batch steps on the
+    fastest number of workers, timed per key.
 
     Parameters
     ----------
     most : int, optional
-        The count to weigh against one thread; by default the BLAS's count when the chooser is
-        made (so a limit set around the fit is kept).
+        The count to weigh against one worker; by default one per core, or 1 where the BLAS
+        was held to one thread around the fit.
 
     Attributes
     ----------
     choices : dict
-        ``key -> count`` chosen so far (for reports and tests).
+        ``key -> workers`` chosen so far (for reports and tests).
     """
 
     def __init__(self, most=None):
         self.fixed = fixed_count()
-        self._ours, self._others = _libraries()
-        self._restore = max([lib.num_threads for lib in self._ours] or [1])
-        self._others_restore = [lib.num_threads for lib in self._others]
-        _set(self._others, 1)
-        self.most = self.fixed or most or self._restore
+        ours, others = _libraries()
+        self._libs = ours + others
+        self._restore = [lib.num_threads for lib in self._libs]
+        held = max([lib.num_threads for lib in ours] or [1]) == 1
+        _set(others, 1)
+        _set(ours, self.fixed or 1)
+        self.most = 1 if self.fixed or held else (most or cores())
         self._keys = {}
-        self._current = self._wanted = self._restore
-        self._owner = threading.get_ident()
-        self.choices = {}
         self._open = None  # (key, state, count, start, seconds) of the step timed now
-        if self.fixed is not None:
-            self._use(self.fixed)
+        self._next_count = 1
+        self.choices = {}
 
     @property
     def active(self):
         """True when there are two counts to choose from."""
-        return self.fixed is None and self.most > 1
-
-    def _use(self, count):
-        self._wanted = count
-        if count != self._current and threading.get_ident() == self._owner:
-            _set(self._ours, count)
-            self._current = count
-
-    def apply(self):
-        """Set the count the latest step asked for (from the owner's thread: see above)."""
-        self._use(self._wanted)
+        return self.most > 1
 
     def run(self, key, fn, *args, **kwargs):
-        """``fn(*args, **kwargs)`` under the count chosen for ``key``.
+        """``fn(*args, **kwargs, workers=n)`` with ``n`` chosen for ``key``.
 
         A step's time is from its start to the next step's start, so that what the count
-        costs the rest of the loop counts too (two threads' spinning while Python works); the
-        last step before a ``pause()`` counts ``fn``'s own time."""
+        costs the rest of the loop counts too; the last step before a ``pause()`` counts
+        ``fn``'s own time."""
         if not self.active:
-            return fn(*args, **kwargs)
+            return fn(*args, workers=1, **kwargs)
         t0 = time.perf_counter()
         if self._open is not None:
             self._record(*self._open[:3], t0 - self._open[3])
         state = self._keys.get(key)
         if state is None:
             state = self._keys[key] = _Key()
-        self._use(self._next(state))
-        count = self._current  # what runs: the owner's last set, from another thread
+        count = self._next(state)
         self._open = None
-        result = fn(*args, **kwargs)
+        result = fn(*args, workers=count, **kwargs)
         self._open = (key, state, count, t0, time.perf_counter() - t0)
-        self._wanted = self._next(state)
         return result
 
     def pause(self):
@@ -198,7 +196,6 @@ class Chooser:
             key, state, count, _, seconds = self._open
             self._open = None
             self._record(key, state, count, seconds)
-            self._wanted = self._next(state)
 
     def _next(self, state):
         if state.best is None:  # choosing: take turns, the fewest-timed count first
@@ -244,10 +241,9 @@ class Chooser:
     def close(self):
         """Give the BLAS libraries back the counts they had."""
         self._open = None
-        self._use(self._restore)
-        for lib, count in zip(self._others, self._others_restore):
+        for lib, count in zip(self._libs, self._restore):
             lib.set_num_threads(count)
-        self._others_restore = []
+        self._libs, self._restore = [], []
 
     def __enter__(self):
         return self

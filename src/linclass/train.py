@@ -153,8 +153,7 @@ def sgd(W, b, source, loss, reg, optimizer, *, epochs, fit_intercept=True, inter
                 else:
                     Xb, yb, wb = batch
                     rows = Xb.shape[0]
-                    value, dW, db, correct = threads.run(rows, loss_and_gradient, W, b_arg, Xb,
-                                                         yb, loss, reg, wb)
+                    value, dW, db, correct = loss_and_gradient(W, b_arg, Xb, yb, loss, reg, wb)
                 watch.check(value, epoch, steps + 1)
                 if fit_intercept:
                     db *= db.dtype.type(intercept_step)
@@ -186,9 +185,9 @@ def sgd(W, b, source, loss, reg, optimizer, *, epochs, fit_intercept=True, inter
 
 
 def _chooser(source):
-    """The BLAS thread chooser for a training loop on ``source`` (``linclass.threads``): it
-    has nothing to choose where the source's products run elsewhere (a Dask source's workers
-    hold one thread each)."""
+    """The threads of a training loop on ``source`` (``linclass.threads``): the BLAS on one
+    thread, the full-batch gradient on a timed number of workers (one where the source's
+    products run elsewhere: a Dask source's workers)."""
     return Chooser(most=None if source.local_blas else 1)
 
 
@@ -327,7 +326,6 @@ def lbfgs(W, b, source, loss, reg, *, epochs, tol=1e-4, fit_intercept=True, max_
             if kind == "epoch":
                 threads.pause()
                 yield value
-                threads.apply()  # the count the next evaluations asked for
                 resume.put(True)
             elif kind == "done":
                 finished = True

@@ -27,9 +27,10 @@ class DataSource:
     full_batch: bool = True
     local_blas: bool = True
 
-    def loss_and_gradient(self, W, b, loss, reg):
+    def loss_and_gradient(self, W, b, loss, reg, workers=1):
         """The full-batch objective and its gradient, ``(loss, dW, db, n_correct)``, as
-        ``linclass.objective.loss_and_gradient`` gives them on the whole data."""
+        ``linclass.objective.loss_and_gradient`` gives them on the whole data; ``workers``
+        threads may compute its blocks at once, with the same result for any number."""
         raise NotImplementedError
 
     def epoch(self):

@@ -211,7 +211,7 @@ class DaskSource(DataSource):
         return delayed((W, b), traverse=False, pure=False)
 
     # -- the contract -------------------------------------------------------------------------
-    def loss_and_gradient(self, W, b, loss, reg):
+    def loss_and_gradient(self, W, b, loss, reg, workers=1):  # the cluster's own workers
         from dask import delayed
 
         Wb = self._weights_key(W, b)

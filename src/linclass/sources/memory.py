@@ -42,8 +42,9 @@ class InMemory(DataSource):
         self._shuffle, self._rng, self._owns_X = shuffle, rng, owns_X
         self._reader = None
 
-    def loss_and_gradient(self, W, b, loss, reg):
-        return loss_and_gradient(W, b, self.X, self.y, loss, reg, self.sample_weight)
+    def loss_and_gradient(self, W, b, loss, reg, workers=1):
+        return loss_and_gradient(W, b, self.X, self.y, loss, reg, self.sample_weight,
+                                 workers=workers)
 
     def epoch(self):
         # Made on first use, after the automatic settings have read X in its given order: the

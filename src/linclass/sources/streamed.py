@@ -312,16 +312,18 @@ class Streamed(DataSource):
         return None if self.sample_weight is None else self.sample_weight[start:stop]
 
     # -- the contract -------------------------------------------------------------------------
-    def loss_and_gradient(self, W, b, loss, reg):
+    def loss_and_gradient(self, W, b, loss, reg, workers=1):
         n = self.n_samples
         total = n if self.sample_weight is None else float(
             np.sum(self.sample_weight, dtype=np.float64))
         acc = BlockSum(W, b, loss, total)
         for start, stop, rows in self._read(self._blocks()):
-            for s in range(0, stop - start, self.sub_rows):
-                e = min(stop - start, s + self.sub_rows)
-                a, z = start + s, start + e
-                acc.add(rows[s:e], self.y[a:z], self._weights(a, z))
+            # the in-memory objective's blocks, in its order (done before the window's buffer
+            # is read into again)
+            ends = [(s, min(stop - start, s + self.sub_rows))
+                    for s in range(0, stop - start, self.sub_rows)]
+            acc.add_all([(rows[s:e], self.y[start + s:start + e],
+                          self._weights(start + s, start + e)) for s, e in ends], workers)
         result = acc.result(reg)
         if not np.isfinite(result[0]):
             self.check_finite()
