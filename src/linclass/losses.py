@@ -270,7 +270,7 @@ class SoftmaxCrossEntropy(Loss):
 
     curvature = 0.5
     smooth = True
-    reg_strength = 1e-4
+    reg_strength = 1e-5
 
     def __call__(self, S, y, sample_weight=None):
         return softmax_cross_entropy(S, y, sample_weight=sample_weight)
