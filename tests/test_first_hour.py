@@ -268,3 +268,26 @@ def test_the_synopsis_values_are_accepted(tmp_path):
             str(tmp_path / "o"))
     assert r.returncode == 0, r.stderr
     assert "reg 0.359" in r.stdout
+
+
+def test_a_folder_says_how_many_images_it_has_decoded(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from linclass.data import load_image_folder
+
+    rng = np.random.default_rng(0)
+    for c in ("cat", "dog"):
+        (tmp_path / "imgs" / c).mkdir(parents=True)
+        for i in range(1100):
+            Image.fromarray(rng.integers(0, 255, (6, 6, 3), dtype=np.uint8)).save(
+                tmp_path / "imgs" / c / f"{i}.png")
+    calls = []
+    load_image_folder(tmp_path / "imgs", progress=lambda *a: calls.append(a), workers=1)
+    assert ("read", 1000, None) in calls and ("read", 2000, None) in calls
+    assert calls[-1] == ("decode", 2200, 2200)
+    r = run("train", "--dataset", f"folder:{tmp_path / 'imgs'}", "--epochs", "1", "--no-plots",
+            "--out", str(tmp_path / "o"))
+    assert r.returncode == 0, r.stderr
+    load = [line for line in r.stderr.splitlines() if line.startswith("load")]
+    assert load and "2,200 images" in load[-1], r.stderr

@@ -388,11 +388,22 @@ def cmd_train(args, out, err):
         doing = {"load": f"load {_short(args.dataset, 24)}", "test": "test",
                  "save": "save", "draw": "draw the pictures"}
 
+        counted = {}  # a stage bar's count of images, where it has one (a folder's)
+
         def finish_open_stages():
             while waiting:
-                progress.update(waiting.pop(), total=1, completed=1)
+                task = waiting.pop()
+                n = counted.pop(task, None)  # a done stage's bar is 1/1: the columns stay narrow
+                progress.update(task, total=1, completed=1,
+                                **({} if n is None else {"metrics": f"{n:,} images"}))
 
-        def on_stage(name):
+        def on_stage(name, counts=None):
+            if counts is not None:  # how far the stage under way has come
+                what, done, total = counts
+                counted[tasks[name]] = done
+                progress.update(tasks[name], total=total, completed=done,
+                                metrics=f"{what} images" if total else f"{what}: {done:,} images")
+                return
             finish_open_stages()  # the stage before is done
             if name == "train":
                 tasks[name] = progress.add_task(f"train {args.model}", total=epochs, metrics="")

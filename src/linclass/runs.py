@@ -141,17 +141,17 @@ def _open_prepared(spec):
     return data
 
 
-def _split(meta):
+def _split(meta, progress=None):
     """The data set and split a run used, from its settings (or a model's metadata)."""
     ds = load_dataset(meta["dataset"], size=meta.get("image_size"),
-                      skip_bad=meta.get("skip_bad", False))
+                      skip_bad=meta.get("skip_bad", False), progress=progress)
     sp = train_val_test_split(ds, val_size=meta.get("val_size", 0.1),
                               test_size=meta.get("test_size", 0.2),
                               random_state=meta.get("seed", 0))
     return ds, sp
 
 
-def _prepare(config):
+def _prepare(config, progress=None):
     """Load and split the data set of a run and fit its preprocessing on the training part.
 
     Returns
@@ -172,7 +172,7 @@ def _prepare(config):
     metadata = {"dataset": config.dataset, "seed": config.seed, "val_size": config.val_size,
                 "test_size": config.test_size, "image_size": config.image_size,
                 "skip_bad": config.skip_bad}
-    ds, sp = _split(metadata)
+    ds, sp = _split(metadata, progress)
     if config.dev_size:  # a small stratified part of the training split, for quick checks
         sp = sp._replace(**dict(zip(("X_train", "y_train"), dev_subset(
             sp.X_train, sp.y_train, config.dev_size, config.seed))))
@@ -272,7 +272,9 @@ def train(config, callback=None, on_stage=None):
     callback : callable, optional
         Passed to ``fit`` (per-step and per-epoch progress; a truthy return stops).
     on_stage : callable, optional
-        ``on_stage(name)`` as each stage begins: "load", "train", "test", "save", "draw".
+        ``on_stage(name)`` as each stage begins: "load", "train", "test", "save", "draw";
+        and while a folder of images loads, ``on_stage("load", (stage, done, total))`` as
+        its images are read and decoded (``linclass.data.load_image_folder``'s progress).
 
     Returns
     -------
@@ -280,12 +282,13 @@ def train(config, callback=None, on_stage=None):
         The metrics written to ``metrics.json``, plus ``model_path``, ``metrics_path`` and
         ``plots`` (the PNG files written).
     """
-    stage = on_stage or (lambda name: None)
+    stage = on_stage or (lambda name, counts=None: None)
     clf = config.estimator()
     fixed_count()  # a bad LINCLASS_BLAS_THREADS fails now, not after loading
     out = check_out_dir(config.out_dir())  # a bad --out fails now, not after training
     stage("load")
-    metadata, sp, names, pre, X_train, X_val = _prepare(config)
+    metadata, sp, names, pre, X_train, X_val = _prepare(
+        config, progress=lambda *counts: stage("load", counts))
     interrupted = []
 
     def cb(info):

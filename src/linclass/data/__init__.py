@@ -22,7 +22,7 @@ __all__ = ["Dataset", "DataFileError", "load_dataset", "load_digits", "load_mnis
            "train_val_test_split", "dev_subset"]
 
 
-def load_dataset(spec, size=None, skip_bad=False):
+def load_dataset(spec, size=None, skip_bad=False, progress=None):
     """Load a data set named as on the command line.
 
     Parameters
@@ -37,13 +37,17 @@ def load_dataset(spec, size=None, skip_bad=False):
         For ``folder:``: the size to resize images to (default: the most common size).
     skip_bad : bool, default False
         For ``folder:``: skip unreadable images with a warning instead of failing.
+    progress : callable, optional
+        For ``folder:``: ``progress(stage, done, total)`` as images are read and decoded
+        (``load_image_folder``).
     """
     loaders = {
         "digits": None,
         "mnist": load_mnist,
         "fashion-mnist": lambda p: load_mnist(p, fashion=True),
         "cifar10": load_cifar10,
-        "folder": lambda p: load_image_folder(p, size=size, skip_bad=skip_bad),
+        "folder": lambda p: load_image_folder(p, size=size, skip_bad=skip_bad,
+                                              progress=progress),
     }
     if size is not None:  # refused before anything is read
         for side in (size,) if isinstance(size, int) else tuple(size):

@@ -38,9 +38,14 @@ def _is_image(parts):
             and not any(p.startswith(".") or p == "__MACOSX" for p in parts))
 
 
-def _images(source):
+def _images(source, progress):
     """(parts, key) of every image file, with the common wrapping folders stripped."""
-    items = [(parts, key) for parts, key in source.entries() if _is_image(parts)]
+    items = []
+    for parts, key in source.entries():
+        if _is_image(parts):
+            items.append((parts, key))
+            if len(items) % 1000 == 0:
+                progress("read", len(items), None)
     while items and all(len(p) > 2 for p, _ in items) and len({p[0] for p, _ in items}) == 1:
         items = [(p[1:], k) for p, k in items]
     return items
@@ -84,7 +89,7 @@ def _decode_chunk(blobs, size, mode):
     return out, errors
 
 
-def load_image_folder(path, size=None, skip_bad=False, workers=None):
+def load_image_folder(path, size=None, skip_bad=False, workers=None, progress=None):
     """Load a tree of images (or an archive of one) as a data set.
 
     Parameters
@@ -97,6 +102,9 @@ def load_image_folder(path, size=None, skip_bad=False, workers=None):
         Skip unreadable images with a warning (default: raise, naming them).
     workers : int, optional
         Decoding processes; by default one per core for large data sets.
+    progress : callable, optional
+        ``progress(stage, done, total)`` as it goes: ``("read", images found, None)`` every
+        1,000 images, then ``("decode", images decoded, all images)`` after each chunk.
 
     Returns
     -------
@@ -105,10 +113,11 @@ def load_image_folder(path, size=None, skip_bad=False, workers=None):
         ``train/`` and ``test/``, the test images are ``X_test``/``y_test``.
     """
     path = Path(path)
+    progress = progress or (lambda stage, done, total: None)
     source = open_tree(path, wanted=_is_image, files="image files",
                        what="a folder, a .zip or a .tar(.gz) archive of images")
     try:
-        groups = _group(_images(source), path)
+        groups = _group(_images(source, progress), path)
         if not groups:
             raise DataFileError(f"{path} holds no images in class folders "
                                 f"(expected {path}/<class>/<image>.png or .jpg).")
@@ -131,8 +140,15 @@ def load_image_folder(path, size=None, skip_bad=False, workers=None):
         source.close()
     size, mode, bad = _choose_size_and_mode(blobs, wheres, size)
     arrays = {}
+    total, done = sum(len(b) for b in blobs.values()), [0]
+
+    def decoded(rows):
+        done[0] += rows
+        progress("decode", done[0], total)
+
     for split in splits:
-        X, errors = _decode(blobs.pop(split), size, mode, workers, path)  # the bytes can go now
+        X, errors = _decode(blobs.pop(split), size, mode, workers, path,  # the bytes can go now
+                            decoded)
         bad.update({wheres[split][i]: why for i, why in errors})
         keep = np.array([w not in bad for w in wheres[split]], dtype=bool)
         arrays[split] = (X, labels[split]) if keep.all() else (X[keep], labels[split][keep])
@@ -178,14 +194,16 @@ def _choose_size_and_mode(blobs, wheres, size):
     return size, ("L" if grey else "RGB"), bad
 
 
-def _decode(blobs, size, mode, workers, where):
+def _decode(blobs, size, mode, workers, where, decoded):
     n = len(blobs)
     limits.check_bytes(n * size[0] * size[1] * (3 if mode == "RGB" else 1),
                        f"{n:,} images of {size[0]} x {size[1]} pixels", where)
     if workers is None:
         workers = (os.cpu_count() or 1) if n >= _PARALLEL_FROM else 1
     if workers <= 1 or n < 2 * _CHUNK:
-        return _decode_chunk(blobs, size, mode)
+        X, errors = _decode_chunk(blobs, size, mode)
+        decoded(n)
+        return X, errors
     starts = range(0, n, _CHUNK)
     X = np.empty((n, size[0] * size[1] * (3 if mode == "RGB" else 1)), dtype=np.uint8)
     errors = []
@@ -195,4 +213,5 @@ def _decode(blobs, size, mode, workers, where):
         for s, (rows, errs) in zip(starts, parts):  # each chunk goes into place as it comes
             X[s:s + len(rows)] = rows
             errors += [(s + i, why) for i, why in errs]
+            decoded(len(rows))
     return X, errors
