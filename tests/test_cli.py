@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import interrupt_cli_at_epoch
+
 from linclass import cli
 
 SCRIPT = Path(sys.executable).parent / "linclass"
@@ -133,11 +133,15 @@ def test_ctrl_c_stops_after_the_step_and_still_saves(tmp_path, monkeypatch, caps
 
 
 def test_python_api_matches_the_command(tmp_path):
-    from linclass.runs import TrainConfig, train
+    from linclass.runs import ModelSpec, Outputs, TrainConfig, train
 
-    result = train(TrainConfig(model="softmax", max_epochs=5, out=str(tmp_path / "a")))
-    again = train(TrainConfig(model="softmax", max_epochs=5, out=str(tmp_path / "b")))
+    result = train(TrainConfig(model=ModelSpec("softmax", max_epochs=5),
+                                output=Outputs(str(tmp_path / "a"))))
+    again = train(TrainConfig(model=ModelSpec("softmax", max_epochs=5),
+                               output=Outputs(str(tmp_path / "b"))))
     a = np.load(tmp_path / "a" / "model.npz")["coef"]
     b = np.load(tmp_path / "b" / "model.npz")["coef"]
     np.testing.assert_array_equal(a, b)
-    assert result["epochs"] == 5
+    assert result.metrics.epochs == 5
+    assert again.metrics.test_accuracy == result.metrics.test_accuracy
+    assert isinstance(result.model_path, Path) and result.kept is None

@@ -3,7 +3,12 @@ import pytest
 from sklearn.base import clone
 
 from linclass import LinearSVM, SoftmaxClassifier, TrainingDivergedError
-from linclass.optim import auto_learning_rate, auto_reg, mean_squared_norm, top_eigenvalue
+from linclass.optim import (
+    auto_learning_rate,
+    auto_reg,
+    mean_squared_norm,
+    top_eigenvalue,
+)
 
 BOTH = [LinearSVM, SoftmaxClassifier]
 
@@ -389,7 +394,7 @@ def test_early_stopping_by_validation_loss_does_not_make_the_model_worse(cls):
     stopped the SVM at epoch 7 (test 0.914 against 0.961); the loss keeps the signal."""
     from linclass.runs import TrainConfig, _prepare
 
-    meta, sp, names, pre, Xtr, Xv = _prepare(TrainConfig(model="svm", dataset="digits"))
+    meta, sp, names, pre, Xtr, Xv = _prepare(TrainConfig())
     Xte, yte = pre.transform(sp.X_test), names[sp.y_test]
     common = dict(random_state=0, shuffle="blocks")
     plain = cls(**common).fit(Xtr, names[sp.y_train], eval_set=(Xv, names[sp.y_val]))

@@ -7,7 +7,7 @@ import pytest
 
 from linclass import cli
 from linclass.hyperparams import check_range, search, search_ranges, trial_grid
-from linclass.runs import TrainConfig, tune
+from linclass.runs import ModelSpec, Outputs, TrainConfig, tune
 
 
 def test_ranges_and_grids():
@@ -54,7 +54,7 @@ def test_diverging_trials_are_reported_not_fatal(digits_split, tmp_path):
 
 
 def test_tune_run_saves_the_best_model_and_a_report(tmp_path):
-    result = tune(TrainConfig(model="svm", max_epochs=10, out=str(tmp_path)),
+    result = tune(TrainConfig(model=ModelSpec("svm", max_epochs=10), output=Outputs(str(tmp_path))),
                   lr_range=(1e-4, 1e-2), reg_range=(1e-3, 1.0), trials=4, n_jobs=1)
     report = json.loads((tmp_path / "tune.json").read_text())
     assert len(report["results"]) == 4 and report["best"] == report["results"][0]
@@ -63,7 +63,7 @@ def test_tune_run_saves_the_best_model_and_a_report(tmp_path):
 
     model = load(tmp_path / "model.npz")
     assert model[-1].learning_rate_ == pytest.approx(report["best"]["learning_rate"])
-    assert result["test_accuracy"] > 0.8
+    assert result.test_accuracy > 0.8
 
 
 def test_tune_command(tmp_path, capsys):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from linclass import cli, plots
-from linclass.runs import PLOTS, TrainConfig, predict, train
+from linclass.runs import PLOTS, ModelSpec, Outputs, TrainConfig, predict, train
 
 Image = pytest.importorskip("PIL.Image")
 
@@ -16,13 +16,14 @@ PNG = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    result = train(TrainConfig(model="softmax", max_epochs=20, out=str(out)))
+    result = train(TrainConfig(model=ModelSpec("softmax", max_epochs=20),
+                                output=Outputs(str(out))))
     return out, result
 
 
 def test_train_draws_every_picture(run):
     out, result = run
-    assert [p.split("/")[-1] for p in result["plots"]] == list(PLOTS)
+    assert [p.name for p in result.plots] == list(PLOTS)
     for name in PLOTS:
         assert (out / name).read_bytes()[:8] == PNG
 
@@ -89,8 +90,9 @@ def test_predict_needs_a_model_trained_on_images(tmp_path, digits_split, capsys)
 
 
 def test_svm_predictions_are_scores(tmp_path):
-    result = train(TrainConfig(model="svm", max_epochs=5, out=str(tmp_path), plots=False))
-    assert result["plots"] == []
+    result = train(TrainConfig(model=ModelSpec("svm", max_epochs=5),
+                                output=Outputs(str(tmp_path), plots=False)))
+    assert result.plots == []
     digit_png(tmp_path / "zero.png")
     kind, results = predict(tmp_path / "model.npz", [tmp_path / "zero.png"], top_k=20)
     assert kind == "score" and len(results[0]["top"]) == 10

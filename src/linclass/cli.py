@@ -112,7 +112,7 @@ def _positive_int(text):
 
 
 def _batch_size(text):
-    return None if text in ("full", "none", "None") else _positive_int(text)
+    return "full" if text in ("full", "none", "None") else _positive_int(text)
 
 
 def _size(text):
@@ -361,21 +361,31 @@ def _short(spec, width=32):
     return f"{kind}{sep}.../{tail}" if sep else "..." + spec[-width:]
 
 
+def _data_spec(args, dev_size=None):
+    """The data a train or tune command names."""
+    from .runs import DataSpec
+
+    return DataSpec(dataset=args.dataset, seed=args.seed, val_size=args.val_size,
+                    test_size=args.test_size, standardize=args.standardize,
+                    dev_size=dev_size, image_size=args.image_size, skip_bad=args.skip_bad)
+
+
 def cmd_train(args, out, err):
-    from .runs import TrainConfig, train
+    from .runs import ModelSpec, Outputs, TrainConfig, train
 
     if args.solver == "lbfgs" and args.model != "softmax":
         raise InputError("--solver lbfgs needs a smooth loss: use it with --model softmax (the "
                          "SVM's hinge has a kink), or --solver sgd.")
     config = TrainConfig(
-        model=args.model, dataset=args.dataset, learning_rate=args.lr, reg=args.reg,
-        max_epochs=args.epochs, batch_size=getattr(args, "batch_size", "default"),
-        optimizer=args.optimizer, solver=args.solver,
-        momentum=args.momentum, lr_decay=args.lr_decay, loss_variant=args.variant,
-        early_stopping=args.early_stopping, patience=args.patience, seed=args.seed,
-        val_size=args.val_size, test_size=args.test_size, out=args.out, max_steps=args.max_steps, dev_size=args.dev,
-        standardize=args.standardize, image_size=args.image_size, skip_bad=args.skip_bad,
-        plots=not args.no_plots, scheduler=args.scheduler,
+        data=_data_spec(args, dev_size=args.dev),
+        model=ModelSpec(
+            model=args.model, learning_rate=args.lr, reg=args.reg, max_epochs=args.epochs,
+            batch_size=getattr(args, "batch_size", None), optimizer=args.optimizer,
+            solver=args.solver, momentum=args.momentum, lr_decay=args.lr_decay,
+            loss_variant=args.variant, early_stopping=args.early_stopping,
+            patience=args.patience, max_steps=args.max_steps),
+        output=Outputs(out=args.out, plots=not args.no_plots),
+        scheduler=args.scheduler,
     )
     epochs = config.estimator().max_epochs
     progress = Progress(
@@ -420,11 +430,12 @@ def cmd_train(args, out, err):
 
         result = train(config, callback, on_stage=on_stage)
         finish_open_stages()
-        progress.update(tasks["train"], total=result["epochs"], completed=result["epochs"])
-    if result["interrupted"] and result["kept"]:
-        err.print(f"[yellow]interrupted: stopped after the current step. {result['kept']} is "
-                  f"kept as it was; the model so far is {result['model_path']}.[/yellow]")
-    elif result["interrupted"]:
+        m = result.metrics
+        progress.update(tasks["train"], total=m.epochs, completed=m.epochs)
+    if m.interrupted and result.kept:
+        err.print(f"[yellow]interrupted: stopped after the current step. {result.kept} is "
+                  f"kept as it was; the model so far is {result.model_path}.[/yellow]")
+    elif m.interrupted:
         err.print("[yellow]interrupted: stopped after the current step; the model so far is "
                   "saved.[/yellow]")
     table = Table(title=f"{args.model} on {_short(args.dataset)}")
@@ -432,15 +443,15 @@ def cmd_train(args, out, err):
     table.add_column("samples", justify="right")
     table.add_column("accuracy", justify="right")
     for split in ("train", "val", "test"):
-        table.add_row(split, str(result[f"n_{split}"]), f"{result[f'{split}_accuracy']:.4f}")
+        table.add_row(split, str(getattr(m, f"n_{split}")),
+                      f"{getattr(m, f'{split}_accuracy'):.4f}")
     out.print(table)
-    step = ("L-BFGS" if result["params"].get("solver") == "lbfgs"
-            else f"learning rate {result['learning_rate']:.3g}")
-    out.print(f"epochs {result['epochs']}, {step}, reg {result['reg']:.3g}, "
-              f"fit {result['fit_seconds']:.2f} s")
-    out.print(f"saved {result['model_path']} and {result['metrics_path']}")
-    if result["plots"]:
-        out.print("pictures: " + ", ".join(result["plots"]))
+    step = ("L-BFGS" if m.params.get("solver") == "lbfgs"
+            else f"learning rate {m.learning_rate:.3g}")
+    out.print(f"epochs {m.epochs}, {step}, reg {m.reg:.3g}, fit {m.fit_seconds:.2f} s")
+    out.print(f"saved {result.model_path} and {result.metrics_path}")
+    if result.plots:
+        out.print("pictures: " + ", ".join(str(p) for p in result.plots))
     return 0
 
 
@@ -474,27 +485,27 @@ def cmd_prepare(args, out, err):
 
 
 def cmd_tune(args, out, err):
-    from .runs import TrainConfig, tune
+    from .runs import ModelSpec, Outputs, TrainConfig, tune
 
     lr_range, reg_range = args.lr, args.reg
     config = TrainConfig(
-        model=args.model, dataset=args.dataset, max_epochs=args.epochs,
-        max_steps=args.max_steps, batch_size=getattr(args, "batch_size", "default"),
-        optimizer=args.optimizer, seed=args.seed, val_size=args.val_size,
-        test_size=args.test_size, image_size=args.image_size, skip_bad=args.skip_bad,
-        standardize=args.standardize,
-        out=args.out or f"runs/tune-{args.model}-{args.dataset.split(':', 1)[0]}",
+        data=_data_spec(args),
+        model=ModelSpec(model=args.model, max_epochs=args.epochs, max_steps=args.max_steps,
+                        batch_size=getattr(args, "batch_size", None),
+                        optimizer=args.optimizer),
+        output=Outputs(out=args.out or
+                       f"runs/tune-{args.model}-{args.dataset.split(':', 1)[0]}"),
     )
     progress = Progress(TextColumn("[bold]tune {task.fields[model]}"), BarColumn(),
                         MofNCompleteColumn(), TextColumn("{task.fields[best]}"),
                         TimeElapsedColumn(), console=err)
     best = {"acc": -1.0}
 
-    def callback(result, done, total):
-        if result["val_accuracy"] > best["acc"]:
-            best.update(acc=result["val_accuracy"], text=(
-                f"best val {result['val_accuracy']:.3f} at lr {result['learning_rate']:.2e}, "
-                f"reg {result['reg']:.2e}"))
+    def callback(trial, done, total):
+        if trial["val_accuracy"] > best["acc"]:
+            best.update(acc=trial["val_accuracy"], text=(
+                f"best val {trial['val_accuracy']:.3f} at lr {trial['learning_rate']:.2e}, "
+                f"reg {trial['reg']:.2e}"))
         progress.update(task, completed=done, total=total, best=best.get("text", ""))
 
     def ranges(lr, reg, automatic):
@@ -507,22 +518,22 @@ def cmd_tune(args, out, err):
         task = progress.add_task("tune", total=None, model=args.model, best="")
         result = tune(config, lr_range, reg_range, args.trials, args.grid, args.jobs, callback,
                       on_ranges=ranges)
-    table = Table(title=f"{args.model} on {_short(args.dataset)}: {len(result['results'])} trials, "
+    table = Table(title=f"{args.model} on {_short(args.dataset)}: {len(result.trials)} trials, "
                         "best validation accuracy first")
     for col in ("learning rate", "reg", "val acc", "train acc", "epochs", "seconds"):
         table.add_column(col, justify="right")
-    for r in result["results"]:
+    for r in result.trials:
         failed = "error" in r
         table.add_row(f"{r['learning_rate']:.3e}", f"{r['reg']:.3e}",
                       "diverged" if failed else f"{r['val_accuracy']:.4f}",
                       "-" if failed else f"{r['train_accuracy']:.4f}", str(r["epochs"]),
                       f"{r['seconds']:.1f}")
     out.print(table)
-    b = result["best"]
+    b = result.best
     out.print(f"best: lr {b['learning_rate']:.3e}, reg {b['reg']:.3e}: validation "
-              f"{b['val_accuracy']:.4f}, test {result['test_accuracy']:.4f} "
-              f"({result['seconds']:.1f} s in all)")
-    out.print(f"saved {result['model_path']}, {result['report_path']}, {result['plot_path']}")
+              f"{b['val_accuracy']:.4f}, test {result.test_accuracy:.4f} "
+              f"({result.report['seconds']:.1f} s in all)")
+    out.print(f"saved {result.model_path}, {result.report_path}, {result.plot_path}")
     return 0
 
 
@@ -577,17 +588,17 @@ def cmd_evaluate(args, out, err):
 
     with err.status(f"loading {args.model} and its test split..."):
         result = evaluate(args.model, args.dataset)
-    if result["dataset_from_file"]:
-        err.print(f"evaluating on the test split of {result['dataset']}, as recorded in "
+    if result.dataset_from_file:
+        err.print(f"evaluating on the test split of {result.dataset}, as recorded in "
                   f"{args.model} (--dataset to choose another)", highlight=False)
-    table = Table(title=f"{args.model} on the test split of {_short(result['dataset'])}")
+    table = Table(title=f"{args.model} on the test split of {_short(result.dataset)}")
     for col in ("class", "precision", "recall", "f1", "support"):
         table.add_column(col, justify="left" if col == "class" else "right")
-    for row in result["per_class"]:
-        table.add_row(row["class"], f"{row['precision']:.3f}", f"{row['recall']:.3f}",
-                      f"{row['f1']:.3f}", str(row["support"]))
+    for row in result.per_class:
+        table.add_row(row.name, f"{row.precision:.3f}", f"{row.recall:.3f}", f"{row.f1:.3f}",
+                      str(row.support))
     out.print(table)
-    out.print(f"accuracy {result['accuracy']:.4f} on {result['n']} test images")
+    out.print(f"accuracy {result.accuracy:.4f} on {result.n} test images")
     return 0
 
 

@@ -29,55 +29,66 @@ from .estimators import MODELS
 from .io import atomic_write, load, load_metadata, save
 from .threads import fixed_count
 
-__all__ = ["TrainConfig", "train", "tune", "evaluate", "plot", "predict", "MODELS", "PLOTS"]
+__all__ = ["TrainConfig", "DataSpec", "ModelSpec", "Outputs", "Metrics", "TrainResult",
+           "TuneResult", "Evaluation", "ClassScores", "train", "tune", "evaluate", "plot",
+           "predict", "MODELS", "PLOTS"]
 
 PLOTS = ("loss_curve.png", "templates.png", "confusion.png", "misclassified.png")
 
 
-@dataclass
-class TrainConfig:
-    """Everything a training run depends on; ``None`` means the estimator's default."""
+@dataclass(frozen=True)
+class DataSpec:
+    """Which data a run uses, and how it is split and preprocessed."""
+
+    dataset: str = "digits"
+    seed: int = 0  # the split's (and the classifier's) seed
+    val_size: float | int = 0.1
+    test_size: float | int = 0.2
+    standardize: bool = False
+    dev_size: int | None = None  # a small stratified part of the training split
+    image_size: int | None = None
+    skip_bad: bool = False
+
+    def metadata(self):
+        """What a saved model records to load and split the same data again."""
+        return {"dataset": self.dataset, "seed": self.seed, "val_size": self.val_size,
+                "test_size": self.test_size, "image_size": self.image_size,
+                "skip_bad": self.skip_bad}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The classifier and its settings; ``None`` leaves a setting at the estimator's default.
+    ``batch_size`` is rows per minibatch, or ``"full"`` for full-batch descent."""
 
     model: str = "svm"
-    dataset: str = "digits"
     learning_rate: float | str | None = None
     reg: float | str | None = None
     max_epochs: int | None = None
-    batch_size: int | None | str = "default"  # None: full batch
+    batch_size: int | str | None = None
     optimizer: str | None = None
     solver: str | None = None
     momentum: float | None = None
     lr_decay: float | None = None
     early_stopping: bool = False
     loss_variant: str | None = None
-    seed: int = 0
-    val_size: float | int = 0.1
-    test_size: float | int = 0.2
-    standardize: bool = False
     patience: int | None = None  # early stopping's n_iter_no_change
     max_steps: int | None = None
-    dev_size: int | None = None
-    image_size: int | None = None
-    skip_bad: bool = False
-    plots: bool = True
-    scheduler: str | None = None  # train through Dask: "threads", "local:N" or an address
-    out: str | None = None
-    extra: dict = field(default_factory=dict)
 
-    def estimator(self):
-        """The classifier this configuration describes."""
+    def estimator(self, seed=0):
+        """The classifier these settings describe, seeded."""
         if self.model not in MODELS:
             raise InputError(f"model must be one of {sorted(MODELS)}; got {self.model!r}.")
         # The split hands over its training rows in random order: minibatches can be slices.
-        params = {"random_state": self.seed, "early_stopping": self.early_stopping,
+        params = {"random_state": seed, "early_stopping": self.early_stopping,
                   "shuffle": "blocks"}
         for name in ("learning_rate", "reg", "max_epochs", "max_steps", "optimizer", "solver",
                      "momentum", "lr_decay"):
             value = getattr(self, name)
             if value is not None:
                 params[name] = value
-        if self.batch_size != "default":
-            params["batch_size"] = self.batch_size
+        if self.batch_size is not None:
+            params["batch_size"] = None if self.batch_size == "full" else self.batch_size
         if self.patience is not None:
             params["n_iter_no_change"] = self.patience
         if self.loss_variant is not None:
@@ -88,11 +99,90 @@ class TrainConfig:
         clf._check_params()  # a bad setting fails now, not after the data has loaded
         return clf
 
+
+@dataclass(frozen=True)
+class Outputs:
+    """Where a run writes: the folder (by default ``runs/MODEL-DATASET``), and whether it
+    draws its pictures."""
+
+    out: str | None = None
+    plots: bool = True
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on: its data, its model, its outputs, and where it
+    computes (``scheduler``: train through Dask on "threads", "local:N" or an address)."""
+
+    data: DataSpec = field(default_factory=DataSpec)
+    model: ModelSpec = field(default_factory=ModelSpec)
+    output: Outputs = field(default_factory=Outputs)
+    scheduler: str | None = None
+
+    def estimator(self):
+        """The classifier this configuration describes."""
+        return self.model.estimator(self.data.seed)
+
     def out_dir(self):
-        if self.out:
-            return Path(self.out)
-        name = self.dataset.split(":", 1)[0]
-        return Path("runs") / f"{self.model}-{name}"
+        if self.output.out:
+            return Path(self.output.out)
+        name = self.data.dataset.split(":", 1)[0]
+        return Path("runs") / f"{self.model.model}-{name}"
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """What ``metrics.json`` holds about a training run."""
+
+    model: str
+    dataset: str
+    train_accuracy: float
+    val_accuracy: float
+    test_accuracy: float
+    fit_seconds: float
+    epochs: int
+    steps: int
+    interrupted: bool
+    n_train: int
+    n_val: int
+    n_test: int
+    learning_rate: float | None  # None for L-BFGS
+    reg: float
+    params: dict  # the classifier's parameters, as saved
+    history: dict  # per-epoch lists (``linclass.train.HISTORY_KEYS``)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What ``train`` did: its metrics, and the files it wrote. ``kept`` is the model that
+    was already there and was kept (an interrupted run then writes ``model.interrupted.npz``)."""
+
+    metrics: Metrics
+    model_path: Path
+    metrics_path: Path
+    plots: list
+    config: TrainConfig
+    kept: Path | None = None
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    """What ``tune`` did: its trials (dicts, as ``tune.json`` holds them, best first), the
+    best one's test accuracy, and the files it wrote."""
+
+    report: dict  # tune.json: model, dataset, seed, ranges, automatic values, trials...
+    test_accuracy: float
+    model_path: Path
+    report_path: Path
+    plot_path: Path
+
+    @property
+    def trials(self):
+        return self.report["results"]
+
+    @property
+    def best(self):
+        return self.report["best"]
 
 
 PREPARED = ("npy", "zarr")  # --dataset npy:PATH / zarr:PATH: a folder `linclass prepare` wrote
@@ -167,19 +257,18 @@ def _prepare(config, progress=None):
     X_train, X_val : float32 arrays
         The preprocessed training and validation parts.
     """
-    if _is_prepared(config.dataset):
+    data = config.data
+    if _is_prepared(data.dataset):
         return _prepare_on_disk(config)
-    metadata = {"dataset": config.dataset, "seed": config.seed, "val_size": config.val_size,
-                "test_size": config.test_size, "image_size": config.image_size,
-                "skip_bad": config.skip_bad}
+    metadata = data.metadata()
     ds, sp = _split(metadata, progress)
-    if config.dev_size:  # a small stratified part of the training split, for quick checks
+    if data.dev_size:  # a small stratified part of the training split, for quick checks
         sp = sp._replace(**dict(zip(("X_train", "y_train"), dev_subset(
-            sp.X_train, sp.y_train, config.dev_size, config.seed))))
+            sp.X_train, sp.y_train, data.dev_size, data.seed))))
     metadata.update(image_shape=list(ds.image_shape), class_names=list(ds.class_names),
                     pixel_max=int(ds.pixel_max))
     del ds  # the split holds its own arrays: the loaded set can go before float32 is made
-    pre = MeanImage(standardize=config.standardize)
+    pre = MeanImage(standardize=data.standardize)
     X_train = pre.fit_transform(sp.X_train)
     # From here on only the float32 copy is needed: let the uint8 training pixels go before
     # training starts.
@@ -245,21 +334,23 @@ def _dask(scheduler):
 def _prepare_on_disk(config):
     """``_prepare`` for a prepared folder: its parts stay on disk (already split and
     preprocessed when `linclass prepare` wrote them), and the classifier streams them."""
-    if config.dev_size or config.standardize or config.image_size or config.early_stopping:
+    data = config.data
+    if data.dev_size or data.standardize or data.image_size or config.model.early_stopping:
         raise InputError("--dev, --standardize, --image-size and --early-stopping do not apply "
                          "to a prepared data set: its split and preprocessing were fixed by "
                          "`linclass prepare` (give them there).")
-    data = _open_prepared(config.dataset)
-    m = data.meta
-    metadata = {"dataset": config.dataset, "seed": m["seed"], "val_size": m["val_size"],
+    prepared = _open_prepared(data.dataset)
+    m = prepared.meta
+    metadata = {"dataset": data.dataset, "seed": m["seed"], "val_size": m["val_size"],
                 "test_size": m["test_size"], "image_shape": m["image_shape"],
                 "class_names": m["class_names"], "pixel_max": m["pixel_max"],
                 "prepared_from": m["source"], "repeat": m["repeat"]}
     from .data import Split
 
-    sp = Split(None, data.y_train, None, data.y_val, _Unprocessed(data.X_test, data.pre),
-               data.y_test)
-    return (metadata, sp, class_labels(m["class_names"]), data.pre, data.X_train, data.X_val)
+    sp = Split(None, prepared.y_train, None, prepared.y_val,
+               _Unprocessed(prepared.X_test, prepared.pre), prepared.y_test)
+    return (metadata, sp, class_labels(m["class_names"]), prepared.pre, prepared.X_train,
+            prepared.X_val)
 
 
 def train(config, callback=None, on_stage=None):
@@ -278,9 +369,8 @@ def train(config, callback=None, on_stage=None):
 
     Returns
     -------
-    dict
-        The metrics written to ``metrics.json``, plus ``model_path``, ``metrics_path`` and
-        ``plots`` (the PNG files written).
+    TrainResult
+        The metrics written to ``metrics.json`` (``Metrics``), and the paths written.
     """
     stage = on_stage or (lambda name, counts=None: None)
     clf = config.estimator()
@@ -309,9 +399,9 @@ def train(config, callback=None, on_stage=None):
     del X_train  # the float32 training matrix is not needed past here
     stage("test")
     test_pred = _predict_test(model, sp.X_test)
-    metrics = {
-        "model": config.model,
-        "dataset": config.dataset,
+    metrics = Metrics(**{
+        "model": config.model.model,
+        "dataset": config.data.dataset,
         "train_accuracy": train_accuracy,
         "val_accuracy": float(clf.score(X_val, names[sp.y_val])),
         "test_accuracy": float(np.mean(test_pred == names[sp.y_test])),
@@ -326,7 +416,7 @@ def train(config, callback=None, on_stage=None):
         "reg": clf.reg_,
         "params": clf._json_params(),
         "history": clf.history_,
-    }
+    })
     model_path, metrics_path = out / "model.npz", out / "metrics.json"
     kept = None
     if interrupted and model_path.exists():  # never replace a model with one cut short
@@ -334,15 +424,14 @@ def train(config, callback=None, on_stage=None):
         model_path, metrics_path = out / "model.interrupted.npz", out / "metrics.interrupted.json"
     stage("save")
     save(model, model_path, metadata=metadata)
-    text = json.dumps(metrics, indent=2)
+    text = json.dumps(asdict(metrics), indent=2)
     atomic_write(metrics_path, lambda f: f.write(text.encode()))
     plots = []
-    if config.plots and kept is None:
+    if config.output.plots and kept is None:
         stage("draw")
         plots = _draw(out, model, metadata, sp.X_test, names[sp.y_test], test_pred)
-    return {**metrics, "model_path": str(model_path), "metrics_path": str(metrics_path),
-            "kept": None if kept is None else str(kept),
-            "plots": [str(p) for p in plots], "config": asdict(config)}
+    return TrainResult(metrics, model_path, metrics_path, [Path(p) for p in plots], config,
+                       kept)
 
 
 def check_out_dir(out):
@@ -387,15 +476,14 @@ def tune(config, lr_range=None, reg_range=None, trials=16, grid=False, n_jobs=No
 
     Returns
     -------
-    dict
-        ``results`` (the trials, best first), ``best`` (the best trial), ``test_accuracy`` of
-        the best model, and the paths written: ``model_path``, ``report_path`` (tune.json),
-        ``plot_path`` (tune.png).
+    TuneResult
+        The report written to ``tune.json`` (the trials, best first), the test accuracy of
+        the best model, and the paths written (``model.npz``, ``tune.json``, ``tune.png``).
     """
     from . import plots
     from .hyperparams import search, search_ranges
 
-    if _is_prepared(config.dataset):
+    if _is_prepared(config.data.dataset):
         raise InputError("tune does not take a prepared (on-disk) data set yet: tune on the "
                          "data set itself (or a --dev part of it), then train on the prepared "
                          "one with the --lr and --reg it found.")
@@ -404,13 +492,15 @@ def tune(config, lr_range=None, reg_range=None, trials=16, grid=False, n_jobs=No
     out = check_out_dir(config.out_dir())
     metadata, sp, names, pre, X_train, X_val = _prepare(config)
     out.mkdir(parents=True, exist_ok=True)
-    lr_range, reg_range, automatic = search_ranges(config.model, X_train, names[sp.y_train],
-                                                   params, lr_range, reg_range)
+    lr_range, reg_range, automatic = search_ranges(config.model.model, X_train,
+                                                   names[sp.y_train], params, lr_range,
+                                                   reg_range)
     if on_ranges is not None:
         on_ranges(lr_range, reg_range, automatic)
     t0 = time.perf_counter()
-    results, best = search(config.model, X_train, names[sp.y_train], X_val, names[sp.y_val],
-                           lr_range, reg_range, trials, grid, config.seed, n_jobs, params,
+    results, best = search(config.model.model, X_train, names[sp.y_train], X_val,
+                           names[sp.y_val], lr_range, reg_range, trials, grid, config.data.seed,
+                           n_jobs, params,
                            callback, workdir=out)
     seconds = time.perf_counter() - t0
     del X_train
@@ -418,7 +508,8 @@ def tune(config, lr_range=None, reg_range=None, trials=16, grid=False, n_jobs=No
     test_accuracy = float(model.score(sp.X_test, names[sp.y_test]))
     model_path = out / "model.npz"
     save(model, model_path, metadata=metadata)
-    report = {"model": config.model, "dataset": config.dataset, "seed": config.seed,
+    report = {"model": config.model.model, "dataset": config.data.dataset,
+              "seed": config.data.seed,
               "lr_range": list(lr_range), "reg_range": list(reg_range), "grid": grid,
               "automatic": None if automatic is None else {"learning_rate": automatic[0],
                                                            "reg": automatic[1]},
@@ -429,9 +520,31 @@ def tune(config, lr_range=None, reg_range=None, trials=16, grid=False, n_jobs=No
     text = json.dumps(report, indent=2)
     atomic_write(report_path, lambda f: f.write(text.encode()))
     plot_path = plots.tune_results(results, out / "tune.png",
-                                   title=f"{config.model} on {config.dataset}")
-    return {**report, "model_path": str(model_path), "report_path": str(report_path),
-            "plot_path": str(plot_path)}
+                                   title=f"{config.model.model} on {config.data.dataset}")
+    return TuneResult(report, test_accuracy, model_path, report_path, Path(plot_path))
+
+
+@dataclass(frozen=True)
+class ClassScores:
+    """One class's scores on a test split."""
+
+    name: str
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A saved model on a test split: ``dataset_from_file`` says the data set is the one the
+    model's file recorded (not one given)."""
+
+    dataset: str
+    dataset_from_file: bool
+    n: int
+    accuracy: float
+    per_class: list  # of ClassScores
 
 
 def _draw(out, model, meta, X_test=None, y_test=None, test_pred=None):
@@ -522,18 +635,17 @@ def evaluate(model_path, dataset=None):
 
     Returns
     -------
-    dict with ``accuracy``, ``n``, ``dataset`` and ``per_class`` (a list of dicts).
+    Evaluation
     """
     model, meta = _saved(model_path, dataset)
     X_test, y_true = _test_split(meta, model_path, model.classes_)
     y_pred = _predict_test(model, X_test)
     classes = model.classes_
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0)
-    per_class = [{"class": str(c), "precision": float(pi), "recall": float(ri), "f1": float(fi),
-                  "support": int(si)} for c, pi, ri, fi, si in zip(classes, p, r, f, s)]
-    return {"dataset": meta["dataset"], "dataset_from_file": not dataset,
-            "n": int(len(y_true)),
-            "accuracy": float(np.mean(y_pred == y_true)), "per_class": per_class}
+    per_class = [ClassScores(str(c), float(pi), float(ri), float(fi), int(si))
+                 for c, pi, ri, fi, si in zip(classes, p, r, f, s)]
+    return Evaluation(meta["dataset"], not dataset, int(len(y_true)),
+                      float(np.mean(y_pred == y_true)), per_class)
 
 
 def plot(model_path, out=None, dataset=None):
