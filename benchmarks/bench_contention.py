@@ -126,7 +126,7 @@ def main(argv=None):
                 "thread, and the full-batch gradient's blocks on 1 or one worker per core, "
                 "whichever its steps time faster (`linclass.threads`); its weights are the "
                 "same bits whatever it picks.")
-    publish("contention", "A busy machine: BLAS threads per step", preamble, header, rows,
+    publish("contention", "A busy machine: threads while training", preamble, header, rows,
             write=not (args.no_write or args.quick))
 
 
