@@ -291,3 +291,21 @@ def test_a_folder_says_how_many_images_it_has_decoded(tmp_path):
     assert r.returncode == 0, r.stderr
     load = [line for line in r.stderr.splitlines() if line.startswith("load")]
     assert load and "2,200 images" in load[-1], r.stderr
+
+
+def test_the_default_softmax_does_not_underfit_mnist(tmp_path):
+    """Issue 12, point 13: with the Softmax's automatic penalty at 1e-4 * mean||x||^2 the
+    MNIST test set's held-out part scored 0.890 (LogisticRegression: 0.905); at 1e-5 it
+    scores 0.90."""
+    from conftest import SHARED_DATA
+
+    mnist = os.path.join(SHARED_DATA, "mnist")
+    if not os.path.exists(os.path.join(mnist, "t10k-images-idx3-ubyte.gz")):
+        pytest.skip(f"the MNIST test set is not in {mnist}")
+    r = run("train", "--model", "softmax", "--dataset", f"mnist:{mnist}", "--quiet",
+            "--no-plots", "--out", str(tmp_path / "o"))
+    assert r.returncode == 0, r.stderr
+    import json
+
+    m = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert m["train_accuracy"] > 0.94 and m["test_accuracy"] >= 0.895, m
