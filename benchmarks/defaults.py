@@ -76,8 +76,8 @@ def main(argv=None):
     preamble = (f"Machine: {machine()}. `linclass train --dataset D --model M --reg R` with every "
                 "other setting automatic (SGD, minibatches of 200, the automatic step, up to 100 "
                 "epochs with the loss's stall test), seed 0; *factor* is R over the automatic "
-                "penalty (bold: the default; the Softmax's was 10x larger before this table chose it).
-digits: 1,258 / 180 / 359 rows; MNIST: the 10,000 "
+                "penalty (bold: the default; the Softmax's was 10x larger before this table "
+                "chose it). digits: 1,258 / 180 / 359 rows; MNIST: the 10,000 "
                 "test images split 7,000 / 1,000 / 2,000; CIFAR-10: 49,000 / 1,000 / 10,000.")
     publish("defaults", "The automatic penalty on three data sets", preamble,
             ["data", "model", "factor", "reg", "train", "validation", "test", "epochs"], rows,

@@ -162,7 +162,6 @@ class Chooser:
         self.most = 1 if self.fixed or held else (most or cores())
         self._keys = {}
         self._open = None  # (key, state, count, start, seconds) of the step timed now
-        self._next_count = 1
         self.choices = {}
 
     @property
