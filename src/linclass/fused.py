@@ -1,0 +1,175 @@
+"""The fused loss + gradient kernel: each row of X read once, while it is in cache.
+
+The numpy objective (``linclass.objective``) calls the BLAS twice per block of rows: the scores
+``S = X W^T + b``, then, after the loss's ``dS``, ``dW = dS^T X``. With 10 classes both are
+skinny products that OpenBLAS runs far below its peak. This kernel, compiled by numba, takes
+one row at a time: its C scores (dot products with the rows of W), its loss and its
+coefficients ``dS_i``, and at once its share ``dS_i[c] * x_i`` of each row of dW, while ``x_i``
+is still in cache. For the Weston-Watkins hinge only the violated classes and the true class
+get a share.
+
+Rows are split into at most ``MAX_CHUNKS`` chunks whose size depends on the number of rows
+alone; each chunk sums its rows in order into a dW of its own, on whichever thread numba gives
+it, and the chunks' sums are added in chunk order. So the result is the same bits for any
+number of threads, like the numpy path's blocks (``linclass.threads``).
+
+Handled: dense, C-contiguous float32 or float64 X; the Weston-Watkins hinge (not squared) and
+the softmax cross-entropy; sample weights; a bias or none. ``supports`` says whether a case is
+handled; anything else (sparse X, other hinges) stays on the numpy path, the reference. Without
+numba (``pip install 'linclass[fast]'``) ``available()`` is False.
+
+This is the first part of issue 13: the kernel and its tests against the reference. It is not
+yet what ``fit`` uses: that waits for its benchmark (``benchmarks/bench_losses.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["available", "supports", "loss_and_gradient", "MAX_CHUNKS"]
+
+MAX_CHUNKS = 64  # a chunk's dW is C x D: 64 of them for CIFAR-10 in float32 take 7.9 MB
+_MIN_CHUNK = 256
+
+_kernels = None
+
+
+def available():
+    """Whether numba can be imported (the kernel then compiles on first use, cached on disk)."""
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def supports(X, loss):
+    """Whether the kernel handles this X and loss (else: the numpy path)."""
+    from .losses import Hinge, SoftmaxCrossEntropy
+
+    if not (isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype in (np.float32, np.float64)
+            and X.flags.c_contiguous):
+        return False
+    if isinstance(loss, SoftmaxCrossEntropy):
+        return True
+    return isinstance(loss, Hinge) and loss.variant == "weston_watkins" and not loss.squared
+
+
+def _chunk_rows(n):
+    return max(_MIN_CHUNK, -(-n // MAX_CHUNKS))
+
+
+def _compile():
+    import numba
+    from numba import njit, prange
+
+    @njit(cache=True, fastmath=True, nogil=True)
+    def rows_kernel(X, y, w, W, b, margin, softmax, start, stop, dW, db):
+        C, D = W.shape
+        zero = W[0, 0] * 0
+        s = np.empty(C, dtype=W.dtype)
+        coef = np.empty(C, dtype=W.dtype)
+        loss = 0.0
+        correct = 0
+        for i in range(start, stop):
+            x = X[i]
+            for c in range(C):
+                acc = zero
+                for d in range(D):
+                    acc += W[c, d] * x[d]
+                s[c] = acc + b[c]
+            yi = y[i]
+            best = 0
+            for c in range(1, C):
+                if s[c] > s[best]:
+                    best = c
+            if best == yi:
+                correct += 1
+            wi = w[i]
+            if wi == 0:
+                continue
+            if softmax:
+                top = s[best]
+                total = zero
+                for c in range(C):
+                    coef[c] = np.exp(s[c] - top)
+                    total += coef[c]
+                loss += wi * (np.log(total) - (s[yi] - top))
+                for c in range(C):
+                    coef[c] = wi * coef[c] / total
+                coef[yi] -= wi
+            else:
+                li = zero
+                violated = 0
+                for c in range(C):
+                    coef[c] = zero
+                    if c != yi:
+                        m = s[c] - s[yi] + margin
+                        if m > 0:
+                            li += m
+                            coef[c] = wi
+                            violated += 1
+                coef[yi] = -violated * wi
+                loss += wi * li
+            for c in range(C):
+                g = coef[c]
+                if g != 0:
+                    row = dW[c]
+                    for d in range(D):
+                        row[d] += g * x[d]
+                    db[c] += g
+        return loss, correct
+
+    @njit(cache=True, parallel=True, nogil=True)
+    def all_rows(X, y, w, W, b, margin, softmax, chunk):
+        n = X.shape[0]
+        C, D = W.shape
+        k = (n + chunk - 1) // chunk
+        dWs = np.zeros((k, C, D), dtype=W.dtype)
+        dbs = np.zeros((k, C), dtype=W.dtype)
+        losses = np.zeros(k)
+        corrects = np.zeros(k, dtype=np.int64)
+        for j in prange(k):
+            losses[j], corrects[j] = rows_kernel(X, y, w, W, b, margin, softmax, j * chunk,
+                                                 min(n, (j + 1) * chunk), dWs[j], dbs[j])
+        dW = dWs[0].copy()
+        db = dbs[0].copy()
+        loss = losses[0]
+        correct = corrects[0]
+        for j in range(1, k):  # in chunk order: the same sum for any number of threads
+            dW += dWs[j]
+            db += dbs[j]
+            loss += losses[j]
+            correct += corrects[j]
+        return loss, dW, db, correct
+
+    return numba, all_rows
+
+
+def loss_and_gradient(W, b, X, y, loss_fn, reg=0.0, sample_weight=None):
+    """``(loss, dW, db, n_correct)`` as ``linclass.objective.loss_and_gradient`` gives them,
+    computed by the fused kernel (``supports(X, loss_fn)`` must hold)."""
+    global _kernels
+    from .losses import SoftmaxCrossEntropy
+    from .objective import with_penalty
+
+    if not supports(X, loss_fn):
+        raise ValueError("the fused kernel takes a C-contiguous float32/float64 X and the "
+                         "Weston-Watkins hinge or the softmax; use linclass.objective.")
+    if _kernels is None:
+        _kernels = _compile()
+    dtype = X.dtype
+    n = X.shape[0]
+    w = np.ones(n, dtype) if sample_weight is None else np.ascontiguousarray(sample_weight,
+                                                                             dtype=dtype)
+    total = float(n if sample_weight is None else np.sum(sample_weight, dtype=np.float64))
+    Wc = np.ascontiguousarray(W, dtype=dtype)
+    bc = np.zeros(W.shape[0], dtype) if b is None else np.ascontiguousarray(b, dtype=dtype)
+    softmax = isinstance(loss_fn, SoftmaxCrossEntropy)
+    margin = dtype.type(0 if softmax else loss_fn.margin)
+    data_loss, dW, db, correct = _kernels[1](X, np.ascontiguousarray(y, dtype=np.int64), w, Wc,
+                                             bc, margin, softmax, _chunk_rows(n))
+    scale = dtype.type(1.0 / total)
+    dW *= scale
+    db *= scale
+    return with_penalty(W, (data_loss / total, dW, None if b is None else db, int(correct)), reg)
