@@ -107,6 +107,27 @@ def _full_batch(X, y, W, reg, repeats):
         rows.append((f"{kind}: {name} {N:,} rows, `{fast.__name__}` (blocked: the training "
                      "path)", _ms(t_fast), f"{ratio:.1f}x the floor (goal 2x: "
                                            f"{'met' if ratio <= 2 else 'not met'})"))
+    rows += _fused(X, y, W, reg, repeats, floor, kind)
+    return rows
+
+
+def _fused(X, y, W, reg, repeats, floor, kind):
+    """Rows for the fused kernel (``linclass.fused``, numba), where numba is installed."""
+    from linclass import fused
+    from linclass.losses import Hinge, SoftmaxCrossEntropy
+
+    if not fused.available():
+        return [(f"{kind}: fused kernel", "n/a", "numba is not installed")]
+    import numba
+
+    rows = []
+    for name, loss in (("SVM", Hinge()), ("Softmax", SoftmaxCrossEntropy())):
+        fused.loss_and_gradient(W, None, X, y, loss, reg)  # compiled (or read from the cache)
+        t = median_time(lambda: fused.loss_and_gradient(W, None, X, y, loss, reg), repeats)
+        ratio = t / floor
+        rows.append((f"{kind}: {name} {X.shape[0]:,} rows, fused kernel "
+                     f"(`linclass.fused`, {numba.get_num_threads()} threads)", _ms(t),
+                     f"{ratio:.1f}x the floor (goal 2x: {'met' if ratio <= 2 else 'not met'})"))
     return rows
 
 
