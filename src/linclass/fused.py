@@ -71,7 +71,7 @@ def _compile():
         """One row's loss (weighted) from its scores ``s``, its coefficients ``dS_i`` into
         ``coef``, and whether its top score is the true class."""
         C = s.shape[0]
-        zero = s[0] * 0
+        zero = s[0] - s[0]  # of s's dtype (s[0] * 0 would be float64)
         best = 0
         for c in range(1, C):
             if s[c] > s[best]:
@@ -108,7 +108,7 @@ def _compile():
         """Rows ``start:stop`` four at a time: each row of W is read once for four rows'
         scores, and each row of dW written once for their four shares."""
         C, D = W.shape
-        zero = W[0, 0] * 0
+        zero = W[0, 0] - W[0, 0]  # of W's dtype (W[0, 0] * 0 would be float64)
         S = np.empty((4, C), dtype=W.dtype)
         G = np.empty((4, C), dtype=W.dtype)
         loss = 0.0
