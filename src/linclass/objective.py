@@ -9,6 +9,8 @@ cache, and S never exists for the whole data set at once.
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 
 from .errors import InputError
@@ -135,8 +137,13 @@ class BlockSum:
             for block in blocks:
                 self.add(*block)
             return
-        for part in _pool(workers).map(lambda block: self.part(*block), blocks):
-            self.merge(part)
+        pool, running = _pool(workers), deque()
+        for block in blocks:  # at most 2 blocks a worker in flight (a sparse block is a copy)
+            running.append(pool.submit(self.part, *block))
+            if len(running) >= 2 * workers:
+                self.merge(running.popleft().result())
+        while running:
+            self.merge(running.popleft().result())
 
     def part(self, Xb, yb, wb=None):
         """One block's terms ``(n_correct, weighted loss, dW_b, db_b)``, from the block alone
