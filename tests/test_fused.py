@@ -100,3 +100,22 @@ def test_what_it_does_not_take_stays_on_the_numpy_path():
     with pytest.raises(ValueError, match="use linclass.objective"):
         fused.loss_and_gradient(np.zeros((2, 3), np.float32), None, X, np.zeros(4, int),
                                 Hinge(squared=True))
+
+
+@pytest.mark.parametrize("bad", ["label", "shape", "weights", "bias", "empty"])
+def test_bad_shapes_and_labels_are_refused_before_the_kernel_runs(bad):
+    rng = np.random.default_rng(9)
+    X, y, W, b, w = _problem(rng, 50, 8, 3, np.float32, True)
+    if bad == "label":
+        y[7] = 3  # one past the last class: the kernel would read past W
+    elif bad == "shape":
+        W = W[:, :5]
+    elif bad == "weights":
+        w = w[:10]
+    elif bad == "bias":
+        b = b[:2]
+    else:
+        X, y, w = X[:0], y[:0], w[:0]
+    with pytest.raises(ValueError, match="labels must be|shapes do not fit"):
+        fused.loss_and_gradient(W, b, X, y, Hinge(), 0.0, w)
+

@@ -3,7 +3,7 @@
 The numpy objective (``linclass.objective``) calls the BLAS twice per block of rows: the scores
 ``S = X W^T + b``, then, after the loss's ``dS``, ``dW = dS^T X``. With 10 classes both are
 skinny products that OpenBLAS runs far below its peak. This kernel, compiled by numba, takes
-one row at a time: its C scores (dot products with the rows of W), its loss and its
+the rows in turn: each row's C scores (dot products with the rows of W), its loss and its
 coefficients ``dS_i``, and at once its share ``dS_i[c] * x_i`` of each row of dW, while ``x_i``
 is still in cache. For the Weston-Watkins hinge only the violated classes and the true class
 get a share.
@@ -21,8 +21,9 @@ the softmax cross-entropy; sample weights; a bias or none. ``supports`` says whe
 handled; anything else (sparse X, other hinges) stays on the numpy path, the reference. Without
 numba (``pip install 'linclass[fast]'``) ``available()`` is False.
 
-This is the first part of issue 13: the kernel and its tests against the reference. It is not
-yet what ``fit`` uses: that waits for its benchmark (``benchmarks/bench_losses.py``).
+This is the first part of issue 13: the kernel, its tests against the reference and its
+benchmark (``benchmarks/bench_losses.py``). It is not yet what ``fit`` uses. The shapes and
+labels are checked before the kernel runs, which does no bounds checks of its own.
 """
 
 from __future__ import annotations
@@ -199,16 +200,26 @@ def loss_and_gradient(W, b, X, y, loss_fn, reg=0.0, sample_weight=None):
     """``(loss, dW, db, n_correct)`` as ``linclass.objective.loss_and_gradient`` gives them,
     computed by the fused kernel (``supports(X, loss_fn)`` must hold)."""
     global _kernels
+    from .errors import InputError
     from .losses import SoftmaxCrossEntropy
     from .objective import with_penalty
 
     if not supports(X, loss_fn):
-        raise ValueError("the fused kernel takes a C-contiguous float32/float64 X and the "
+        raise InputError("the fused kernel takes a C-contiguous float32/float64 X and the "
                          "Weston-Watkins hinge or the softmax; use linclass.objective.")
+    n, C = X.shape[0], W.shape[0]
+    y = np.ascontiguousarray(y, dtype=np.int64)
+    if W.ndim != 2 or W.shape[1] != X.shape[1] or y.shape != (n,) or n == 0 or (
+            b is not None and np.shape(b) != (C,)) or (
+            sample_weight is not None and np.shape(sample_weight) != (n,)):
+        raise InputError(f"shapes do not fit: X {X.shape}, W {np.shape(W)}, b "
+                         f"{None if b is None else np.shape(b)}, y {y.shape}, sample_weight "
+                         f"{None if sample_weight is None else np.shape(sample_weight)}.")
+    if y.min() < 0 or y.max() >= C:
+        raise InputError(f"labels must be class indices in 0..{C - 1}; got {y.min()}..{y.max()}.")
     if _kernels is None:
         _kernels = _compile()
     dtype = X.dtype
-    n = X.shape[0]
     w = np.ones(n, dtype) if sample_weight is None else np.ascontiguousarray(sample_weight,
                                                                              dtype=dtype)
     total = float(n if sample_weight is None else np.sum(sample_weight, dtype=np.float64))
@@ -216,8 +227,7 @@ def loss_and_gradient(W, b, X, y, loss_fn, reg=0.0, sample_weight=None):
     bc = np.zeros(W.shape[0], dtype) if b is None else np.ascontiguousarray(b, dtype=dtype)
     softmax = isinstance(loss_fn, SoftmaxCrossEntropy)
     margin = dtype.type(0 if softmax else loss_fn.margin)
-    data_loss, dW, db, correct = _kernels[1](X, np.ascontiguousarray(y, dtype=np.int64), w, Wc,
-                                             bc, margin, softmax, _chunk_rows(n))
+    data_loss, dW, db, correct = _kernels[1](X, y, w, Wc, bc, margin, softmax, _chunk_rows(n))
     scale = dtype.type(1.0 / total)
     dW *= scale
     db *= scale
