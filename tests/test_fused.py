@@ -11,7 +11,10 @@ from linclass import fused  # noqa: E402
 from linclass.losses import Hinge, SoftmaxCrossEntropy  # noqa: E402
 from linclass.objective import loss_and_gradient  # noqa: E402
 
-LOSSES = [Hinge(), Hinge(margin=0.5), SoftmaxCrossEntropy()]
+LOSSES = [Hinge(), Hinge(margin=0.5), Hinge(squared=True), Hinge(variant="crammer_singer"),
+          Hinge(variant="crammer_singer", squared=True), SoftmaxCrossEntropy()]
+NAMES = ["hinge", "hinge-margin-0.5", "hinge-squared", "crammer-singer",
+         "crammer-singer-squared", "softmax"]
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
 
 
@@ -39,7 +42,7 @@ def _close(got, ref, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("loss", LOSSES, ids=["hinge", "hinge-margin-0.5", "softmax"])
+@pytest.mark.parametrize("loss", LOSSES, ids=NAMES)
 @pytest.mark.parametrize("n,d,c", [(1, 1, 2), (1, 7, 3), (5, 13, 10), (300, 65, 10),
                                    (1000, 257, 4), (2100, 33, 2)])
 @pytest.mark.parametrize("weighted", [False, True])
@@ -52,7 +55,7 @@ def test_the_kernel_equals_the_reference(dtype, loss, n, d, c, weighted):
     _close(got, ref, dtype)
 
 
-@pytest.mark.parametrize("loss", LOSSES[::2], ids=["hinge", "softmax"])
+@pytest.mark.parametrize("loss", LOSSES[::3], ids=NAMES[::3])
 def test_without_a_bias(loss):
     rng = np.random.default_rng(3)
     X, y, W, _, _ = _problem(rng, 400, 50, 5, np.float64, False, bias=False)
@@ -91,15 +94,14 @@ def test_what_it_does_not_take_stays_on_the_numpy_path():
     import scipy.sparse as sp
 
     X = np.ones((4, 3), np.float32)
-    assert fused.supports(X, Hinge()) and fused.supports(X, SoftmaxCrossEntropy())
-    assert not fused.supports(X, Hinge(variant="crammer_singer"))
-    assert not fused.supports(X, Hinge(squared=True))
+    assert all(fused.supports(X, loss) for loss in LOSSES)
     assert not fused.supports(np.asfortranarray(np.ones((4, 3))), Hinge())
+    assert not fused.supports(X, lambda S, y, sample_weight=None: (0.0, S))  # any other loss
     assert not fused.supports(X.astype(np.float16), Hinge())
     assert not fused.supports(sp.csr_matrix(X), Hinge())
     with pytest.raises(ValueError, match="use linclass.objective"):
-        fused.loss_and_gradient(np.zeros((2, 3), np.float32), None, X, np.zeros(4, int),
-                                Hinge(squared=True))
+        fused.loss_and_gradient(np.zeros((2, 3), np.float32), None, X.astype(np.float16),
+                                np.zeros(4, int), Hinge())
 
 
 @pytest.mark.parametrize("bad", ["label", "shape", "weights", "bias", "empty"])

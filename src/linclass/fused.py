@@ -5,8 +5,7 @@ The numpy objective (``linclass.objective``) calls the BLAS twice per block of r
 skinny products that OpenBLAS runs far below its peak. This kernel, compiled by numba, takes
 the rows in turn: each row's C scores (dot products with the rows of W), its loss and its
 coefficients ``dS_i``, and at once its share ``dS_i[c] * x_i`` of each row of dW, while ``x_i``
-is still in cache. For the Weston-Watkins hinge only the violated classes and the true class
-get a share.
+is still in cache. For a hinge only the violated classes and the true class get a share.
 
 Rows are split into at most ``MAX_CHUNKS`` chunks whose size depends on the number of rows
 alone; each chunk sums its rows in order into a dW of its own, on whichever thread numba gives
@@ -16,9 +15,10 @@ number of threads, like the numpy path's blocks (``linclass.threads``).
 Rows go four at a time: each row of W is read once for four rows' scores, and each row of dW
 updated once with their four shares.
 
-Handled: dense, C-contiguous float32 or float64 X; the Weston-Watkins hinge (not squared) and
-the softmax cross-entropy; sample weights; a bias or none. ``supports`` says whether a case is
-handled; anything else (sparse X, other hinges) stays on the numpy path, the reference. Without
+Handled: dense, C-contiguous float32 or float64 X; the Weston-Watkins and Crammer-Singer
+hinges, plain or squared, and the softmax cross-entropy; sample weights; a bias or none.
+``supports`` says whether a case is handled; anything else (sparse X, other layouts and dtypes)
+stays on the numpy path, the reference. Without
 numba (``pip install 'linclass[fast]'``) ``available()`` is False.
 
 This is the first part of issue 13: the kernel, its tests against the reference and its
@@ -54,9 +54,7 @@ def supports(X, loss):
     if not (isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype in (np.float32, np.float64)
             and X.flags.c_contiguous):
         return False
-    if isinstance(loss, SoftmaxCrossEntropy):
-        return True
-    return isinstance(loss, Hinge) and loss.variant == "weston_watkins" and not loss.squared
+    return isinstance(loss, (Hinge, SoftmaxCrossEntropy))
 
 
 def _chunk_rows(n):
@@ -68,7 +66,7 @@ def _compile():
     from numba import njit, prange
 
     @njit(cache=True, fastmath=True, nogil=True, inline="always")
-    def terms(s, yi, wi, margin, softmax, coef):
+    def terms(s, yi, wi, margin, softmax, crammer, squared, coef):
         """One row's loss (weighted) from its scores ``s``, its coefficients ``dS_i`` into
         ``coef``, and whether its top score is the true class."""
         C = s.shape[0]
@@ -91,21 +89,36 @@ def _compile():
                 coef[c] = wi * coef[c] / total
             coef[yi] -= wi
             return wi * (np.log(total) - (s[yi] - top)), best == yi
-        li = zero
-        violated = 0
         for c in range(C):
             coef[c] = zero
+        if crammer:  # the worst wrong class only (ties: the first; the true class's d is 0)
+            worst = 0
+            top = zero
+            for c in range(C):
+                m = zero if c == yi else s[c] - s[yi] + margin
+                if c == 0 or m > top:
+                    worst, top = c, m
+            if top <= 0:
+                return 0.0, best == yi
+            g = 2 * top if squared else top - top + 1
+            coef[worst] += wi * g
+            coef[yi] -= wi * g
+            return wi * (top * top if squared else top), best == yi
+        li = zero
+        total = zero
+        for c in range(C):
             if c != yi:
                 m = s[c] - s[yi] + margin
                 if m > 0:
-                    li += m
-                    coef[c] = wi
-                    violated += 1
-        coef[yi] = -violated * wi
+                    g = 2 * m if squared else m - m + 1
+                    li += m * m if squared else m
+                    coef[c] = wi * g
+                    total += coef[c]
+        coef[yi] = -total
         return wi * li, best == yi
 
     @njit(cache=True, fastmath=True, nogil=True)
-    def rows_kernel(X, y, w, W, b, margin, softmax, start, stop, dW, db):
+    def rows_kernel(X, y, w, W, b, margin, softmax, crammer, squared, start, stop, dW, db):
         """Rows ``start:stop`` four at a time: each row of W is read once for four rows'
         scores, and each row of dW written once for their four shares."""
         C, D = W.shape
@@ -145,7 +158,8 @@ def _compile():
                             acc += Wc[d] * x[d]
                         S[k, c] = acc + b[c]
             for k in range(r):
-                li, ok = terms(S[k], y[i + k], w[i + k], margin, softmax, G[k])
+                li, ok = terms(S[k], y[i + k], w[i + k], margin, softmax, crammer, squared,
+                               G[k])
                 loss += li
                 if ok:
                     correct += 1
@@ -171,7 +185,7 @@ def _compile():
         return loss, correct
 
     @njit(cache=True, parallel=True, nogil=True)
-    def all_rows(X, y, w, W, b, margin, softmax, chunk):
+    def all_rows(X, y, w, W, b, margin, softmax, crammer, squared, chunk):
         n = X.shape[0]
         C, D = W.shape
         k = (n + chunk - 1) // chunk
@@ -180,8 +194,9 @@ def _compile():
         losses = np.zeros(k)
         corrects = np.zeros(k, dtype=np.int64)
         for j in prange(k):
-            losses[j], corrects[j] = rows_kernel(X, y, w, W, b, margin, softmax, j * chunk,
-                                                 min(n, (j + 1) * chunk), dWs[j], dbs[j])
+            losses[j], corrects[j] = rows_kernel(X, y, w, W, b, margin, softmax, crammer,
+                                                 squared, j * chunk, min(n, (j + 1) * chunk),
+                                                 dWs[j], dbs[j])
         dW = dWs[0].copy()
         db = dbs[0].copy()
         loss = losses[0]
@@ -205,8 +220,8 @@ def loss_and_gradient(W, b, X, y, loss_fn, reg=0.0, sample_weight=None):
     from .objective import with_penalty
 
     if not supports(X, loss_fn):
-        raise InputError("the fused kernel takes a C-contiguous float32/float64 X and the "
-                         "Weston-Watkins hinge or the softmax; use linclass.objective.")
+        raise InputError("the fused kernel takes a dense, C-contiguous float32/float64 X and a "
+                         "hinge or the softmax; use linclass.objective.")
     n, C = X.shape[0], W.shape[0]
     y = np.ascontiguousarray(y, dtype=np.int64)
     if W.ndim != 2 or W.shape[1] != X.shape[1] or y.shape != (n,) or n == 0 or (
@@ -227,7 +242,10 @@ def loss_and_gradient(W, b, X, y, loss_fn, reg=0.0, sample_weight=None):
     bc = np.zeros(W.shape[0], dtype) if b is None else np.ascontiguousarray(b, dtype=dtype)
     softmax = isinstance(loss_fn, SoftmaxCrossEntropy)
     margin = dtype.type(0 if softmax else loss_fn.margin)
-    data_loss, dW, db, correct = _kernels[1](X, y, w, Wc, bc, margin, softmax, _chunk_rows(n))
+    crammer = not softmax and loss_fn.variant == "crammer_singer"
+    squared = not softmax and loss_fn.squared
+    data_loss, dW, db, correct = _kernels[1](X, y, w, Wc, bc, margin, softmax, crammer, squared,
+                                             _chunk_rows(n))
     scale = dtype.type(1.0 / total)
     dW *= scale
     db *= scale
