@@ -275,7 +275,12 @@ def test_random_expression_graphs_vs_numerical_gradients(text):
             up = float(build_circuit(text, {**given_values, name: values[name] + h}).output.value)
             down = float(build_circuit(text, {**given_values, name: values[name] - h}).output.value)
         numeric = (up - down) / (2 * h)
-        if np.isfinite(numeric) and abs(numeric) < 1e6:
+        # A kink within h of the point (max(x, y + 2) at x = 0.7, y = -1.3 is a tie): the
+        # one-sided slopes differ, the centred difference averages them, and there is no
+        # gradient to compare with (the tie rules have tests of their own).
+        forward, backward = (up - f0) / h, (f0 - down) / h
+        kink = abs(forward - backward) > 1e-3 * max(1.0, abs(forward), abs(backward))
+        if np.isfinite(numeric) and abs(numeric) < 1e6 and not kink:
             assert grads[name] == pytest.approx(numeric, rel=1e-5, abs=1e-5), text
 
 
