@@ -202,10 +202,22 @@ def test_an_error_in_a_step_gives_the_counts_back(monkeypatch):
     assert m.ours.num_threads == 2
 
 
-def test_numpys_blas_is_found():
+def test_numpys_blas_is_found_apart_from_scipys():
+    import os
+
+    import scipy.optimize  # noqa: F401  (scipy's wheel loads its own OpenBLAS)
+    from threadpoolctl import threadpool_limits
+
     ours, others = threads._libraries()
-    assert ours or not others  # every BLAS is ours where none lies in numpy's install
-    assert threads.blas_threads() >= 1
+    assert ours  # numpy's products run on some BLAS
+    assert not {id(lib) for lib in ours} & {id(lib) for lib in others}
+    wheel = [lib for lib in ours + others if "numpy.libs" in os.path.realpath(lib.filepath)]
+    assert all(lib in ours for lib in wheel)
+    if wheel:  # numpy's wheel BLAS is ours; scipy's wheel BLAS, another library, is not
+        assert all(lib in others for lib in ours + others
+                   if "scipy.libs" in os.path.realpath(lib.filepath))
+    with threadpool_limits(1, user_api="blas"):
+        assert threads.blas_threads() == 1
 
 
 def test_training_gives_the_blas_back_its_count():

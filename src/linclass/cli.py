@@ -8,7 +8,6 @@ it) and prints its traceback.
 from __future__ import annotations
 
 import argparse
-import math
 import signal
 import sys
 from contextlib import contextmanager
@@ -62,17 +61,15 @@ def _lr(text):
 
 
 def _range(text):
-    """``LOW:HIGH`` (or one value) -> ``(low, high)``, for tune's --lr and --reg."""
+    """``LOW:HIGH`` (or one value) -> ``(low, high)``, for tune's --lr and --reg: the
+    library's check (``hyperparams.check_range``), worded for the command line."""
+    from .hyperparams import check_range
+
     try:
-        values = [float(part) for part in text.split(":")]
-    except ValueError:
-        values = []
-    if len(values) == 1:
-        values = values * 2
-    if len(values) != 2 or not (0 < values[0] <= values[1] < math.inf):
+        return check_range([float(part) for part in text.split(":")], "the range")
+    except ValueError:  # not a number, or not 0 < LOW <= HIGH (InputError is a ValueError)
         raise argparse.ArgumentTypeError(
-            f"give LOW:HIGH with 0 < LOW <= HIGH (for example 1e-7:1e-5); got {text!r}")
-    return values[0], values[1]
+            f"give LOW:HIGH with 0 < LOW <= HIGH (for example 1e-7:1e-5); got {text!r}") from None
 
 
 def _reg(text):

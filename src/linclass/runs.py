@@ -399,24 +399,24 @@ def train(config, callback=None, on_stage=None):
     del X_train  # the float32 training matrix is not needed past here
     stage("test")
     test_pred = _predict_test(model, sp.X_test)
-    metrics = Metrics(**{
-        "model": config.model.model,
-        "dataset": config.data.dataset,
-        "train_accuracy": train_accuracy,
-        "val_accuracy": float(clf.score(X_val, names[sp.y_val])),
-        "test_accuracy": float(np.mean(test_pred == names[sp.y_test])),
-        "fit_seconds": fit_seconds,
-        "epochs": int(clf.n_iter_),
-        "steps": int(clf.n_steps_),
-        "interrupted": bool(interrupted),
-        "n_train": int(len(sp.y_train)),
-        "n_val": int(len(sp.y_val)),
-        "n_test": int(len(sp.y_test)),
-        "learning_rate": clf.learning_rate_,
-        "reg": clf.reg_,
-        "params": clf._json_params(),
-        "history": clf.history_,
-    })
+    metrics = Metrics(
+        model=config.model.model,
+        dataset=config.data.dataset,
+        train_accuracy=train_accuracy,
+        val_accuracy=float(clf.score(X_val, names[sp.y_val])),
+        test_accuracy=float(np.mean(test_pred == names[sp.y_test])),
+        fit_seconds=fit_seconds,
+        epochs=int(clf.n_iter_),
+        steps=int(clf.n_steps_),
+        interrupted=bool(interrupted),
+        n_train=int(len(sp.y_train)),
+        n_val=int(len(sp.y_val)),
+        n_test=int(len(sp.y_test)),
+        learning_rate=clf.learning_rate_,
+        reg=clf.reg_,
+        params=clf._json_params(),
+        history=clf.history_,
+    )
     model_path, metrics_path = out / "model.npz", out / "metrics.json"
     kept = None
     if interrupted and model_path.exists():  # never replace a model with one cut short

@@ -57,6 +57,7 @@ __all__ = [
     "TRIALS",
     "Chooser",
     "blas_threads",
+    "cores",
     "fixed_count",
 ]
 
@@ -67,6 +68,7 @@ SLOWER = 2.0         # or a probe at once when the winner is this much slower th
 MARGIN = 0.9         # the other count takes over when it is this fast relative to the winner
 MAX_WAIT = 8         # probe periods at most between probes
 _SMOOTH = 0.1        # weight of the newest time in the winner's running mean
+
 
 def _libraries():
     """``(ours, others)``: threadpoolctl's controllers of the BLAS that numpy's products run

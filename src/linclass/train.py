@@ -164,11 +164,7 @@ def sgd(W, b, source, loss, reg, optimizer, *, epochs, fit_intercept=True, inter
                 steps_total += 1
                 loss_sum += value * rows
                 n_correct += correct
-                if on_step is not None and on_step(
-                        {"event": "step", "epoch": epoch, "step": steps, "loss": value}):
-                    stop = True
-                if max_steps is not None and steps_total >= max_steps:
-                    stop = True
+                stop = _step_ends(on_step, epoch, steps, value, steps_total, max_steps)
                 if stop:
                     break
             threads.pause()
@@ -182,6 +178,13 @@ def sgd(W, b, source, loss, reg, optimizer, *, epochs, fit_intercept=True, inter
             yield Epoch(epoch, loss_sum / seen, n_correct / seen, lr, steps_total, stop)
             if stop:
                 return
+
+
+def _step_ends(on_step, epoch, step, loss, steps_total, max_steps):
+    """After a step: tell ``on_step``; True when it asks to stop or ``max_steps`` is reached."""
+    asked = on_step is not None and on_step(
+        {"event": "step", "epoch": epoch, "step": step, "loss": loss})
+    return bool(asked) or (max_steps is not None and steps_total >= max_steps)
 
 
 def _chooser(source):
@@ -229,11 +232,8 @@ def local_sgd(W, b, source, loss, reg, optimizer, *, epochs, fit_intercept=True,
             loss_sum, n_correct, seen = loss_sum + loss_rows, n_correct + correct, seen + rows
             rounds += 1
             steps_total += 1
-            if on_step is not None and on_step({"event": "step", "epoch": epoch, "step": rounds,
-                                                "loss": loss_rows / max(rows, 1)}):
-                stop = True
-            if max_steps is not None and steps_total >= max_steps:
-                stop = True
+            stop = _step_ends(on_step, epoch, rounds, loss_rows / max(rows, 1), steps_total,
+                              max_steps)
             if stop:
                 break
         optimizer.end_epoch()
