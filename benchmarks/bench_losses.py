@@ -57,7 +57,7 @@ def main(argv=None):
                          f"{t_naive / t_fast:.0f}x faster"))
         for dtype in (np.float32, np.float64):
             Xd = X if dtype == np.float32 else X.astype(np.float64)
-            rows += _full_batch(Xd, y, W.astype(dtype), reg, args.repeats)
+            rows += _full_batch(Xd, y, W.astype(dtype), reg, args.repeats, args.threads)
             del Xd
 
     publish("bench_losses", "Loss + gradient (`benchmarks/bench_losses.py`)",
@@ -75,7 +75,7 @@ def _ms(t):
     return f"{t * 1e3:.1f} ms"
 
 
-def _full_batch(X, y, W, reg, repeats):
+def _full_batch(X, y, W, reg, repeats, threads):
     """Rows of the table for one dtype: the floor, the products alone, the vectorized and the
     blocked (training) loss + gradient, and the ratio of the latter to the floor."""
     N, D = X.shape
@@ -104,29 +104,31 @@ def _full_batch(X, y, W, reg, repeats):
         ratio = t_fast / floor
         rows.append((f"{kind}: {name} {N:,} rows, `{plain.__name__}` (one pass per product)",
                      _ms(t_plain), ""))
-        rows.append((f"{kind}: {name} {N:,} rows, `{fast.__name__}` (blocked: the training "
+        rows.append((f"{kind}: {name} {N:,} rows, `{fast.__name__}` (blocked: the numpy "
                      "path)", _ms(t_fast), f"{ratio:.1f}x the floor (goal 2x: "
                                            f"{'met' if ratio <= 2 else 'not met'})"))
-    rows += _fused(X, y, W, reg, repeats, floor, kind)
+    rows += _fused(X, y, W, reg, repeats, floor, kind, threads)
     return rows
 
 
-def _fused(X, y, W, reg, repeats, floor, kind):
-    """Rows for the fused kernel (``linclass.fused``, numba), where numba is installed."""
+def _fused(X, y, W, reg, repeats, floor, kind, threads):
+    """Rows for the fused kernel (``linclass.fused``: what a fit of this size runs), its blocks
+    on ``threads`` worker threads, where numba is installed."""
     from linclass import fused
     from linclass.losses import Hinge, SoftmaxCrossEntropy
 
     if not fused.available():
         return [(f"{kind}: fused kernel", "n/a", "numba is not installed")]
-    import numba
-
     rows = []
     for name, loss in (("SVM", Hinge()), ("Softmax", SoftmaxCrossEntropy())):
-        fused.loss_and_gradient(W, None, X, y, loss, reg)  # compiled (or read from the cache)
-        t = median_time(lambda: fused.loss_and_gradient(W, None, X, y, loss, reg), repeats)
+        def run():
+            return fused.loss_and_gradient(W, None, X, y, loss, reg, workers=threads)
+
+        run()  # compiled (or read from the cache)
+        t = median_time(run, repeats)
         ratio = t / floor
-        rows.append((f"{kind}: {name} {X.shape[0]:,} rows, fused kernel "
-                     f"(`linclass.fused`, {numba.get_num_threads()} threads)", _ms(t),
+        rows.append((f"{kind}: {name} {X.shape[0]:,} rows, fused kernel (`linclass.fused`, "
+                     f"{threads} threads: the training path)", _ms(t),
                      f"{ratio:.1f}x the floor (goal 2x: {'met' if ratio <= 2 else 'not met'})"))
     return rows
 

@@ -42,3 +42,13 @@ def interrupt_cli_at_epoch(monkeypatch, epoch):
         return real(info)
 
     monkeypatch.setattr(cli, "_fmt_metrics", interrupting)
+
+
+@pytest.fixture(params=["numpy", "fused"])
+def kernel(request, monkeypatch):
+    """Each kernel in turn (``LINCLASS_KERNEL``), the fused one even on small data (skipped
+    without numba)."""
+    if request.param == "fused":
+        pytest.importorskip("numba")
+    monkeypatch.setenv("LINCLASS_KERNEL", request.param)
+    return request.param

@@ -43,7 +43,7 @@ SAME = [  # float32 data, except where the parameters say float64
 
 
 @pytest.mark.parametrize("cls,params,rtol", SAME)
-def test_threaded_dask_trains_to_the_in_memory_weights(cls, params, rtol, data):
+def test_threaded_dask_trains_to_the_in_memory_weights(cls, params, rtol, data, kernel):
     params = dict(params)
     X, y = data[0].astype(params.pop("dtype", np.float32)), data[1]
     w = np.random.default_rng(0).uniform(0.5, 2.0, len(y))

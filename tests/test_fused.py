@@ -64,21 +64,14 @@ def test_without_a_bias(loss):
 
 
 def test_the_same_bits_for_any_number_of_threads():
-    import numba
-
     rng = np.random.default_rng(5)
-    X, y, W, b, w = _problem(rng, 40_000, 64, 10, np.float32, True)
-    before = numba.get_num_threads()
-    runs = []
-    try:
-        for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
-            numba.set_num_threads(threads)
-            runs.append(fused.loss_and_gradient(W, b, X, y, SoftmaxCrossEntropy(), 0.1, w))
-    finally:
-        numba.set_num_threads(before)
+    X, y, W, b, w = _problem(rng, 9_000, 64, 10, np.float32, True)
+    runs = [loss_and_gradient(W, b, X, y, SoftmaxCrossEntropy(), 0.1, w, block_rows=700,
+                              workers=k, kernel="fused") for k in (1, 2, 3)]
     for other in runs[1:]:
         assert other[0] == runs[0][0] and other[3] == runs[0][3]
         assert np.array_equal(other[1], runs[0][1]) and np.array_equal(other[2], runs[0][2])
+    _close(runs[0], loss_and_gradient(W, b, X, y, SoftmaxCrossEntropy(), 0.1, w), np.float32)
 
 
 def test_the_callers_arrays_are_not_written():
@@ -95,7 +88,7 @@ def test_what_it_does_not_take_stays_on_the_numpy_path():
 
     X = np.ones((4, 3), np.float32)
     assert all(fused.supports(X, loss) for loss in LOSSES)
-    assert not fused.supports(np.asfortranarray(np.ones((4, 3))), Hinge())
+    assert fused.supports(np.asfortranarray(np.ones((4, 3))), Hinge())  # copied per block
     assert not fused.supports(X, lambda S, y, sample_weight=None: (0.0, S))  # any other loss
     assert not fused.supports(X.astype(np.float16), Hinge())
     assert not fused.supports(sp.csr_matrix(X), Hinge())
@@ -121,3 +114,144 @@ def test_bad_shapes_and_labels_are_refused_before_the_kernel_runs(bad):
     with pytest.raises(ValueError, match="labels must be|shapes do not fit"):
         fused.loss_and_gradient(W, b, X, y, Hinge(), 0.0, w)
 
+
+
+# -- where the kernel runs: the choice, the fallbacks, the layouts --------------------------------
+
+def test_the_choice_follows_size_dtype_loss_and_the_environment(monkeypatch):
+    import scipy.sparse as sp
+
+    from linclass.errors import UsageError
+
+    monkeypatch.delenv(fused.ENV, raising=False)
+    big = np.empty((2048, fused.MIN_ELEMENTS // 2048), np.float32)
+    small = np.empty((100, 64))
+    assert fused.choose(big, Hinge()) == "fused"
+    assert fused.choose(big.astype(np.float64), SoftmaxCrossEntropy()) == "fused"
+    assert fused.choose(small, Hinge()) == "numpy"  # too small to repay the compiler
+    assert fused.choose(big.astype(np.float16), Hinge()) == "numpy"
+    assert fused.choose(sp.random(3000, 3000, format="csr"), Hinge()) == "numpy"
+    assert fused.choose(big, lambda S, y, sample_weight=None: (0.0, S)) == "numpy"
+    monkeypatch.setenv(fused.ENV, "numpy")
+    assert fused.choose(big, Hinge()) == "numpy"
+    monkeypatch.setenv(fused.ENV, "fused")
+    assert fused.choose(small, Hinge()) == "fused"
+    assert fused.choose(sp.csr_matrix(small), Hinge()) == "numpy"  # never: it takes dense X
+    monkeypatch.setenv(fused.ENV, "fast")
+    with pytest.raises(UsageError, match="LINCLASS_KERNEL must be auto, numpy or fused"):
+        fused.choose(big, Hinge())
+
+
+def test_without_numba_it_says_so_once_and_numpy_runs(monkeypatch, recwarn):
+    from linclass import LinearSVM
+
+    monkeypatch.setattr(fused, "_kernels", False)
+    monkeypatch.setattr(fused, "_failure", ImportError("No module named 'numba'"))
+    monkeypatch.setattr(fused, "_said", False)
+    monkeypatch.setenv(fused.ENV, "fused")
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((200, 6)), rng.integers(0, 3, 200)
+    with pytest.warns(fused.FusedKernelWarning, match="numba is not installed"):
+        assert fused.choose(X, Hinge()) == "numpy"
+    LinearSVM(max_epochs=2, random_state=0).fit(X, y)  # trains, on numpy
+    assert not [w for w in recwarn if issubclass(w.category, fused.FusedKernelWarning)]
+    assert not fused.available()
+
+
+def test_a_kernel_that_fails_to_compile_is_said_once_and_numpy_runs(monkeypatch):
+    class TypingError(Exception):
+        pass
+
+    TypingError.__module__ = "numba.core.errors"
+
+    def broken(*args):
+        raise TypingError("Failed in nopython mode pipeline")
+
+    monkeypatch.setattr(fused, "_kernels", fused._load())  # restored after the test
+    monkeypatch.setattr(fused, "_failure", None)
+    monkeypatch.setattr(fused, "_said", False)
+    rng = np.random.default_rng(2)
+    X, y, W, b, w = _problem(rng, 3000, 20, 4, np.float64, True)
+    step = fused.Step(W, b, Hinge())
+    monkeypatch.setattr(fused.Step, "__init__", lambda self, *a: (
+        step.__dict__.update(_rows=broken), self.__dict__.update(step.__dict__))[0])
+    with pytest.warns(fused.FusedKernelWarning, match="failed to compile"):
+        got = loss_and_gradient(W, b, X, y, Hinge(), 0.1, w, block_rows=500, kernel="fused")
+    ref = loss_and_gradient(W, b, X, y, Hinge(), 0.1, w, block_rows=500)
+    assert got[0] == ref[0] and np.array_equal(got[1], ref[1])
+    assert fused.choose(X, Hinge()) == "numpy"  # and it stays out
+
+
+@pytest.mark.parametrize("layout", ["fortran", "strided-rows", "strided-columns", "read-only",
+                                    "memmap"])
+def test_every_layout_gives_the_contiguous_result_and_is_not_written(layout, tmp_path):
+    rng = np.random.default_rng(11)
+    X, y, W, b, w = _problem(rng, 1500, 40, 6, np.float32, True)
+    ref = loss_and_gradient(W, b, X, y, Hinge(), 0.2, w, block_rows=400, kernel="fused")
+    if layout == "fortran":
+        Xl = np.asfortranarray(X)
+    elif layout == "strided-rows":
+        Xl = np.repeat(X, 2, axis=0)[::2]
+    elif layout == "strided-columns":
+        Xl = np.repeat(X, 2, axis=1)[:, ::2]
+    elif layout == "read-only":
+        Xl = X.copy()
+        Xl.flags.writeable = False
+    else:
+        np.save(tmp_path / "X.npy", X)
+        Xl = np.load(tmp_path / "X.npy", mmap_mode="r")
+    before = np.array(Xl)
+    got = loss_and_gradient(W, b, Xl, y, Hinge(), 0.2, w, block_rows=400, kernel="fused")
+    assert got[0] == ref[0] and got[3] == ref[3]
+    assert np.array_equal(got[1], ref[1]) and np.array_equal(got[2], ref[2])
+    assert np.array_equal(np.asarray(Xl), before)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 6, 7])
+@pytest.mark.parametrize("c", [1, 2, 3])
+def test_row_and_class_counts_off_the_tile(n, c):
+    """Rows not a multiple of the 4-row tile, an odd class count (and one class column)."""
+    rng = np.random.default_rng(n * 10 + c)
+    X, y, W, b, w = _problem(rng, n, 13, c, np.float64, True)
+    for loss in LOSSES:
+        _close(fused.loss_and_gradient(W, b, X, y, loss, 0.1, w),
+               loss_and_gradient(W, b, X, y, loss, 0.1, w), np.float64)
+
+
+# -- training through the kernel ------------------------------------------------------------------
+
+@pytest.mark.parametrize("params", [dict(batch_size=None, max_epochs=4),
+                                    dict(batch_size=64, max_epochs=3),
+                                    dict(solver="lbfgs", max_epochs=10, squared=True)],
+                         ids=["full-batch", "minibatch", "lbfgs"])
+@pytest.mark.parametrize("cls", ["LinearSVM", "SoftmaxClassifier"])
+def test_a_fit_runs_on_the_kernel_and_lands_where_numpy_does(cls, params, digits_split,
+                                                             monkeypatch):
+    import linclass
+
+    X, y = digits_split[0].astype(np.float64), digits_split[1]
+    calls = []
+    sums = fused.Step.sums
+    monkeypatch.setattr(fused.Step, "sums", lambda *a: calls.append(1) or sums(*a))
+    if cls == "SoftmaxClassifier":
+        params = {k: v for k, v in params.items() if k != "squared"}
+    fits = {}
+    for kernel in ("numpy", "fused"):
+        monkeypatch.setenv(fused.ENV, kernel)
+        calls.clear()
+        fits[kernel] = getattr(linclass, cls)(random_state=0, **params).fit(X, y)
+        assert bool(calls) == (kernel == "fused")
+    a, b = fits["numpy"].coef_, fits["fused"].coef_
+    assert np.abs(a - b).max() <= 1e-9 * np.abs(a).max()
+
+
+def test_a_minibatch_step_allocates_its_gradient_once():
+    rng = np.random.default_rng(4)
+    X, y, W, b, _ = _problem(rng, 400, 30, 5, np.float32, False)
+    step = fused.Step(W, b, SoftmaxCrossEntropy())
+    first = step.loss_and_gradient(W, b, X[:200], y[:200], 0.1)
+    dW, db = first[1], first[2]
+    ref = loss_and_gradient(W, b, X[200:], y[200:], SoftmaxCrossEntropy(), 0.1)
+    again = step.loss_and_gradient(W, b, X[200:], y[200:], 0.1)
+    assert again[1] is dW and again[2] is db  # the same buffers, refilled
+    _close(again, ref, np.float32)

@@ -42,7 +42,8 @@ SAME = [  # (classifier, parameters) whose streamed fit equals the in-memory one
 @pytest.mark.parametrize("cls,params", SAME)
 @pytest.mark.parametrize("dtype,kind", [(np.float32, "memmap"), (np.float64, "memmap"),
                                         (np.float32, "npyarray")])
-def test_a_file_trains_to_the_in_memory_weights(cls, params, dtype, kind, data, tmp_path):
+def test_a_file_trains_to_the_in_memory_weights(cls, params, dtype, kind, data, tmp_path,
+                                                kernel):
     X, y = data[0].astype(dtype), data[1]
     w = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
     a = cls(random_state=0, **params).fit(X, y, sample_weight=w)

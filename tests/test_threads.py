@@ -238,10 +238,11 @@ def test_training_gives_the_blas_back_its_count():
     assert threads.blas_threads() == before
 
 
-@pytest.mark.parametrize("solver", ["sgd", "lbfgs"])
-def test_the_weights_do_not_depend_on_the_workers(solver, monkeypatch):
-    """Full-batch gradients summed over blocks computed by 1 or 2 workers, minibatch steps:
-    the weights are the same bits whatever the chooser picks (the BLAS on one thread)."""
+@pytest.mark.parametrize("solver", ["sgd", "lbfgs", "minibatch"])
+def test_the_weights_do_not_depend_on_the_workers(solver, monkeypatch, kernel):
+    """Full-batch gradients summed over blocks computed by 1 or 2 workers, minibatch steps
+    (the fused kernel's halves on 1 or 2 threads): the weights are the same bits whatever the
+    chooser picks (the BLAS on one thread), with either kernel."""
     from threadpoolctl import threadpool_limits
 
     from linclass import SoftmaxClassifier
@@ -254,7 +255,9 @@ def test_the_weights_do_not_depend_on_the_workers(solver, monkeypatch):
     for most in (1, 2, 3):
         monkeypatch.setattr(threads, "cores", lambda most=most: most)
         with threadpool_limits(2, user_api="blas"):  # a BLAS of 2 threads, as on most machines
-            clf = SoftmaxClassifier(solver=solver, batch_size=None, max_epochs=6, tol=None,
+            clf = SoftmaxClassifier(solver="sgd" if solver == "minibatch" else solver,
+                                    batch_size=256 if solver == "minibatch" else None,
+                                    max_epochs=2 if solver == "minibatch" else 6, tol=None,
                                     random_state=0)
             fits.append(clf.fit(X, y).coef_)
     assert all(np.array_equal(fits[0], f) for f in fits[1:])

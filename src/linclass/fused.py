@@ -2,251 +2,288 @@
 
 The numpy objective (``linclass.objective``) calls the BLAS twice per block of rows: the scores
 ``S = X W^T + b``, then, after the loss's ``dS``, ``dW = dS^T X``. With 10 classes both are
-skinny products that OpenBLAS runs far below its peak. This kernel, compiled by numba, takes
-the rows in turn: each row's C scores (dot products with the rows of W), its loss and its
-coefficients ``dS_i``, and at once its share ``dS_i[c] * x_i`` of each row of dW, while ``x_i``
-is still in cache. For a hinge only the violated classes and the true class get a share.
+skinny products that OpenBLAS runs far below its peak. This kernel, compiled by numba
+(``linclass._fused_kernels``), takes the rows four at a time: their scores (dot products with
+the rows of W, two classes at a time), their loss and coefficients ``dS_i``, and at once their
+shares ``dS_i[c] * x_i`` of each row of dW, while the four rows are still in cache. For a hinge
+only the classes that some row gives a coefficient to are touched.
 
-Rows are split into at most ``MAX_CHUNKS`` chunks whose size depends on the number of rows
-alone; each chunk sums its rows in order into a dW of its own, on whichever thread numba gives
-it, and the chunks' sums are added in chunk order. So the result is the same bits for any
-number of threads, like the numpy path's blocks (``linclass.threads``).
+Where it runs: a fit chooses its kernel once (``choose``) from the data's size, dtype and
+loss, and every block of the full-batch gradient (``linclass.objective.BlockSum``, whatever
+the source: memory, a file, a Dask chunk) and every minibatch (``Step``) then goes through it.
+Blocks are computed by the same worker threads as the numpy path's and added in block order,
+so the result is the same bits for any number of threads, and on disk the same as in memory.
 
-Rows go four at a time: each row of W is read once for four rows' scores, and each row of dW
-updated once with their four shares.
+Handled: dense float32 or float64 X (a block that is not C-contiguous is copied first); the
+Weston-Watkins and Crammer-Singer hinges, plain or squared, and the softmax cross-entropy;
+sample weights; a bias or none. Anything else (sparse X, another loss) stays on the numpy path,
+the reference. ``LINCLASS_KERNEL=numpy`` (or ``fused``) overrides the choice.
 
-Handled: dense, C-contiguous float32 or float64 X; the Weston-Watkins and Crammer-Singer
-hinges, plain or squared, and the softmax cross-entropy; sample weights; a bias or none.
-``supports`` says whether a case is handled; anything else (sparse X, other layouts and dtypes)
-stays on the numpy path, the reference. Without
-numba (``pip install 'linclass[fast]'``) ``available()`` is False.
-
-This is the first part of issue 13: the kernel, its tests against the reference and its
-benchmark (``benchmarks/bench_losses.py``). It is not yet what ``fit`` uses. The shapes and
-labels are checked before the kernel runs, which does no bounds checks of its own.
+Compilation: numba compiles the kernel the first time a process needs it for a dtype (a few
+seconds) and caches the machine code on disk, so later processes load it in a fraction of a
+second. Data too small to repay even that (below ``MIN_ELEMENTS`` values of X, such as the
+digits default) stay on numpy. Without numba, or when the kernel fails to compile, linclass
+says so once (a ``FusedKernelWarning``) and uses numpy.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+import warnings
+
 import numpy as np
 
-__all__ = ["available", "supports", "loss_and_gradient", "MAX_CHUNKS"]
+from .errors import InputError, UsageError
 
-MAX_CHUNKS = 64  # a chunk's dW is C x D: 64 of them for CIFAR-10 in float32 take 7.9 MB
-_MIN_CHUNK = 256
+__all__ = ["available", "supports", "choose", "block_terms", "loss_and_gradient", "Step",
+           "FusedKernelWarning", "CompileFailed", "MIN_ELEMENTS", "SPLIT_ROWS", "ENV"]
 
-_kernels = None
+ENV = "LINCLASS_KERNEL"
+# X with fewer values than this trains on numpy: the compiled kernel would not repay its first
+# compilation (a few seconds, once per machine) or its load from the cache (~0.3 s a process).
+MIN_ELEMENTS = 2**22
+# A minibatch of at least twice this many rows is summed in two halves (``Step``), which two
+# threads can compute at once.
+SPLIT_ROWS = 64
+
+_lock = threading.Lock()
+_kernels = None  # the module linclass._fused_kernels once imported; False when it failed
+_failure = None
+_said = False  # the fallback has been said (once a process)
+
+
+class FusedKernelWarning(RuntimeWarning):
+    """The fused kernel could not be used (no numba, or it failed to compile): numpy runs."""
+
+
+def _load():
+    """The compiled kernels' module, or None (said once) when numba is missing or broken."""
+    global _kernels, _failure
+    if _kernels is None:
+        with _lock:
+            if _kernels is None:
+                try:
+                    from . import _fused_kernels
+                    _kernels = _fused_kernels
+                except Exception as exc:  # ImportError, or numba failing on this platform
+                    _kernels, _failure = False, exc
+    return _kernels or None
+
+
+def _fall_back(exc):
+    """Say once that the fused kernel is out, and why."""
+    global _kernels, _failure, _said
+    with _lock:
+        first = not _said
+        _kernels, _failure, _said = False, exc, True
+    if first:
+        how = ("numba is not installed: pip install numba"
+               if isinstance(exc, ImportError) else f"it failed to compile: {exc!r}")
+        warnings.warn(f"linclass's fused kernel is not used ({how}); training runs on the numpy "
+                      "path, which gives the same results more slowly.", FusedKernelWarning,
+                      stacklevel=3)
 
 
 def available():
-    """Whether numba can be imported (the kernel then compiles on first use, cached on disk)."""
-    try:
-        import numba  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether the fused kernel can run here (numba imports; it compiles on first use)."""
+    return _load() is not None
 
 
 def supports(X, loss):
-    """Whether the kernel handles this X and loss (else: the numpy path)."""
+    """Whether the kernel handles this X and loss: a dense float32/float64 array and a hinge
+    or the softmax (else: the numpy path)."""
+    return (isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype in (np.float32, np.float64)
+            and _handles(loss))
+
+
+def _handles(loss):
     from .losses import Hinge, SoftmaxCrossEntropy
 
-    if not (isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype in (np.float32, np.float64)
-            and X.flags.c_contiguous):
-        return False
-    return isinstance(loss, (Hinge, SoftmaxCrossEntropy))
+    return type(loss) in (Hinge, SoftmaxCrossEntropy)  # a subclass may compute another loss
 
 
-def _chunk_rows(n):
-    return max(_MIN_CHUNK, -(-n // MAX_CHUNKS))
+def choose(X, loss):
+    """``"fused"`` or ``"numpy"``: the kernel a fit on ``X`` (an array, sparse matrix, memmap,
+    or anything with ``shape`` and ``dtype``) with ``loss`` uses.
+
+    Fused when the kernel handles them, X has at least ``MIN_ELEMENTS`` values and numba is
+    there; ``LINCLASS_KERNEL=numpy|fused|auto`` decides instead (``fused`` still falls back,
+    with the warning, where the kernel cannot run).
+    """
+    want = os.environ.get(ENV, "auto").strip().lower() or "auto"
+    if want not in ("auto", "numpy", "fused"):
+        raise UsageError(f"{ENV} must be auto, numpy or fused; got {want!r}.")
+    if want == "numpy":
+        return "numpy"
+    dense = (not hasattr(X, "tocsr") and len(getattr(X, "shape", ())) == 2
+             and np.dtype(getattr(X, "dtype", object)) in (np.float32, np.float64))
+    if not dense or not _handles(loss):
+        return "numpy"
+    if want == "auto" and X.shape[0] * X.shape[1] < MIN_ELEMENTS:
+        return "numpy"
+    if _load() is None:
+        _fall_back(_failure)
+        return "numpy"
+    return "fused"
 
 
-def _compile():
-    import numba
-    from numba import njit, prange
-
-    @njit(cache=True, fastmath=True, nogil=True, inline="always")
-    def terms(s, yi, wi, margin, softmax, crammer, squared, coef):
-        """One row's loss (weighted) from its scores ``s``, its coefficients ``dS_i`` into
-        ``coef``, and whether its top score is the true class."""
-        C = s.shape[0]
-        zero = s[0] - s[0]  # of s's dtype (s[0] * 0 would be float64)
-        best = 0
-        for c in range(1, C):
-            if s[c] > s[best]:
-                best = c
-        if wi == 0:
-            for c in range(C):
-                coef[c] = zero
-            return 0.0, best == yi
-        if softmax:
-            top = s[best]
-            total = zero
-            for c in range(C):
-                coef[c] = np.exp(s[c] - top)
-                total += coef[c]
-            for c in range(C):
-                coef[c] = wi * coef[c] / total
-            coef[yi] -= wi
-            return wi * (np.log(total) - (s[yi] - top)), best == yi
-        for c in range(C):
-            coef[c] = zero
-        if crammer:  # the worst wrong class only (ties: the first; the true class's d is 0)
-            worst = 0
-            top = zero
-            for c in range(C):
-                m = zero if c == yi else s[c] - s[yi] + margin
-                if c == 0 or m > top:
-                    worst, top = c, m
-            if top <= 0:
-                return 0.0, best == yi
-            g = 2 * top if squared else top - top + 1
-            coef[worst] += wi * g
-            coef[yi] -= wi * g
-            return wi * (top * top if squared else top), best == yi
-        li = zero
-        total = zero
-        for c in range(C):
-            if c != yi:
-                m = s[c] - s[yi] + margin
-                if m > 0:
-                    g = 2 * m if squared else m - m + 1
-                    li += m * m if squared else m
-                    coef[c] = wi * g
-                    total += coef[c]
-        coef[yi] = -total
-        return wi * li, best == yi
-
-    @njit(cache=True, fastmath=True, nogil=True)
-    def rows_kernel(X, y, w, W, b, margin, softmax, crammer, squared, start, stop, dW, db):
-        """Rows ``start:stop`` four at a time: each row of W is read once for four rows'
-        scores, and each row of dW written once for their four shares."""
-        C, D = W.shape
-        zero = W[0, 0] - W[0, 0]  # of W's dtype (W[0, 0] * 0 would be float64)
-        S = np.empty((4, C), dtype=W.dtype)
-        G = np.empty((4, C), dtype=W.dtype)
-        loss = 0.0
-        correct = 0
-        i = start
-        while i < stop:
-            r = min(4, stop - i)
-            if r == 4:
-                x0, x1, x2, x3 = X[i], X[i + 1], X[i + 2], X[i + 3]
-                for c in range(C):
-                    Wc = W[c]
-                    a0 = zero
-                    a1 = zero
-                    a2 = zero
-                    a3 = zero
-                    for d in range(D):
-                        v = Wc[d]
-                        a0 += v * x0[d]
-                        a1 += v * x1[d]
-                        a2 += v * x2[d]
-                        a3 += v * x3[d]
-                    S[0, c] = a0 + b[c]
-                    S[1, c] = a1 + b[c]
-                    S[2, c] = a2 + b[c]
-                    S[3, c] = a3 + b[c]
-            else:
-                for k in range(r):
-                    x = X[i + k]
-                    for c in range(C):
-                        acc = zero
-                        Wc = W[c]
-                        for d in range(D):
-                            acc += Wc[d] * x[d]
-                        S[k, c] = acc + b[c]
-            for k in range(r):
-                li, ok = terms(S[k], y[i + k], w[i + k], margin, softmax, crammer, squared,
-                               G[k])
-                loss += li
-                if ok:
-                    correct += 1
-            if r == 4:
-                for c in range(C):
-                    g0, g1, g2, g3 = G[0, c], G[1, c], G[2, c], G[3, c]
-                    if g0 != 0 or g1 != 0 or g2 != 0 or g3 != 0:
-                        row = dW[c]
-                        for d in range(D):
-                            row[d] += g0 * x0[d] + g1 * x1[d] + g2 * x2[d] + g3 * x3[d]
-                        db[c] += (g0 + g1) + (g2 + g3)
-            else:
-                for k in range(r):
-                    x = X[i + k]
-                    for c in range(C):
-                        g = G[k, c]
-                        if g != 0:
-                            row = dW[c]
-                            for d in range(D):
-                                row[d] += g * x[d]
-                            db[c] += g
-            i += r
-        return loss, correct
-
-    @njit(cache=True, parallel=True, nogil=True)
-    def all_rows(X, y, w, W, b, margin, softmax, crammer, squared, chunk):
-        n = X.shape[0]
-        C, D = W.shape
-        k = (n + chunk - 1) // chunk
-        dWs = np.zeros((k, C, D), dtype=W.dtype)
-        dbs = np.zeros((k, C), dtype=W.dtype)
-        losses = np.zeros(k)
-        corrects = np.zeros(k, dtype=np.int64)
-        for j in prange(k):
-            losses[j], corrects[j] = rows_kernel(X, y, w, W, b, margin, softmax, crammer,
-                                                 squared, j * chunk, min(n, (j + 1) * chunk),
-                                                 dWs[j], dbs[j])
-        dW = dWs[0].copy()
-        db = dbs[0].copy()
-        loss = losses[0]
-        correct = corrects[0]
-        for j in range(1, k):  # in chunk order: the same sum for any number of threads
-            dW += dWs[j]
-            db += dbs[j]
-            loss += losses[j]
-            correct += corrects[j]
-        return loss, dW, db, correct
-
-    return numba, all_rows
-
-
-def loss_and_gradient(W, b, X, y, loss_fn, reg=0.0, sample_weight=None):
-    """``(loss, dW, db, n_correct)`` as ``linclass.objective.loss_and_gradient`` gives them,
-    computed by the fused kernel (``supports(X, loss_fn)`` must hold)."""
-    global _kernels
-    from .errors import InputError
+def _settings(loss):
+    from ._fused_kernels import CRAMMER_SINGER, SOFTMAX, WESTON_WATKINS
     from .losses import SoftmaxCrossEntropy
-    from .objective import with_penalty
 
-    if not supports(X, loss_fn):
-        raise InputError("the fused kernel takes a dense, C-contiguous float32/float64 X and a "
-                         "hinge or the softmax; use linclass.objective.")
+    if type(loss) is SoftmaxCrossEntropy:
+        return 0.0, SOFTMAX, False
+    kind = CRAMMER_SINGER if loss.variant == "crammer_singer" else WESTON_WATKINS
+    return float(loss.margin), kind, bool(loss.squared)
+
+
+def _check(W, b, X, y, sample_weight):
     n, C = X.shape[0], W.shape[0]
-    y = np.ascontiguousarray(y, dtype=np.int64)
-    if W.ndim != 2 or W.shape[1] != X.shape[1] or y.shape != (n,) or n == 0 or (
+    if W.ndim != 2 or W.shape[1] != X.shape[1] or np.shape(y) != (n,) or n == 0 or (
             b is not None and np.shape(b) != (C,)) or (
             sample_weight is not None and np.shape(sample_weight) != (n,)):
         raise InputError(f"shapes do not fit: X {X.shape}, W {np.shape(W)}, b "
-                         f"{None if b is None else np.shape(b)}, y {y.shape}, sample_weight "
+                         f"{None if b is None else np.shape(b)}, y {np.shape(y)}, sample_weight "
                          f"{None if sample_weight is None else np.shape(sample_weight)}.")
-    if y.min() < 0 or y.max() >= C:
-        raise InputError(f"labels must be class indices in 0..{C - 1}; got {y.min()}..{y.max()}.")
-    if _kernels is None:
-        _kernels = _compile()
-    dtype = X.dtype
-    w = np.ones(n, dtype) if sample_weight is None else np.ascontiguousarray(sample_weight,
-                                                                             dtype=dtype)
-    total = float(n if sample_weight is None else np.sum(sample_weight, dtype=np.float64))
-    Wc = np.ascontiguousarray(W, dtype=dtype)
-    bc = np.zeros(W.shape[0], dtype) if b is None else np.ascontiguousarray(b, dtype=dtype)
-    softmax = isinstance(loss_fn, SoftmaxCrossEntropy)
-    margin = dtype.type(0 if softmax else loss_fn.margin)
-    crammer = not softmax and loss_fn.variant == "crammer_singer"
-    squared = not softmax and loss_fn.squared
-    data_loss, dW, db, correct = _kernels[1](X, y, w, Wc, bc, margin, softmax, crammer, squared,
-                                             _chunk_rows(n))
-    scale = dtype.type(1.0 / total)
-    dW *= scale
-    db *= scale
-    return with_penalty(W, (data_loss / total, dW, None if b is None else db, int(correct)), reg)
+    lo, hi = int(np.min(y)), int(np.max(y))
+    if lo < 0 or hi >= C:
+        raise InputError(f"labels must be class indices in 0..{C - 1}; got {lo}..{hi}.")
+
+
+class Step:
+    """The kernel's calls for one fit's weights, with scratch space made once: a minibatch step
+    (``loss_and_gradient``) reuses its dW and db from step to step, and a block of the full
+    batch (``block_terms``) allocates only its own.
+
+    Parameters
+    ----------
+    W : ndarray of shape (n_classes, n_features)
+        The weights (float32 or float64): the kernel computes in their dtype.
+    b : ndarray of shape (n_classes,) or None
+    loss : Hinge or SoftmaxCrossEntropy
+    """
+
+    def __init__(self, W, b, loss):
+        k = _load()
+        if k is None:
+            raise RuntimeError("the fused kernel needs numba; check fused.choose() first.")
+        self._rows = k.rows
+        self.dtype = W.dtype
+        C = W.shape[0]
+        self.margin, self.kind, self.squared = _settings(loss)
+        self.margin = self.dtype.type(self.margin)
+        self._zero_b = np.zeros(C, self.dtype)
+        self._ones = np.ones(0, self.dtype)
+        self._local = threading.local()  # scratch per thread (blocks run in worker threads)
+        self._grads = None  # a minibatch's dW and db, reused
+
+    def _scratch(self, C):
+        s = getattr(self._local, "s", None)
+        if s is None or s[0].shape[1] != C:
+            s = self._local.s = (np.empty((4, C), self.dtype), np.empty((4, C), self.dtype),
+                                 np.empty(C, np.int64))
+        return s
+
+    def _weights(self, n, w):
+        if w is None:
+            if self._ones.shape[0] < n:
+                self._ones = np.ones(n, self.dtype)
+            return self._ones[:n]
+        return np.ascontiguousarray(w, dtype=self.dtype)
+
+    def sums(self, W, b, X, y, w, dW, db):
+        """Add rows X (labels y, weights w or None) into dW and db; return ``(weighted loss
+        sum, n_correct)``. W, b, dW, db must be C-contiguous, of the step's dtype."""
+        X = np.ascontiguousarray(X, dtype=self.dtype)
+        W = np.ascontiguousarray(W, dtype=self.dtype)
+        b = self._zero_b if b is None else np.ascontiguousarray(b, dtype=self.dtype)
+        _check(W, b, X, y, w)
+        y = np.ascontiguousarray(y, dtype=np.int64)
+        S, G, active = self._scratch(W.shape[0])
+        try:
+            loss, correct = self._rows(X, y, self._weights(X.shape[0], w), W, b, self.margin,
+                                       self.kind, self.squared, dW, db, S, G, active)
+        except Exception as exc:  # numba's compile errors are not one class
+            if type(exc).__module__.split(".")[0] != "numba":
+                raise
+            _fall_back(exc)
+            raise CompileFailed from exc
+        return float(loss), int(correct)
+
+    def loss_and_gradient(self, W, b, X, y, reg=0.0, sample_weight=None, workers=1):
+        """``(loss, dW, db, n_correct)`` of a minibatch, as ``linclass.objective`` gives them,
+        into dW and db arrays this step reuses (valid until its next call).
+
+        A batch of at least ``2 * SPLIT_ROWS`` rows is summed in two halves, each into its own
+        dW, added first half first: with ``workers`` of 2 or more the second half runs on a
+        worker thread while this one computes the first, with the same bits as one after the
+        other (``linclass.threads.Chooser`` picks ``workers`` by the clock)."""
+        from .objective import _pool, with_penalty
+
+        if self._grads is None or self._grads[0].shape != W.shape:
+            self._grads = [np.empty(W.shape, self.dtype), np.empty(W.shape[0], self.dtype),
+                           np.empty(W.shape, self.dtype), np.empty(W.shape[0], self.dtype)]
+        dW, db, dW2, db2 = self._grads
+        for a in self._grads:
+            a.fill(0)
+        n = X.shape[0]
+        w = sample_weight
+        if n >= 2 * SPLIT_ROWS:
+            h = n // 2
+            second = (W, b, X[h:], y[h:], None if w is None else w[h:], dW2, db2)
+            later = _pool(2).submit(self.sums, *second) if workers > 1 else None
+            loss, correct = self.sums(W, b, X[:h], y[:h], None if w is None else w[:h], dW, db)
+            loss2, correct2 = later.result() if later is not None else self.sums(*second)
+            loss += loss2
+            correct += correct2
+            dW += dW2
+            db += db2
+        else:
+            loss, correct = self.sums(W, b, X, y, w, dW, db)
+        total = n if w is None else float(np.sum(w, dtype=np.float64))
+        if total > 0:
+            scale = self.dtype.type(1.0 / total)
+            dW *= scale
+            db *= scale
+            loss /= total
+        return with_penalty(W, (loss, dW, None if b is None else db, correct), reg)
+
+    def block_terms(self, W, b, X, y, w, total_weight):
+        """One block's ``(n_correct, weighted loss, dW_b, db_b)`` as ``BlockSum.part`` gives
+        them (each scaled by ``1 / total_weight``)."""
+        dW = np.zeros(W.shape, self.dtype)
+        db = np.zeros(W.shape[0], self.dtype)
+        loss, correct = self.sums(W, b, X, y, w, dW, db)
+        scale = self.dtype.type(1.0 / total_weight)
+        dW *= scale
+        db *= scale
+        return correct, loss / total_weight, dW, None if b is None else db
+
+
+class CompileFailed(RuntimeError):
+    """The kernel failed to compile (already said): the caller runs numpy instead."""
+
+
+def block_terms(W, b, X, y, loss, sample_weight=None, total_weight=None):
+    """``(n_correct, weighted loss, dW, db)`` of rows X by the fused kernel, each scaled by
+    ``1 / total_weight`` (by default the rows' weight): ``BlockSum.part``'s terms."""
+    if total_weight is None:
+        total_weight = X.shape[0] if sample_weight is None else float(
+            np.sum(sample_weight, dtype=np.float64))
+    return Step(W, b, loss).block_terms(W, b, X, y, sample_weight, total_weight)
+
+
+def loss_and_gradient(W, b, X, y, loss_fn, reg=0.0, sample_weight=None, workers=1):
+    """``(loss, dW, db, n_correct)`` as ``linclass.objective.loss_and_gradient`` gives them,
+    computed by the fused kernel (``supports(X, loss_fn)`` must hold), its blocks on
+    ``workers`` threads."""
+    from .objective import loss_and_gradient as objective
+
+    if not supports(X, loss_fn):
+        raise InputError("the fused kernel takes a dense float32/float64 X and a hinge or the "
+                         "softmax; use linclass.objective.")
+    if _load() is None:
+        raise RuntimeError(f"the fused kernel cannot run here: {_failure!r}")
+    _check(W, b, X, y, sample_weight)
+    return objective(W, b, X, y, loss_fn, reg, sample_weight, workers=workers, kernel="fused")

@@ -42,7 +42,7 @@ def regularization(W, reg):
 
 
 def loss_and_gradient(W, b, X, y, loss_fn, reg=0.0, sample_weight=None, block_rows=None,
-                      workers=1):
+                      workers=1, kernel="numpy"):
     """Objective value and gradient of a linear classifier on (a batch of) data.
 
     Parameters
@@ -63,6 +63,9 @@ def loss_and_gradient(W, b, X, y, loss_fn, reg=0.0, sample_weight=None, block_ro
     workers : int, default 1
         Threads that compute blocks at once (``BlockSum.add_all``): the result is the same
         for any number.
+    kernel : {"numpy", "fused"}, default "numpy"
+        What computes each block: numpy's two matrix products (the reference), or the
+        compiled fused kernel (``linclass.fused``; a fit chooses with ``fused.choose``).
 
     Returns
     -------
@@ -79,7 +82,7 @@ def loss_and_gradient(W, b, X, y, loss_fn, reg=0.0, sample_weight=None, block_ro
         raise InputError("loss_and_gradient needs at least one sample; X has 0 rows.")
     rows = block_rows or default_block_rows(X)
     total_weight = n if sample_weight is None else float(np.sum(sample_weight, dtype=np.float64))
-    acc = BlockSum(W, b, loss_fn, total_weight)
+    acc = BlockSum(W, b, loss_fn, total_weight, kernel)
     if rows >= n:
         acc.add(X, y, sample_weight)
     else:
@@ -119,11 +122,22 @@ class BlockSum:
     total_weight : float
         The number of rows of the whole data (or the sum of their sample weights): each block's
         mean loss counts by its share of it.
+    kernel : {"numpy", "fused"}, default "numpy"
+        What computes a block's terms: numpy's two matrix products, or the compiled fused
+        kernel (``linclass.fused.Step``), which gives the same terms to rounding.
     """
 
-    def __init__(self, W, b, loss_fn, total_weight):
+    def __init__(self, W, b, loss_fn, total_weight, kernel="numpy"):
         self.W, self.b, self.loss_fn, self.total_weight = W, b, loss_fn, total_weight
         self.data_loss, self.dW, self.db, self.n_correct = 0.0, None, None, 0
+        if kernel not in ("numpy", "fused"):
+            raise ValueError(f"kernel must be 'numpy' or 'fused'; got {kernel!r}.")
+        self._fused = None
+        if kernel == "fused":
+            from .fused import Step, available
+
+            if available():  # else (a Dask worker without numba): numpy
+                self._fused = Step(W, b, loss_fn)
 
     def add(self, Xb, yb, wb=None):
         """Add one block: rows ``Xb`` with labels ``yb`` (and sample weights ``wb``)."""
@@ -148,6 +162,13 @@ class BlockSum:
     def part(self, Xb, yb, wb=None):
         """One block's terms ``(n_correct, weighted loss, dW_b, db_b)``, from the block alone
         (several may be computed at once, in threads)."""
+        if self._fused is not None and isinstance(Xb, np.ndarray):
+            from .fused import CompileFailed
+
+            try:
+                return self._fused.block_terms(self.W, self.b, Xb, yb, wb, self.total_weight)
+            except CompileFailed:  # said once; numpy from here on
+                self._fused = None
         S = scores(self.W, self.b, Xb)
         n_correct = int(np.count_nonzero(S.argmax(axis=1) == yb))
         block_weight = Xb.shape[0] if wb is None else float(np.sum(wb, dtype=np.float64))

@@ -138,6 +138,7 @@ def sgd(W, b, source, loss, reg, optimizer, *, epochs, fit_intercept=True, inter
     B = n if source.full_batch else source.batch_size
     steps_total = steps_done
     watch = _Watch(optimizer)
+    minibatch = None if source.full_batch else _minibatch_gradient(source, W, b_arg, loss)
     with _chooser(source) as threads:
         for epoch in range(first_epoch, first_epoch + epochs):
             loss_sum, n_correct, steps, stop = 0.0, 0, 0, False
@@ -153,7 +154,7 @@ def sgd(W, b, source, loss, reg, optimizer, *, epochs, fit_intercept=True, inter
                 else:
                     Xb, yb, wb = batch
                     rows = Xb.shape[0]
-                    value, dW, db, correct = loss_and_gradient(W, b_arg, Xb, yb, loss, reg, wb)
+                    value, dW, db, correct = minibatch(threads, W, b_arg, Xb, yb, reg, wb)
                 watch.check(value, epoch, steps + 1)
                 if fit_intercept:
                     db *= db.dtype.type(intercept_step)
@@ -178,6 +179,27 @@ def sgd(W, b, source, loss, reg, optimizer, *, epochs, fit_intercept=True, inter
             yield Epoch(epoch, loss_sum / seen, n_correct / seen, lr, steps_total, stop)
             if stop:
                 return
+
+
+def _minibatch_gradient(source, W, b, loss):
+    """``f(threads, W, b, X_b, y_b, reg, w_b) -> (loss, dW, db, n_correct)`` for the
+    minibatches: the fused kernel's step (its dW and db reused from step to step, its halves on
+    the number of threads the chooser times per batch size) where the source's data choose
+    it, else the numpy objective on one BLAS thread."""
+    if source.kernel(loss) == "fused":
+        from .fused import Step
+
+        step = Step(W, b, loss)
+
+        def fused_step(threads, W, b, Xb, yb, reg, wb):
+            return threads.run(Xb.shape[0], step.loss_and_gradient, W, b, Xb, yb, reg, wb)
+
+        return fused_step
+
+    def numpy_step(threads, W, b, Xb, yb, reg, wb):
+        return loss_and_gradient(W, b, Xb, yb, loss, reg, wb)
+
+    return numpy_step
 
 
 def _step_ends(on_step, epoch, step, loss, steps_total, max_steps):

@@ -33,6 +33,13 @@ class DataSource:
         threads may compute its blocks at once, with the same result for any number."""
         raise NotImplementedError
 
+    def kernel(self, loss):
+        """``"fused"`` or ``"numpy"``: what computes this data's blocks and minibatches with
+        ``loss`` (``linclass.fused.choose``, from the whole data's size, dtype and layout)."""
+        from ..fused import choose
+
+        return choose(self.X, loss)
+
     def epoch(self):
         """One epoch's minibatches ``(X_b, y_b, w_b)``, numpy arrays (``w_b`` may be None)."""
         raise NotImplementedError

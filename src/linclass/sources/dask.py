@@ -66,10 +66,10 @@ def active_client():
 
 # -- the kernels that run on the workers ---------------------------------------------------------
 
-def _chunk_sum(X, y, w, Wb, loss, total):
+def _chunk_sum(X, y, w, Wb, loss, total, kernel="numpy"):
     """A chunk's share of the full-batch objective: ``(data_loss, dW, db, n_correct)``."""
     W, b = Wb
-    acc = BlockSum(W, b, loss, total)
+    acc = BlockSum(W, b, loss, total, kernel)
     rows = default_block_rows(X)
     for s in range(0, X.shape[0], rows):
         acc.add(X[s:s + rows], y[s:s + rows], None if w is None else w[s:s + rows])
@@ -215,7 +215,8 @@ class DaskSource(DataSource):
         from dask import delayed
 
         Wb = self._weights_key(W, b)
-        parts = [delayed(_chunk_sum)(x, y, w, Wb, loss, self.total_weight)
+        kernel = self.kernel(loss)
+        parts = [delayed(_chunk_sum)(x, y, w, Wb, loss, self.total_weight, kernel)
                  for x, y, w in self._parts]
         (sums,) = self._compute(self._tree(parts, _add))
         result = with_penalty(W, sums, reg)

@@ -44,7 +44,7 @@ class InMemory(DataSource):
 
     def loss_and_gradient(self, W, b, loss, reg, workers=1):
         return loss_and_gradient(W, b, self.X, self.y, loss, reg, self.sample_weight,
-                                 workers=workers)
+                                 workers=workers, kernel=self.kernel(loss))
 
     def epoch(self):
         # Made on first use, after the automatic settings have read X in its given order: the

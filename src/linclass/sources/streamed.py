@@ -316,7 +316,7 @@ class Streamed(DataSource):
         n = self.n_samples
         total = n if self.sample_weight is None else float(
             np.sum(self.sample_weight, dtype=np.float64))
-        acc = BlockSum(W, b, loss, total)
+        acc = BlockSum(W, b, loss, total, self.kernel(loss))
         for start, stop, rows in self._read(self._blocks()):
             # the in-memory objective's blocks, in its order (done before the window's buffer
             # is read into again)
