@@ -42,7 +42,7 @@ __all__ = ["available", "supports", "choose", "block_terms", "loss_and_gradient"
 ENV = "LINCLASS_KERNEL"
 # X with fewer values than this trains on numpy: the compiled kernel would not repay its first
 # compilation (a few seconds, once per machine) or its load from the cache (~0.3 s a process).
-MIN_ELEMENTS = 2**22
+MIN_ELEMENTS = 2**24
 # A minibatch of at least twice this many rows is summed in two halves (``Step``), which two
 # threads can compute at once.
 SPLIT_ROWS = 64
