@@ -1,8 +1,12 @@
 import os
 
-import numpy as np
-import pytest
-from hypothesis import settings
+# scikit-learn's array API checks (and linclass's array API path, under array_api_dispatch)
+# need scipy's own array API support, which is read when scipy is first imported.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
 
 # Property tests: enough examples to find edge cases, no wall-clock deadline (CI machines vary).
 settings.register_profile("linclass", max_examples=60, deadline=None)

@@ -32,7 +32,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import choices
+from . import array_api, choices
 from .choices import check_registry
 from .errors import InputError
 from .losses import HINGE_VARIANTS, Hinge, SoftmaxCrossEntropy, log_softmax, softmax
@@ -59,6 +59,11 @@ __all__ = ["LinearSVM", "SoftmaxClassifier", "TrainingDivergedError", "MODELS", 
 # back from its worker processes).
 FITTED_STATE = ("coef_", "intercept_", "classes_", "n_features_in_", "n_iter_", "n_steps_",
                 "learning_rate_", "reg_", "intercept_step_", "history_")
+
+
+def _float_dtypes(X):
+    """The float dtypes X may keep (in X's namespace under ``array_api_dispatch``)."""
+    return array_api.float_dtypes(X) if array_api.dispatching(X) else [np.float64, np.float32]
 
 
 def _rng(random_state):
@@ -107,7 +112,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
 
     def _validate_X(self, X, reset):
         return validate_data(self, X, reset=reset, accept_sparse=("csr", "csc"),
-                             dtype=[np.float64, np.float32])
+                             dtype=_float_dtypes(X))
 
     def _encode(self, y, what="y"):
         return encode_labels(self.classes_, y, what)
@@ -163,7 +168,8 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
                 del self.feature_names_in_
         else:
             X, y = validate_data(self, X, y, accept_sparse=("csr", "csc"),
-                                 dtype=[np.float64, np.float32])
+                                 dtype=_float_dtypes(X))
+            y = array_api.to_numpy(y)  # labels are encoded on the host, once
         check_classification_targets(y)
         classes = np.unique(y)
         if len(classes) < 2:
@@ -175,7 +181,8 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = classes
         y_idx = self._encode(y)
         sample_weight = with_class_weight(self.class_weight, classes,
-                                          check_sample_weight(sample_weight, X), y, X.dtype)
+                                          check_sample_weight(sample_weight, X), y,
+                                          array_api.numpy_dtype(X))
         rng = self._rng_ = _rng(self.random_state)
         # X may be reordered in place only if validate_data made it from a list or an ndarray.
         owns_X = isinstance(given, (list, tuple)) or (
@@ -232,7 +239,10 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
             if len(classes) < 2:
                 raise InputError("classes must hold at least 2 labels.")
         X, y = validate_data(self, X, y, reset=first, accept_sparse=("csr", "csc"),
-                             dtype=[np.float64, np.float32])
+                             dtype=_float_dtypes(X))
+        y = array_api.to_numpy(y)
+        if not first:  # the weights stay where the first call put them
+            array_api.check_same_namespace(X, self.coef_, f"{type(self).__name__}.partial_fit()")
         if first:
             self.classes_ = classes
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
@@ -245,7 +255,8 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
             raise InputError('class_weight="balanced" needs all the data at once: use fit, or '
                              "give partial_fit a dict of class weights.")
         sample_weight = with_class_weight(self.class_weight, self.classes_,
-                                          check_sample_weight(sample_weight, X), y, X.dtype)
+                                          check_sample_weight(sample_weight, X), y,
+                                          array_api.numpy_dtype(X))
         if first or not hasattr(self, "_rng_"):  # a first call, or a loaded model
             self._rng_ = _rng(self.random_state)
         source = for_data(X, y_idx, sample_weight, self.batch_size, self.shuffle, self._rng_)
@@ -262,7 +273,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         except (TypeError, ValueError):
             raise InputError("eval_set must be a pair (X_val, y_val).") from None
         X_val = self._check_features(X_val)
-        y_val = np.asarray(y_val.compute() if is_dask(y_val) else y_val)
+        y_val = np.asarray(y_val.compute() if is_dask(y_val) else array_api.to_numpy(y_val))
         if y_val.shape != (X_val.shape[0],):
             raise InputError(
                 f"eval_set labels have shape {y_val.shape}; expected ({X_val.shape[0]},)."
@@ -272,10 +283,11 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
     def _init_state(self, source, rng):
         """Fresh weights, and the automatic settings resolved from the data."""
         C, D = len(self.classes_), source.n_features
-        self.coef_ = (0.001 * rng.standard_normal((C, D))).astype(source.dtype)
+        coef = (0.001 * rng.standard_normal((C, D))).astype(source.dtype)
         if self.solver == "lbfgs":  # a convex problem: start at 0, as LogisticRegression does
-            self.coef_[...] = 0
-        self.intercept_ = np.zeros(C, dtype=source.dtype)
+            coef[...] = 0
+        # numpy arrays, or arrays of X's namespace on X's device
+        self.coef_, self.intercept_ = source.asarray(coef), source.asarray(np.zeros(C))
         self.learning_rate_, self.reg_, self.intercept_step_ = auto_settings(
             source, self._loss(), self.learning_rate, self.reg, self.optimizer, self.momentum)
         self._new_optimizer()
@@ -307,8 +319,8 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
 
     def _train(self, source, val, n_epochs, callback, fresh_history):
         """Run the engine for ``n_epochs`` epochs, then set coef_/intercept_ once it is done."""
-        W = self.coef_.astype(source.dtype, copy=True)
-        b = self.intercept_.astype(source.dtype, copy=True)
+        W = source.asarray(self.coef_, copy=True)
+        b = source.asarray(self.intercept_, copy=True)
         loss = self._loss()
         monitor = Monitor(
             self.reg_, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
@@ -357,9 +369,12 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
             return check_unread_features(X, self.n_features_in_, type(self).__name__)
         return self._validate_X(X, reset=False)
 
-    def _scores(self, X):
+    def _scores(self, X, method="decision_function"):
         check_is_fitted(self, "coef_")
+        array_api.check_same_namespace(X, self.coef_, f"{type(self).__name__}.{method}()")
         X = self._check_features(X)
+        if array_api.dispatching(X):  # on X's device, where the weights are
+            return array_api.scores(self.coef_, self.intercept_, X)
         if is_dask(X):  # lazily: a dask array of scores, chunked like X's rows
             from .sources.dask import dask_scores
 
@@ -380,17 +395,19 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples, n_classes), or (n_samples,) with two classes: then the
         score of ``classes_[1]`` minus that of ``classes_[0]``, as in scikit-learn.
         """
-        S = self._scores(X)
+        S = self._scores(X, "decision_function")
         if S.shape[1] == 2:
             return S[:, 1] - S[:, 0]
         return S
 
     def predict(self, X):
         """The class with the highest score, for each row of X (a dask array for a dask X)."""
-        S = self._scores(X)
+        S = self._scores(X, "predict")
         if is_dask(S):
             classes = self.classes_
             return S.argmax(axis=1).map_blocks(lambda i: classes[i], dtype=classes.dtype)
+        if array_api.is_array_api(S):
+            return array_api.take_classes(self.classes_, S)
         return self.classes_[np.argmax(S, axis=1)]
 
     def score(self, X, y, sample_weight=None):
@@ -406,6 +423,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True  # CSR/CSC X is used as it is, never densified
+        tags.array_api_support = True  # under array_api_dispatch (linclass.array_api)
         return tags
 
     # -- the fitted state, for saving and for sending between processes -----------------------
@@ -414,6 +432,8 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         classes, plain numbers and lists for the rest."""
         check_is_fitted(self, "coef_")
         state = {k: getattr(self, k) for k in ("coef_", "intercept_", "classes_", "history_")}
+        for k in ("coef_", "intercept_"):  # from a GPU's memory, say
+            state[k] = array_api.to_numpy(state[k])
         for k in ("n_features_in_", "n_iter_", "n_steps_"):
             state[k] = int(getattr(self, k, 0))
         for k in ("learning_rate_", "reg_", "intercept_step_"):
@@ -596,12 +616,16 @@ class SoftmaxClassifier(_LinearClassifier):
 
     def predict_proba(self, X):
         """Class probabilities, ``softmax(scores)``; columns follow ``classes_``."""
-        S = self._scores(X)
+        S = self._scores(X, "predict_proba")
+        if array_api.is_array_api(S):
+            return array_api.softmax(S)
         return S.map_blocks(softmax) if is_dask(S) else softmax(S)
 
     def predict_log_proba(self, X):
         """Log of ``predict_proba``, computed stably."""
-        S = self._scores(X)
+        S = self._scores(X, "predict_log_proba")
+        if array_api.is_array_api(S):
+            return array_api.log_softmax(S)
         return S.map_blocks(log_softmax) if is_dask(S) else log_softmax(S)
 
 

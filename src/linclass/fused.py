@@ -36,7 +36,7 @@ import numpy as np
 
 from .errors import InputError, UsageError
 
-__all__ = ["available", "supports", "choose", "block_terms", "loss_and_gradient", "Step",
+__all__ = ["available", "supports", "choose", "warm", "block_terms", "loss_and_gradient", "Step",
            "FusedKernelWarning", "CompileFailed", "MIN_ELEMENTS", "SPLIT_ROWS", "ENV"]
 
 ENV = "LINCLASS_KERNEL"
@@ -126,6 +126,20 @@ def choose(X, loss):
         _fall_back(_failure)
         return "numpy"
     return "fused"
+
+
+def warm(dtype=np.float32):
+    """Load the kernel for ``dtype`` now (from numba's cache, or compiled): what a process's
+    first fit on large data would otherwise spend (about 1 s with numba's import), done ahead,
+    for instance while data load. Returns whether the kernel is ready (False without numba)."""
+    from .losses import Hinge
+
+    if _load() is None:
+        return False
+    dtype = np.dtype(dtype)
+    W = np.zeros((2, 1), dtype)
+    Step(W, None, Hinge()).loss_and_gradient(W, None, np.ones((1, 1), dtype), np.zeros(1, int))
+    return True
 
 
 def _settings(loss):

@@ -31,7 +31,11 @@ def default_block_rows(X):
 
 
 def penalty(W, reg):
-    """The L2 penalty ``reg * sum(W**2)``, as a float."""
+    """The L2 penalty ``reg * sum(W**2)``, as a float (W of any array API namespace)."""
+    if not isinstance(W, np.ndarray):
+        from .array_api import namespace
+
+        return reg * float(namespace(W).sum(W * W))
     w = W.ravel()
     return reg * float(np.dot(w, w))
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import choices
+from .array_api import sqrt, zeros_like
 from .choices import check_registry
 from .errors import InputError
 
@@ -81,7 +82,7 @@ class Momentum(Optimizer):
         self.momentum = float(momentum)
 
     def _init_state(self, p):
-        return np.zeros_like(p)
+        return zeros_like(p)
 
     def _update(self, p, g, v):
         v *= self.momentum
@@ -110,7 +111,7 @@ class Adam(Optimizer):
         self.eps = float(eps)
 
     def _init_state(self, p):
-        return (np.zeros_like(p), np.zeros_like(p))
+        return (zeros_like(p), zeros_like(p))
 
     def _update(self, p, g, s):
         m, v = s
@@ -121,7 +122,7 @@ class Adam(Optimizer):
         v += (1 - b2) * (g * g)
         m_hat = m / (1 - b1 ** self.t)
         v_hat = v / (1 - b2 ** self.t)
-        p -= self.learning_rate * m_hat / (np.sqrt(v_hat) + self.eps)
+        p -= self.learning_rate * m_hat / (sqrt(v_hat) + self.eps)
 
 
 OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adam": Adam}

@@ -27,6 +27,8 @@ import numpy as np
 
 from .choices import SOLVERS
 from .errors import InputError, LinclassError
+from .array_api import all_finite, copy, to_numpy
+from .array_api import loss_and_gradient as array_api_loss_and_gradient
 from .objective import loss_and_gradient, penalty
 from .threads import Chooser
 
@@ -157,7 +159,7 @@ def sgd(W, b, source, loss, reg, optimizer, *, epochs, fit_intercept=True, inter
                     value, dW, db, correct = minibatch(threads, W, b_arg, Xb, yb, reg, wb)
                 watch.check(value, epoch, steps + 1)
                 if fit_intercept:
-                    db *= db.dtype.type(intercept_step)
+                    db *= intercept_step  # (a Python float keeps db's dtype)
                     optimizer.step(params, [dW, db])
                 else:
                     optimizer.step(params, [dW])
@@ -171,7 +173,7 @@ def sgd(W, b, source, loss, reg, optimizer, *, epochs, fit_intercept=True, inter
             threads.pause()
             if hasattr(batches, "close"):  # an epoch left early lets its reader go now
                 batches.close()
-            if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
+            if not all_finite(W, b):
                 _diverged(np.inf, epoch, steps, optimizer)
             seen = min(n, steps * B)
             lr = optimizer.learning_rate
@@ -186,7 +188,13 @@ def _minibatch_gradient(source, W, b, loss):
     minibatches: the fused kernel's step (its dW and db reused from step to step, its halves on
     the number of threads the chooser times per batch size) where the source's data choose
     it, else the numpy objective on one BLAS thread."""
-    if source.kernel(loss) == "fused":
+    kernel = source.kernel(loss)
+    if kernel == "array_api":  # on X's device (linclass.sources.device)
+        def device_step(threads, W, b, Xb, yb, reg, wb):
+            return array_api_loss_and_gradient(W, b, Xb, yb, loss, reg, wb)
+
+        return device_step
+    if kernel == "fused":
         from .fused import Step
 
         step = Step(W, b, loss)
@@ -285,17 +293,17 @@ def lbfgs(W, b, source, loss, reg, *, epochs, tol=1e-4, fit_intercept=True, max_
     from scipy.optimize import minimize
 
     C, D = W.shape
-    dtype = W.dtype
+    dtype = source.dtype  # numpy's (W may be an array of another namespace)
     n = source.n_samples
     last = {}  # the latest evaluation, which is the accepted point at each iteration's end
     handoff, resume = queue.Queue(maxsize=1), queue.Queue(maxsize=1)
     cancel = threading.Event()
     threads = _chooser(source)
 
-    def unpack(theta):
+    def unpack(theta):  # in the source's arrays (on X's device for an array API X)
         Wt = theta[:C * D].reshape(C, D).astype(dtype)
         bt = theta[C * D:].astype(dtype) if fit_intercept else np.zeros(C, dtype)
-        return Wt, bt
+        return source.asarray(Wt), source.asarray(bt)
 
     def objective(theta):
         if cancel.is_set():
@@ -303,6 +311,7 @@ def lbfgs(W, b, source, loss, reg, *, epochs, tol=1e-4, fit_intercept=True, max_
         Wt, bt = unpack(theta)
         value, dW, db, correct = threads.run(n, source.loss_and_gradient, Wt,
                                              bt if fit_intercept else None, loss, reg)
+        dW, db = to_numpy(dW), to_numpy(db)
         grad = (dW.ravel() if not fit_intercept else np.concatenate([dW.ravel(), db])).astype(
             np.float64)
         last.update(theta=theta.copy(), loss=value, acc=correct / n,
@@ -328,7 +337,8 @@ def lbfgs(W, b, source, loss, reg, *, epochs, tol=1e-4, fit_intercept=True, max_
 
     def work():
         try:
-            theta0 = np.concatenate([W.ravel(), b] if fit_intercept else [W.ravel()]).astype(
+            W0, b0 = to_numpy(W), to_numpy(b)  # the state L-BFGS keeps is numpy's
+            theta0 = np.concatenate([W0.ravel(), b0] if fit_intercept else [W0.ravel()]).astype(
                 np.float64)
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 result = minimize(objective, theta0, jac=True, method="L-BFGS-B",
@@ -447,7 +457,7 @@ class Monitor:
             if score > self.best_score:
                 self.stall = 0 if score > self.best_score + (self.tol or 0.0) else self.stall + 1
                 self.best_score = score
-                self.best_weights = (W.copy(), b.copy(), record.epoch)
+                self.best_weights = (copy(W), copy(b), record.epoch)
             else:
                 self.stall += 1
         elif self.tol is not None and self.watch_loss:

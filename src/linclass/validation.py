@@ -85,7 +85,9 @@ def check_sample_weight(sample_weight, X):
     """``sample_weight`` as an array in X's dtype, or None; finite, >= 0, not all zero."""
     if sample_weight is None:
         return None
-    w = np.asarray(sample_weight, dtype=X.dtype)
+    from .array_api import numpy_dtype, to_numpy
+
+    w = np.asarray(to_numpy(sample_weight), dtype=numpy_dtype(X))
     if w.shape != (X.shape[0],):
         raise InputError(f"sample_weight must have shape ({X.shape[0]},); got {w.shape}.")
     if not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
@@ -134,8 +136,10 @@ def hold_out(X, y_idx, sample_weight, rng, fraction, n_classes):
     if len(tr) == 0 or len(va) == 0:
         raise InputError(f"validation_fraction={fraction} leaves an empty training or "
                          f"validation set from {X.shape[0]} samples.")
+    from .array_api import take_rows
+
     sw = None if sample_weight is None else sample_weight[tr]
-    return X[tr], y_idx[tr], sw, X[va], y_idx[va]
+    return take_rows(X, tr), y_idx[tr], sw, take_rows(X, va), y_idx[va]
 
 
 def check_unread(X, y, early_stopping, has_eval_set):

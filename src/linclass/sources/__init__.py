@@ -10,9 +10,13 @@ validation set. The implementations:
 * ``Streamed``: an on-disk array (``.npy`` file, ``np.memmap``, zarr) read in row blocks by
   a prefetch thread, so the process never holds the whole X;
 * ``DaskSource`` (``linclass.sources.dask``): a dask array of row chunks, each gradient one
-  map-reduce on a cluster or local threads.
+  map-reduce on a cluster or local threads;
+* ``OnDevice`` (``linclass.sources.device``): an array of another array API namespace (a
+  PyTorch tensor, a CuPy array) under scikit-learn's ``array_api_dispatch``, trained on its
+  device.
 """
 
+from ..array_api import is_array_api
 from .base import DataSource
 from .dask import is_dask
 from .memory import InMemory
@@ -24,7 +28,8 @@ __all__ = ["DataSource", "InMemory", "Streamed", "DataChangedError", "is_on_disk
 
 def for_data(X, y, sample_weight=None, batch_size=None, shuffle=True, rng=None, owns_X=False):
     """The source for X wherever it lives: a dask array (``DaskSource``), an array on disk
-    (``Streamed``), or one in memory (``InMemory``; ``owns_X``: it may be reordered in place).
+    (``Streamed``), an array API array on its device (``OnDevice``), or one in memory
+    (``InMemory``; ``owns_X``: it may be reordered in place).
     """
     if is_dask(X):
         from .dask import DaskSource
@@ -32,4 +37,8 @@ def for_data(X, y, sample_weight=None, batch_size=None, shuffle=True, rng=None, 
         return DaskSource(X, y, sample_weight, batch_size, rng)
     if is_on_disk(X):
         return Streamed(X, y, sample_weight, batch_size, shuffle, rng)
+    if is_array_api(X):
+        from .device import OnDevice
+
+        return OnDevice(X, y, sample_weight, batch_size, shuffle, rng)
     return InMemory(X, y, sample_weight, batch_size, shuffle, rng, owns_X)

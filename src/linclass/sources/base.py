@@ -33,6 +33,11 @@ class DataSource:
         threads may compute its blocks at once, with the same result for any number."""
         raise NotImplementedError
 
+    def asarray(self, a, copy=False):
+        """``a`` (numpy) as this source's weights: an ndarray of its dtype (for an array API
+        X, an array of X's namespace on its device)."""
+        return np.array(a, dtype=self.dtype, copy=True) if copy else np.asarray(a, self.dtype)
+
     def kernel(self, loss):
         """``"fused"`` or ``"numpy"``: what computes this data's blocks and minibatches with
         ``loss`` (``linclass.fused.choose``, from the whole data's size, dtype and layout)."""
