@@ -14,14 +14,23 @@ from threadpoolctl import threadpool_info
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
-def median_time(fn, repeats):
-    """Median wall time of ``repeats`` calls of ``fn()``, in seconds."""
+def _times(fn, repeats):
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return times
+
+
+def median_time(fn, repeats):
+    """Median wall time of ``repeats`` calls of ``fn()``, in seconds."""
+    return statistics.median(_times(fn, repeats))
+
+
+def best_time(fn, repeats):
+    """Fastest wall time of ``repeats`` calls of ``fn()``, in seconds."""
+    return min(_times(fn, repeats))
 
 
 def machine():
