@@ -3,8 +3,9 @@
 Run: ``.venv/bin/python benchmarks/bench_contention.py [--quick] [--no-write]`` (``make
 bench-contention``). Each fit runs in a child process of its own with ``LINCLASS_BLAS_THREADS``
 set to 1 or the core count (the BLAS on that many threads, as before linclass chose), or to
-``auto`` (the default: the BLAS on one thread, the full-batch gradient on a number of workers
-timed per step, see ``linclass.threads``), on a quiet machine and on a busy one: *busy* is one
+``auto`` (the default: the kernel linclass chooses, the BLAS on one thread, the full-batch
+gradient on a number of workers timed per step, see ``linclass.threads``; the fixed counts run
+the numpy kernel, ``LINCLASS_KERNEL=numpy``), on a quiet machine and on a busy one: *busy* is one
 other process spinning on a core for the whole fit. The data are read in this process first
 and handed to the children as .npy files; each child times ``fit`` only.
 
@@ -73,6 +74,9 @@ def datasets(quick):
 
 def run_child(paths, solver, epochs, threads, busy):
     env = dict(os.environ, LINCLASS_BLAS_THREADS=str(threads))
+    env.pop("LINCLASS_KERNEL", None)
+    if threads != "auto":  # the BLAS's thread count only matters to the numpy kernel
+        env["LINCLASS_KERNEL"] = "numpy"
     hog = subprocess.Popen([sys.executable, "-c", HOG]) if busy else None
     try:
         if hog:
@@ -122,10 +126,13 @@ def main(argv=None):
     preamble = (f"Machine: {machine()}. Each figure is the fastest of {args.rounds} runs of "
                 "`fit`, each in a child process with `LINCLASS_BLAS_THREADS` set; *busy*: "
                 "another process spins on one core for the whole fit. *N threads*: the BLAS "
-                "on N threads for every product. *auto* (the default): the BLAS on one "
-                "thread, and the full-batch gradient's blocks on 1 or one worker per core, "
+                "on N threads for every product, on the numpy kernel. *auto* (the default): "
+                "the kernel linclass chooses (the fused one for CIFAR-10's 31M values, numpy "
+                "below 2^24 values), the BLAS on one thread, and the full-batch gradient's "
+                "blocks (and the fused kernel's minibatch halves) on 1 or one worker per core, "
                 "whichever its steps time faster (`linclass.threads`); its weights are the "
-                "same bits whatever it picks.")
+                "same bits whatever it picks. On a busy machine half the cores are taken: "
+                "proportionally slower is 2x the quiet time.")
     publish("contention", "A busy machine: threads while training", preamble, header, rows,
             write=not (args.no_write or args.quick))
 

@@ -255,3 +255,31 @@ def test_a_minibatch_step_allocates_its_gradient_once():
     again = step.loss_and_gradient(W, b, X[200:], y[200:], 0.1)
     assert again[1] is dW and again[2] is db  # the same buffers, refilled
     _close(again, ref, np.float32)
+
+
+@pytest.mark.parametrize("kind", ["int", "float16", "nan", "inf"])
+def test_bad_and_odd_input_is_checked_as_on_the_numpy_path(kind, monkeypatch):
+    """int and float16 X become float64 before the kernel sees them, NaN and inf are refused
+    with the same error, whichever kernel would run."""
+    from linclass import LinearSVM
+
+    rng = np.random.default_rng(8)
+    X = rng.integers(-5, 5, (400, 12))
+    y = rng.integers(0, 3, 400)
+    if kind == "float16":
+        X = X.astype(np.float16)
+    elif kind in ("nan", "inf"):
+        X = X.astype(np.float64)
+        X[17, 3] = np.nan if kind == "nan" else np.inf
+    outcomes = {}
+    for kernel in ("numpy", "fused"):
+        monkeypatch.setenv(fused.ENV, kernel)
+        try:
+            outcomes[kernel] = LinearSVM(max_epochs=3, random_state=0).fit(X, y).coef_
+        except ValueError as e:
+            outcomes[kernel] = str(e)
+    if kind in ("nan", "inf"):
+        assert isinstance(outcomes["numpy"], str) and outcomes["fused"] == outcomes["numpy"]
+    else:
+        assert outcomes["fused"].dtype == np.float64
+        np.testing.assert_allclose(outcomes["fused"], outcomes["numpy"], rtol=1e-9, atol=1e-12)
