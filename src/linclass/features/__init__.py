@@ -1,0 +1,14 @@
+"""Image features for a linear classifier (issue 14): each a scikit-learn transformer that takes
+images as rows of pixels and gives float32 feature rows, in batches of bounded memory.
+
+* ``HOG``: histograms of oriented gradients over cells, optionally block-normalized;
+* ``ColorHistogram``: the hue histogram of the course, or a joint 3-D HSV histogram.
+
+Use them in a ``sklearn.pipeline.Pipeline`` before ``LinearSVM`` or ``SoftmaxClassifier``, or
+side by side with ``sklearn.pipeline.FeatureUnion``.
+"""
+
+from .color import ColorHistogram
+from .hog import HOG
+
+__all__ = ["HOG", "ColorHistogram"]

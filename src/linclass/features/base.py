@@ -1,0 +1,87 @@
+"""What every image feature shares: rows of pixels checked against an image shape, and a
+transform computed batch by batch into one float32 array."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..errors import InputError
+
+__all__ = ["ImageFeature"]
+
+
+class ImageFeature(TransformerMixin, BaseEstimator):
+    """A transformer of images given as rows of pixels (``image_shape`` says how to fold them).
+
+    Subclasses set ``_check_images(shape)`` (refusing shapes they cannot use), ``_n_out(shape)``
+    (features per image) and ``_features(images)`` (a batch of ``(n, H, W, C)`` float32 images
+    to an ``(n, n_out)`` array).
+    """
+
+    def _shape(self, n_features):
+        if self.image_shape is None:
+            return _square(n_features)
+        shape = tuple(int(s) for s in np.atleast_1d(self.image_shape))
+        if len(shape) not in (2, 3) or min(shape) < 1:
+            raise InputError(f"image_shape must be (height, width) or (height, width, channels); "
+                             f"got {self.image_shape!r}.")
+        return shape
+
+    def _check_params(self):
+        if not (isinstance(self.batch_size, (int, np.integer)) and self.batch_size >= 1):
+            raise InputError(f"batch_size must be a positive integer; got {self.batch_size!r}.")
+
+    def fit(self, X, y=None):
+        """Check the parameters against the images' shape (these features learn nothing)."""
+        self._check_params()
+        X = validate_data(self, X, dtype=None)
+        shape = self._shape(X.shape[1])
+        if X.shape[1] != int(np.prod(shape)):
+            raise InputError(f"X has {X.shape[1]} values a row, but image_shape {shape} holds "
+                             f"{int(np.prod(shape))}: give the shape the rows were flattened from.")
+        self._check_images(shape)
+        self.image_shape_ = shape
+        self.n_features_out_ = self._n_out(shape)
+        return self
+
+    def transform(self, X):
+        """Features of each row of X, float32, computed ``batch_size`` images at a time."""
+        check_is_fitted(self, "image_shape_")
+        # NaN and inf are looked for batch by batch below, naming the rows
+        X = validate_data(self, X, reset=False, dtype=None, ensure_all_finite=False)
+        if not np.issubdtype(X.dtype, np.number) or X.dtype.kind == "c":
+            raise InputError(f"X must hold pixel values (numbers); got dtype {X.dtype}.")
+        shape = self.image_shape_
+        out = np.empty((X.shape[0], self.n_features_out_), np.float32)
+        for start in range(0, X.shape[0], self.batch_size):
+            rows = np.asarray(X[start:start + self.batch_size], dtype=np.float32)
+            if not np.all(np.isfinite(rows)):
+                bad = start + np.flatnonzero(~np.isfinite(rows).all(axis=1))
+                raise InputError(f"X has NaN or infinite pixels in rows {bad[:5].tolist()}.")
+            images = rows.reshape((len(rows),) + shape + ((1,) if len(shape) == 2 else ()))
+            out[start:start + len(rows)] = self._features(images)
+            if self.progress is not None:
+                self.progress(min(X.shape[0], start + self.batch_size), X.shape[0])
+        return out
+
+    def get_feature_names_out(self, input_features=None):
+        check_is_fitted(self, "image_shape_")
+        name = type(self).__name__.lower()
+        return np.asarray([f"{name}{i}" for i in range(self.n_features_out_)], dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+
+def _square(n_features):
+    """The shape of a square image of ``n_features`` values: grey (s, s) or RGB (s, s, 3)."""
+    for channels in (1, 3):
+        side = int(round((n_features / channels) ** 0.5))
+        if side * side * channels == n_features:
+            return (side, side) if channels == 1 else (side, side, 3)
+    raise InputError(f"rows of {n_features} values are not square images (grey s x s or RGB "
+                     "s x s x 3): give image_shape=(height, width[, channels]).")
