@@ -166,3 +166,111 @@ def test_nan_pixels_are_named_and_another_width_refused():
         feat.transform(bad)
     with pytest.raises(ValueError, match="features"):
         feat.transform(X[:, :100])
+
+
+# -- Coates-Lee-Ng patches ------------------------------------------------------------------------
+
+from linclass.features import Patches  # noqa: E402
+
+
+def _small_patches(**kw):
+    params = dict(n_centroids=12, n_patches=3000, kmeans_iter=8, random_state=0, batch_size=7)
+    params.update(kw)
+    return Patches((12, 12, 3), **params)
+
+
+def test_patches_shapes_dtypes_and_seeds():
+    X = _images(30, 12, 12, seed=1).reshape(30, -1)
+    a = _small_patches().fit(X)
+    F = a.transform(X)
+    assert F.shape == (30, 48) and F.dtype == np.float32 and a.centroids_.shape == (12, 108)
+    b = _small_patches().fit(X)
+    np.testing.assert_array_equal(a.centroids_, b.centroids_)
+    np.testing.assert_array_equal(F, b.transform(X))
+    # another batch size: the same up to the products' rounding (BLAS blocks differ)
+    np.testing.assert_allclose(F, _small_patches(batch_size=30).fit(X).transform(X), rtol=1e-5,
+                               atol=1e-5)
+    assert not np.array_equal(a.centroids_, _small_patches(random_state=1).fit(X).centroids_)
+
+
+def test_kmeans_never_gets_worse():
+    X = _images(40, 12, 12, seed=2).reshape(40, -1)
+    inertia = _small_patches(kmeans_iter=12).fit(X).inertia_
+    assert len(inertia) == 12
+    assert all(b <= a * (1 + 1e-6) for a, b in zip(inertia, inertia[1:]))
+    assert inertia[-1] < inertia[0]
+
+
+def test_whitening_flattens_the_patch_covariance():
+    from linclass.features.patches import _normalize
+
+    ims = _images(400, 12, 12, seed=3)
+    ims = (ims + np.roll(ims, 1, axis=2) + np.roll(ims, 1, axis=1)) / 3  # neighbours correlate
+    X = ims.reshape(400, -1)
+    p = _small_patches(zca_eps=1e-6, n_patches=40_000).fit(X)
+    patches = np.moveaxis(np.lib.stride_tricks.sliding_window_view(ims, (6, 6), axis=(1, 2)),
+                          3, -1).reshape(-1, 108)
+    before = np.linalg.eigvalsh(np.cov(_normalize(patches), rowvar=False))
+    after = np.linalg.eigvalsh(np.cov((_normalize(patches) - p.zca_mean_) @ p.zca_,
+                                      rowvar=False))
+    # the direction the per-patch mean removed keeps variance 0; every other is near 1
+    assert before[1:].max() / before[1:].min() > 20
+    assert after[0] < 1e-3 and np.all(np.abs(after[1:] - 1) < 0.15)  # (a sample of patches)
+
+
+def test_triangle_encoding_and_quadrants_against_a_plain_loop():
+    X = _images(5, 12, 12, seed=4).reshape(5, -1)
+    p = _small_patches().fit(X)
+    F = p.transform(X[:1])[0]
+    im = X[0].reshape(12, 12, 3)
+    grid = 12 - 6 + 1
+    feats = np.zeros((grid, grid, 12))
+    for r in range(grid):
+        for c in range(grid):
+            x = im[r:r + 6, c:c + 6].ravel().astype(np.float64)
+            x = (x - x.mean()) / np.sqrt(x.var() + 10)
+            x = (x - p.zca_mean_) @ p.zca_
+            z = np.sqrt(((p.centroids_ - x) ** 2).sum(axis=1))
+            feats[r, c] = np.maximum(0, z.mean() - z)
+    h = grid // 2
+    expected = np.concatenate([feats[:h, :h].sum((0, 1)), feats[:h, h:].sum((0, 1)),
+                               feats[h:, :h].sum((0, 1)), feats[h:, h:].sum((0, 1))])
+    np.testing.assert_allclose(F, expected, rtol=2e-3, atol=2e-3)
+
+
+def test_random_patches_and_the_soft_threshold():
+    X = _images(20, 12, 12, seed=5).reshape(20, -1)
+    p = _small_patches(dictionary="random", encoding="soft-threshold", alpha=0.25).fit(X)
+    assert p.inertia_ == []
+    np.testing.assert_allclose(np.linalg.norm(p.centroids_, axis=1), 1, rtol=1e-5)
+    F = p.transform(X)
+    assert (F >= 0).all() and (F > 0).any()
+
+
+def test_patches_on_grey_digits_learn(digits_split):
+    from linclass import SoftmaxClassifier
+    from linclass.data import load_digits
+
+    raw = load_digits()
+    X = raw.X.astype(np.float32) * (255 / 16)
+    n = len(X) * 3 // 4
+    pipe = make_pipeline(Patches((8, 8), n_centroids=30, patch_size=4, n_patches=5000,
+                                 kmeans_iter=10, random_state=0),
+                         SoftmaxClassifier(random_state=0, max_epochs=40))
+    pipe.fit(X[:n], raw.y[:n])
+    assert pipe.score(X[n:], raw.y[n:]) > 0.8
+
+
+@pytest.mark.parametrize("params,shape,match", [
+    (dict(n_centroids=500, n_patches=100), (12, 12, 3), "more than the n_patches"),
+    (dict(patch_size=20), (12, 12, 3), "smaller than a patch"),
+    (dict(dictionary="sparse"), (12, 12, 3), "dictionary must be one of"),
+    (dict(encoding="hard"), (12, 12, 3), "encoding must be one of"),
+    (dict(alpha=-1), (12, 12, 3), "alpha must be a number"),
+    (dict(n_centroids=0), (12, 12, 3), "n_centroids must be a positive integer"),
+], ids=["K-too-large", "patch-too-big", "dictionary", "encoding", "alpha", "K-0"])
+def test_patches_refuse_bad_settings(params, shape, match):
+    base = dict(n_centroids=4, n_patches=200, random_state=0)
+    base.update(params)
+    with pytest.raises(InputError, match=match):
+        Patches(shape, **base).fit(_images(3, 12, 12).reshape(3, -1))

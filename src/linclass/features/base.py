@@ -35,6 +35,11 @@ class ImageFeature(TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         """Check the parameters against the images' shape (these features learn nothing)."""
+        self._fit_shape(X)
+        return self
+
+    def _fit_shape(self, X):
+        """Check the parameters and X against the images' shape; X validated."""
         self._check_params()
         X = validate_data(self, X, dtype=None)
         shape = self._shape(X.shape[1])
@@ -44,7 +49,7 @@ class ImageFeature(TransformerMixin, BaseEstimator):
         self._check_images(shape)
         self.image_shape_ = shape
         self.n_features_out_ = self._n_out(shape)
-        return self
+        return X
 
     def transform(self, X):
         """Features of each row of X, float32, computed ``batch_size`` images at a time."""
