@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test bench bench-ooc bench-dask bench-contention bench-defaults fuzz kill-test clean
+.PHONY: run test bench bench-ooc bench-dask bench-contention bench-defaults bench-features fuzz kill-test clean
 
 $(PY):
 	@echo "creating $(VENV) (a virtual environment for linclass)..."
@@ -60,6 +60,11 @@ bench-contention: $(TSTAMP)
 
 bench-defaults: $(TSTAMP)
 	$(PY) benchmarks/defaults.py
+
+# Image features on CIFAR-10 (HOG + hue, a richer HOG + HSV histogram, Coates-Lee-Ng patches
+# with K = 1,600): test accuracy against feature time (about 15 minutes, 5 GB of memory).
+bench-features: $(TSTAMP)
+	$(PY) benchmarks/bench_features.py
 
 # Coverage-guided fuzzing of every reader (atheris), FUZZ_SECONDS each (default 60); what it
 # finds lands in fuzz/findings/. `make test` replays the corpus and a bounded slice.

@@ -274,3 +274,37 @@ def test_patches_refuse_bad_settings(params, shape, match):
     base.update(params)
     with pytest.raises(InputError, match=match):
         Patches(shape, **base).fit(_images(3, 12, 12).reshape(3, -1))
+
+
+def test_the_feature_benchmark_runs_its_quick_slice():
+    """benchmarks/bench_features.py --quick on 5,000 CIFAR-10 images (skipped without them):
+    every pipeline runs end to end and a quick run writes nothing."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import SHARED_DATA
+
+    data = os.path.join(SHARED_DATA, "cifar10", "cifar10-jpg.tar.gz")
+    if not os.path.exists(data):
+        pytest.skip(f"{data} is not here")
+    bench = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "bench_features.py")
+    results = os.path.join(os.path.dirname(bench), "RESULTS.md")
+    before = os.stat(results).st_mtime_ns
+    r = subprocess.run([sys.executable, bench, "--quick", "--data", data,
+                        "--pipelines", "hog+hue,patches"], capture_output=True, text=True,
+                       timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "hog+hue:" in r.stdout and "patches:100:" in r.stdout
+    assert os.stat(results).st_mtime_ns == before
+
+
+@pytest.mark.parametrize("encoding,dictionary", [("triangle", "kmeans"),
+                                                 ("soft-threshold", "random")])
+def test_the_compiled_encoder_equals_numpys(encoding, dictionary, monkeypatch):
+    pytest.importorskip("numba")
+    X = _images(9, 12, 12, seed=6).reshape(9, -1)
+    p = _small_patches(encoding=encoding, dictionary=dictionary).fit(X)
+    compiled = p.transform(X)
+    monkeypatch.setenv("LINCLASS_KERNEL", "numpy")
+    np.testing.assert_allclose(compiled, p.transform(X), rtol=1e-4, atol=1e-4)

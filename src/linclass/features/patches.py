@@ -27,6 +27,8 @@ of all the patches times the centroids; the batched loop here keeps that to one 
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from sklearn.utils import check_random_state
 
@@ -171,6 +173,14 @@ class Patches(ImageFeature):
         gh, gw = windows.shape[1], windows.shape[2]  # (n, gh, gw, c, p, p)
         patches = np.moveaxis(windows, 3, -1).reshape(n * gh * gw, p * p * c)
         white = (_normalize(patches) - self.zca_mean_) @ self.zca_
+        kernels = _kernels()
+        if kernels is not None:  # one compiled pass over the products
+            P = white @ self.centroids_.T
+            xx = np.einsum("ij,ij->i", white, white)
+            cc = np.einsum("ij,ij->i", self.centroids_, self.centroids_)
+            out = np.zeros((n, 4 * self.n_centroids), np.float32)
+            return kernels.encode_pool(P, xx, cc, self.encoding == "triangle",
+                                       np.float32(self.alpha), gh, gw, out)
         f = self._encode(white).reshape(n, gh, gw, -1)
         hr, hc = gh // 2, gw // 2  # the paper's quadrants (a 27-grid splits 13 / 14)
         quads = [f[:, :hr, :hc], f[:, :hr, hc:], f[:, hr:, :hc], f[:, hr:, hc:]]
@@ -186,6 +196,18 @@ class Patches(ImageFeature):
         mu = z.mean(axis=1, keepdims=True)
         np.subtract(mu, z, out=z)
         return np.maximum(z, 0, out=z)
+
+
+def _kernels():
+    """The compiled encoder (``linclass.features._kernels``), or None without numba (then
+    numpy computes the same, in more passes)."""
+    from .. import fused
+
+    if fused.available() and os.environ.get(fused.ENV, "auto").strip().lower() != "numpy":
+        from . import _kernels as kernels
+
+        return kernels
+    return None
 
 
 def _normalize(patches):
