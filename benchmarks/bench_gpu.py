@@ -28,9 +28,8 @@ import time
 
 os.environ.setdefault("SCIPY_ARRAY_API", "1")  # before scipy loads: array_api_dispatch needs it
 
-import numpy as np  # noqa: E402
-
-from _common import publish  # noqa: E402
+import numpy as np
+from _common import publish
 
 
 def main(argv=None):

@@ -170,7 +170,7 @@ def test_nan_pixels_are_named_and_another_width_refused():
 
 # -- Coates-Lee-Ng patches ------------------------------------------------------------------------
 
-from linclass.features import Patches  # noqa: E402
+from linclass.features import Patches
 
 
 def _small_patches(**kw):

@@ -7,9 +7,9 @@ import pytest
 
 pytest.importorskip("numba")
 
-from linclass import fused  # noqa: E402
-from linclass.losses import Hinge, SoftmaxCrossEntropy  # noqa: E402
-from linclass.objective import loss_and_gradient  # noqa: E402
+from linclass import fused
+from linclass.losses import Hinge, SoftmaxCrossEntropy
+from linclass.objective import loss_and_gradient
 
 LOSSES = [Hinge(), Hinge(margin=0.5), Hinge(squared=True), Hinge(variant="crammer_singer"),
           Hinge(variant="crammer_singer", squared=True), SoftmaxCrossEntropy()]

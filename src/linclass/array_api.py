@@ -18,8 +18,26 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["namespace", "is_array_api", "dispatching", "check_same_namespace", "to_numpy", "numpy_dtype", "float_dtypes", "on_device_of", "take_rows", "scores",
-           "loss_and_gradient", "log_softmax", "softmax", "take_classes", "all_finite", "copy", "zeros_like", "sqrt"]
+__all__ = [
+    "all_finite",
+    "check_same_namespace",
+    "copy",
+    "dispatching",
+    "float_dtypes",
+    "is_array_api",
+    "log_softmax",
+    "loss_and_gradient",
+    "namespace",
+    "numpy_dtype",
+    "on_device_of",
+    "scores",
+    "softmax",
+    "sqrt",
+    "take_classes",
+    "take_rows",
+    "to_numpy",
+    "zeros_like",
+]
 
 
 def namespace(*arrays):

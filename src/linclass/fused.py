@@ -36,8 +36,20 @@ import numpy as np
 
 from .errors import InputError, UsageError
 
-__all__ = ["available", "supports", "choose", "warm", "block_terms", "loss_and_gradient", "Step",
-           "FusedKernelWarning", "CompileFailed", "MIN_ELEMENTS", "SPLIT_ROWS", "ENV"]
+__all__ = [
+    "ENV",
+    "MIN_ELEMENTS",
+    "SPLIT_ROWS",
+    "CompileFailed",
+    "FusedKernelWarning",
+    "Step",
+    "available",
+    "block_terms",
+    "choose",
+    "loss_and_gradient",
+    "supports",
+    "warm",
+]
 
 ENV = "LINCLASS_KERNEL"
 # X with fewer values than this trains on numpy: the compiled kernel would not repay its first

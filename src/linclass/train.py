@@ -25,10 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .choices import SOLVERS
-from .errors import InputError, LinclassError
 from .array_api import all_finite, copy, to_numpy
 from .array_api import loss_and_gradient as array_api_loss_and_gradient
+from .choices import SOLVERS
+from .errors import InputError, LinclassError
 from .objective import loss_and_gradient, penalty
 from .threads import Chooser
 

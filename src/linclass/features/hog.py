@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import InputError
 from .base import ImageFeature
 
-__all__ = ["HOG", "BLOCK_NORMS"]
+__all__ = ["BLOCK_NORMS", "HOG"]
 
 BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
 _EPS = 1e-5

@@ -35,7 +35,7 @@ from sklearn.utils import check_random_state
 from ..errors import InputError
 from .base import ImageFeature
 
-__all__ = ["Patches", "DICTIONARIES", "ENCODINGS"]
+__all__ = ["DICTIONARIES", "ENCODINGS", "Patches"]
 
 DICTIONARIES = ("kmeans", "random")
 ENCODINGS = ("triangle", "soft-threshold")
