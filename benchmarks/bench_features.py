@@ -112,6 +112,7 @@ def dictionary_picture(patches, path):
 
 def accuracy_plot(results, path):
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -122,6 +123,10 @@ def accuracy_plot(results, path):
         ax.annotate(r["name"], (r["feature_s"], r["test"]), textcoords="offset points",
                     xytext=(5, -10))
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_xlim(left=min(r["feature_s"] for r in results) / 1.5,
+                right=max(r["feature_s"] for r in results) * 2)
     ax.set_xlabel("time for the features of 60,000 images (s)")
     ax.set_ylabel("CIFAR-10 test accuracy")
     ax.set_title("linclass Softmax (L-BFGS) on image features")
