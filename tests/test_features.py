@@ -308,3 +308,17 @@ def test_the_compiled_encoder_equals_numpys(encoding, dictionary, monkeypatch):
     compiled = p.transform(X)
     monkeypatch.setenv("LINCLASS_KERNEL", "numpy")
     np.testing.assert_allclose(compiled, p.transform(X), rtol=1e-4, atol=1e-4)
+
+
+def test_features_past_the_memory_cap_are_refused_before_any_work():
+    from linclass import limits
+    from linclass.errors import ResourceLimitError
+
+    X = _images(50, 12, 12).reshape(50, -1)
+    feat = _small_patches().fit(X)
+    with limits.caps(max_bytes=50 * 48 * 4 - 1):
+        with pytest.raises(ResourceLimitError, match=r"Patches.transform: 48 float32 features "
+                                                     r"for each of 50 images"):
+            feat.transform(X)
+    with limits.caps(max_bytes=50 * 48 * 4):
+        assert feat.transform(X).shape == (50, 48)

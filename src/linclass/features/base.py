@@ -8,6 +8,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..errors import InputError
+from ..limits import check_bytes
 
 __all__ = ["ImageFeature"]
 
@@ -59,6 +60,9 @@ class ImageFeature(TransformerMixin, BaseEstimator):
         if not np.issubdtype(X.dtype, np.number) or X.dtype.kind == "c":
             raise InputError(f"X must hold pixel values (numbers); got dtype {X.dtype}.")
         shape = self.image_shape_
+        check_bytes(4 * X.shape[0] * self.n_features_out_,
+                    f"{self.n_features_out_:,} float32 features for each of {X.shape[0]:,} images",
+                    f"{type(self).__name__}.transform")
         out = np.empty((X.shape[0], self.n_features_out_), np.float32)
         for start in range(0, X.shape[0], self.batch_size):
             rows = np.asarray(X[start:start + self.batch_size], dtype=np.float32)
