@@ -182,6 +182,34 @@ def test_a_kernel_that_fails_to_compile_is_said_once_and_numpy_runs(monkeypatch)
     assert fused.choose(X, Hinge()) == "numpy"  # and it stays out
 
 
+@pytest.mark.parametrize("batch_size", [None, 64], ids=["full-batch", "minibatch"])
+def test_a_fit_whose_kernel_fails_to_compile_says_so_and_trains_on_numpy(batch_size,
+                                                                          monkeypatch):
+    from linclass import LinearSVM
+
+    class TypingError(Exception):
+        pass
+
+    TypingError.__module__ = "numba.core.errors"
+
+    def broken(*args):
+        raise TypingError("Failed in nopython mode pipeline")
+
+    kernels = fused._load()
+    monkeypatch.setattr(fused, "_kernels", kernels)  # all three restored after the test
+    monkeypatch.setattr(fused, "_failure", None)
+    monkeypatch.setattr(fused, "_said", False)
+    monkeypatch.setattr(kernels, "rows", broken)
+    rng = np.random.default_rng(12)
+    X, y = rng.standard_normal((600, 10)), rng.integers(0, 3, 600)
+    monkeypatch.setenv(fused.ENV, "fused")
+    with pytest.warns(fused.FusedKernelWarning, match="failed to compile"):
+        got = LinearSVM(batch_size=batch_size, max_epochs=3, random_state=0).fit(X, y)
+    monkeypatch.setenv(fused.ENV, "numpy")
+    ref = LinearSVM(batch_size=batch_size, max_epochs=3, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(got.coef_, ref.coef_)
+
+
 @pytest.mark.parametrize("layout", ["fortran", "strided-rows", "strided-columns", "read-only",
                                     "memmap"])
 def test_every_layout_gives_the_contiguous_result_and_is_not_written(layout, tmp_path):

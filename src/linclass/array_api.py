@@ -64,8 +64,10 @@ def is_array_api(X):
 def dispatching(X):
     """Whether a fit or predict on X computes in X's own namespace: scikit-learn's
     ``array_api_dispatch`` is on and X is a non-numpy array API array."""
-    if not is_array_api(X):
-        return False
+    return is_array_api(X) and _dispatch_on()
+
+
+def _dispatch_on():
     import sklearn
 
     return bool(sklearn.get_config().get("array_api_dispatch", False))
@@ -75,15 +77,14 @@ def check_same_namespace(X, fitted, where):
     """Under ``array_api_dispatch``, raise a ValueError when X is not of the namespace and on
     the device of the fitted array ``fitted`` (as scikit-learn's estimators do): a model
     fitted on a GPU predicts on arrays there, one fitted on numpy on numpy arrays."""
-    import sklearn
-
-    if not sklearn.get_config().get("array_api_dispatch", False):
+    if not _dispatch_on():
         return
     x_api, f_api = is_array_api(X), is_array_api(fitted)
     if not x_api and not f_api:  # numpy, lists, sparse matrices: numpy's
         return
     if x_api and f_api and namespace(X) is namespace(fitted) and _device(X) == _device(fitted):
         return
+
     def what(a, api):
         return f"{namespace(a).__name__} on {_device(a)}" if api else "numpy (or array-like)"
 
@@ -128,9 +129,9 @@ def numpy_dtype(X):
 
 
 def float_dtypes(X):
-    """The float dtypes X may keep, in X's namespace (float64 first: anything else becomes
-    float64, as in scikit-learn)."""
-    if not is_array_api(X):
+    """The float dtypes X may keep (float64 first: anything else becomes float64, as in
+    scikit-learn), in X's namespace when a fit or predict computes there (``dispatching``)."""
+    if not dispatching(X):
         return [np.float64, np.float32]
     xp = namespace(X)
     return [xp.float64, xp.float32]
@@ -261,12 +262,6 @@ def _loss_terms(S, y, loss):
     return per_row, dS
 
 
-def supports(loss):
-    from .losses import Hinge, SoftmaxCrossEntropy
-
-    return type(loss) in (Hinge, SoftmaxCrossEntropy)
-
-
 def loss_and_gradient(W, b, X, y, loss, reg=0.0, sample_weight=None):
     """``(loss, dW, db, n_correct)`` as ``linclass.objective.loss_and_gradient`` gives them,
     computed in X's namespace and on its device: dW and db are arrays there, the loss a float.
@@ -275,8 +270,10 @@ def loss_and_gradient(W, b, X, y, loss, reg=0.0, sample_weight=None):
     a float array of X's namespace.
     """
     from .errors import InputError
+    from .losses import is_builtin
+    from .objective import with_penalty
 
-    if not supports(loss):
+    if not is_builtin(loss):
         raise InputError(f"array API inputs train with a hinge or the softmax; got {loss!r}.")
     xp = namespace(X)
     n = X.shape[0]
@@ -299,8 +296,4 @@ def loss_and_gradient(W, b, X, y, loss, reg=0.0, sample_weight=None):
             dS = dS * xp.reshape(w / total, (-1, 1))
     dW = dS.T @ X
     db = None if b is None else xp.sum(dS, axis=0)
-    value = data_loss
-    if reg:
-        value += reg * float(xp.sum(W * W))
-        dW = dW + (2 * reg) * W
-    return value, dW, db, n_correct
+    return with_penalty(W, (data_loss, dW, db, n_correct), reg)

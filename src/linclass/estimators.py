@@ -61,11 +61,6 @@ FITTED_STATE = ("coef_", "intercept_", "classes_", "n_features_in_", "n_iter_", 
                 "learning_rate_", "reg_", "intercept_step_", "history_")
 
 
-def _float_dtypes(X):
-    """The float dtypes X may keep (in X's namespace under ``array_api_dispatch``)."""
-    return array_api.float_dtypes(X) if array_api.dispatching(X) else [np.float64, np.float32]
-
-
 def _rng(random_state):
     """A ``numpy.random.Generator`` from None, an int, a Generator or a legacy RandomState."""
     if isinstance(random_state, np.random.RandomState):
@@ -112,7 +107,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
 
     def _validate_X(self, X, reset):
         return validate_data(self, X, reset=reset, accept_sparse=("csr", "csc"),
-                             dtype=_float_dtypes(X))
+                             dtype=array_api.float_dtypes(X))
 
     def _encode(self, y, what="y"):
         return encode_labels(self.classes_, y, what)
@@ -168,7 +163,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
                 del self.feature_names_in_
         else:
             X, y = validate_data(self, X, y, accept_sparse=("csr", "csc"),
-                                 dtype=_float_dtypes(X))
+                                 dtype=array_api.float_dtypes(X))
             y = array_api.to_numpy(y)  # labels are encoded on the host, once
         check_classification_targets(y)
         classes = np.unique(y)
@@ -239,7 +234,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
             if len(classes) < 2:
                 raise InputError("classes must hold at least 2 labels.")
         X, y = validate_data(self, X, y, reset=first, accept_sparse=("csr", "csc"),
-                             dtype=_float_dtypes(X))
+                             dtype=array_api.float_dtypes(X))
         y = array_api.to_numpy(y)
         if not first:  # the weights stay where the first call put them
             array_api.check_same_namespace(X, self.coef_, f"{type(self).__name__}.partial_fit()")

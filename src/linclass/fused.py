@@ -44,7 +44,6 @@ __all__ = [
     "FusedKernelWarning",
     "Step",
     "available",
-    "block_terms",
     "choose",
     "loss_and_gradient",
     "supports",
@@ -105,14 +104,10 @@ def available():
 def supports(X, loss):
     """Whether the kernel handles this X and loss: a dense float32/float64 array and a hinge
     or the softmax (else: the numpy path)."""
+    from .losses import is_builtin
+
     return (isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype in (np.float32, np.float64)
-            and _handles(loss))
-
-
-def _handles(loss):
-    from .losses import Hinge, SoftmaxCrossEntropy
-
-    return type(loss) in (Hinge, SoftmaxCrossEntropy)  # a subclass may compute another loss
+            and is_builtin(loss))
 
 
 def choose(X, loss):
@@ -130,7 +125,9 @@ def choose(X, loss):
         return "numpy"
     dense = (not hasattr(X, "tocsr") and len(getattr(X, "shape", ())) == 2
              and np.dtype(getattr(X, "dtype", object)) in (np.float32, np.float64))
-    if not dense or not _handles(loss):
+    from .losses import is_builtin
+
+    if not dense or not is_builtin(loss):
         return "numpy"
     if want == "auto" and X.shape[0] * X.shape[1] < MIN_ELEMENTS:
         return "numpy"
@@ -289,15 +286,6 @@ class Step:
 
 class CompileFailed(RuntimeError):
     """The kernel failed to compile (already said): the caller runs numpy instead."""
-
-
-def block_terms(W, b, X, y, loss, sample_weight=None, total_weight=None):
-    """``(n_correct, weighted loss, dW, db)`` of rows X by the fused kernel, each scaled by
-    ``1 / total_weight`` (by default the rows' weight): ``BlockSum.part``'s terms."""
-    if total_weight is None:
-        total_weight = X.shape[0] if sample_weight is None else float(
-            np.sum(sample_weight, dtype=np.float64))
-    return Step(W, b, loss).block_terms(W, b, X, y, sample_weight, total_weight)
 
 
 def loss_and_gradient(W, b, X, y, loss_fn, reg=0.0, sample_weight=None, workers=1):

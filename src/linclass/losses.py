@@ -274,3 +274,11 @@ class SoftmaxCrossEntropy(Loss):
 
     def __call__(self, S, y, sample_weight=None):
         return softmax_cross_entropy(S, y, sample_weight=sample_weight)
+
+
+def is_builtin(loss):
+    """Whether ``loss`` is one of linclass's own ``Hinge`` or ``SoftmaxCrossEntropy`` (not a
+    subclass, which may compute another loss): what the fused kernel and the array API path
+    implement themselves."""
+    return type(loss) in (Hinge, SoftmaxCrossEntropy)
+

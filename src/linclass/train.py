@@ -194,20 +194,25 @@ def _minibatch_gradient(source, W, b, loss):
             return array_api_loss_and_gradient(W, b, Xb, yb, loss, reg, wb)
 
         return device_step
-    if kernel == "fused":
-        from .fused import Step
-
-        step = Step(W, b, loss)
-
-        def fused_step(threads, W, b, Xb, yb, reg, wb):
-            return threads.run(Xb.shape[0], step.loss_and_gradient, W, b, Xb, yb, reg, wb)
-
-        return fused_step
 
     def numpy_step(threads, W, b, Xb, yb, reg, wb):
         return loss_and_gradient(W, b, Xb, yb, loss, reg, wb)
 
-    return numpy_step
+    if kernel != "fused":
+        return numpy_step
+    from .fused import CompileFailed, Step
+
+    step = [Step(W, b, loss)]  # None once the kernel failed to compile (said once)
+
+    def fused_step(threads, W, b, Xb, yb, reg, wb):
+        if step[0] is not None:
+            try:
+                return threads.run(Xb.shape[0], step[0].loss_and_gradient, W, b, Xb, yb, reg, wb)
+            except CompileFailed:
+                step[0] = None
+        return numpy_step(threads, W, b, Xb, yb, reg, wb)
+
+    return fused_step
 
 
 def _step_ends(on_step, epoch, step, loss, steps_total, max_steps):

@@ -8,9 +8,9 @@ CIFAR-10, where raw pixels stop near 0.40.
    and contrast (its mean taken away, divided by ``sqrt(variance + 10)`` on the 0-255 scale);
 2. ZCA whitening (``zca_eps``), which decorrelates neighbouring pixels so that the dictionary
    learns edges rather than smooth blobs;
-3. a dictionary of ``n_centroids`` whitened patches: by k-means (Lloyd's iterations as batched
-   matrix products, an emptied centroid re-seeded with a random patch) or, as the paper found
-   nearly as good, ``n_centroids`` random whitened patches.
+3. a dictionary of ``n_centroids`` whitened patches: by k-means (scikit-learn's ``KMeans``,
+   Lloyd's iterations from ``n_centroids`` random patches, as in the paper) or, as the paper
+   found nearly as good, ``n_centroids`` random whitened patches.
 
 ``transform`` encodes every patch of an image (stride 1) against the dictionary as one matrix
 product per batch of images, and sums each feature over the image's four quadrants, giving
@@ -20,9 +20,6 @@ product per batch of images, and sums each feature over the image's four quadran
   to centroid k (the k-means "triangle" activation);
 * ``encoding="soft-threshold"``: ``f_k = max(0, c_k . x - alpha)``, for a dictionary of random
   patches (normalized to unit length).
-
-scikit-learn's ``KMeans`` would do step 3, but holds a distance matrix per iteration the size
-of all the patches times the centroids; the batched loop here keeps that to one batch.
 """
 
 from __future__ import annotations
@@ -72,8 +69,9 @@ class Patches(ImageFeature):
     zca_ : ndarray of shape (d, d)
         The whitening matrix (symmetric), d = patch_size² x channels.
     centroids_ : ndarray of shape (n_centroids, d)
-    inertia_ : list of float
-        k-means's mean squared distance to the nearest centroid after each iteration.
+    inertia_ : float or None
+        k-means's mean squared distance from a patch to its nearest centroid (None for a
+        dictionary of random patches).
     """
 
     def __init__(self, image_shape=None, *, n_centroids=1600, patch_size=6, n_patches=400_000,
@@ -155,11 +153,14 @@ class Patches(ImageFeature):
         del patches
         seeds = rng.choice(len(white), self.n_centroids, replace=False)
         centroids = white[seeds].copy()
-        self.inertia_ = []
+        self.inertia_ = None
         if self.dictionary == "kmeans":
-            for _ in range(self.kmeans_iter):
-                centroids, inertia = _lloyd_step(white, centroids, rng)
-                self.inertia_.append(inertia)
+            from sklearn.cluster import KMeans
+
+            km = KMeans(self.n_centroids, init=centroids, n_init=1, max_iter=self.kmeans_iter,
+                        tol=0.0, algorithm="lloyd").fit(white)
+            centroids = km.cluster_centers_
+            self.inertia_ = float(km.inertia_) / len(white)
         if self.encoding == "soft-threshold":
             centroids /= np.linalg.norm(centroids, axis=1, keepdims=True) + 1e-8
         self.centroids_ = centroids.astype(np.float32)
@@ -224,34 +225,3 @@ def _squared_distances(X, C):
     d += (X * X).sum(axis=1, keepdims=True)
     d += (C * C).sum(axis=1)[None, :]
     return d
-
-
-def _lloyd_step(X, C, rng, batch=20_000):
-    """One Lloyd iteration over X in batches: ``(new centroids, mean squared distance)``; a
-    centroid left without a point is re-seeded with a random point."""
-    K, d = C.shape
-    sums = np.zeros((K, d), np.float64)
-    counts = np.zeros(K, np.int64)
-    total = 0.0
-    half_norms = 0.5 * (C * C).sum(axis=1)
-    for start in range(0, len(X), batch):
-        Xb = X[start:start + batch]
-        nearest = np.argmax(Xb @ C.T - half_norms, axis=1)  # min ||x - c||² = max x.c - |c|²/2
-        diff = Xb - C[nearest]
-        total += float(np.einsum("ij,ij->", diff, diff, dtype=np.float64))
-        np.add.at(counts, nearest, 1)
-        sums += _group_sums(Xb, nearest, K)
-    empty = counts == 0
-    new = (sums / np.maximum(counts, 1)[:, None]).astype(np.float32)
-    if empty.any():
-        new[empty] = X[rng.choice(len(X), int(empty.sum()), replace=False)]
-    return new, total / len(X)
-
-
-def _group_sums(X, labels, K):
-    """Sums of the rows of X by label, as a sparse one-hot product."""
-    import scipy.sparse as sp
-
-    onehot = sp.csr_matrix((np.ones(len(labels), np.float32), (labels, np.arange(len(labels)))),
-                           shape=(K, len(labels)))
-    return np.asarray(onehot @ X, dtype=np.float64)

@@ -62,9 +62,6 @@ class OnDevice(DataSource):
             self.check_finite()
         return result
 
-    def minibatch_gradient(self, W, b, Xb, yb, loss, reg, wb):
-        return array_api.loss_and_gradient(W, b, Xb, yb, loss, reg, wb)
-
     def epoch(self):
         n, B = self.n_samples, self.batch_size or self.n_samples
         shuffle = self._shuffle
