@@ -4,6 +4,15 @@ import os
 # need scipy's own array API support, which is read when scipy is first imported.
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
+import atexit  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+# The feature cache of the tests (and of the commands they run) is theirs alone, and goes.
+_FEATURE_CACHE = tempfile.mkdtemp(prefix="linclass-test-features-")
+os.environ["LINCLASS_FEATURE_CACHE"] = _FEATURE_CACHE
+atexit.register(shutil.rmtree, _FEATURE_CACHE, True)
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from hypothesis import settings  # noqa: E402

@@ -131,6 +131,15 @@ def _size(text):
     return value
 
 
+def _features(text):
+    from .features.spec import parse
+
+    try:
+        return parse(text)
+    except InputError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("--features ")) from None
+
+
 def _split_arguments(p, seed_help):
     """How a data set is loaded, split and preprocessed (train and prepare)."""
     p.add_argument("--standardize", action="store_true",
@@ -159,6 +168,10 @@ def _training_options():
                         "(default 200)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
                    help="the update rule (default: sgd)")
+    p.add_argument("--features", type=_features, default="raw",
+                   metavar="raw|hog|hog+color|hog+hsv|patches[:K]",
+                   help="image features for the classifier, fitted on the training split, "
+                        "cached on disk and stored in the model (default raw: the pixels)")
     return p
 
 
@@ -364,7 +377,8 @@ def _data_spec(args, dev_size=None):
 
     return DataSpec(dataset=args.dataset, seed=args.seed, val_size=args.val_size,
                     test_size=args.test_size, standardize=args.standardize,
-                    dev_size=dev_size, image_size=args.image_size, skip_bad=args.skip_bad)
+                    dev_size=dev_size, image_size=args.image_size, skip_bad=args.skip_bad,
+                    features=args.features)
 
 
 def cmd_train(args, out, err):
@@ -393,7 +407,8 @@ def cmd_train(args, out, err):
     with _Interrupt() as stop, _showing(progress):
         tasks, waiting = {}, []  # waiting: the stage bars without a count, still open
         doing = {"load": f"load {_short(args.dataset, 24)}", "test": "test",
-                 "save": "save", "draw": "draw the pictures"}
+                 "save": "save", "draw": "draw the pictures",
+                 "features": f"features {args.features}"}
 
         counted = {}  # a stage bar's count of images, where it has one (a folder's)
 
@@ -405,6 +420,9 @@ def cmd_train(args, out, err):
                                 **({} if n is None else {"metrics": f"{n:,} images"}))
 
         def on_stage(name, counts=None):
+            if name == "note":  # something the run did that a user should know
+                progress.console.print(counts, style="dim", highlight=False)
+                return
             if counts is not None:  # how far the stage under way has come
                 what, done, total = counts
                 counted[tasks[name]] = done

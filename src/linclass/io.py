@@ -18,6 +18,11 @@ key                        content
 ``preprocessing``          optional, JSON: ``{"kind": "mean_image", "standardize": bool}``
 ``preprocessing_mean``     optional, the mean training image (float32)
 ``preprocessing_scale``    optional, the per-feature std (float32), when standardized
+``features``               optional, JSON: the image features computed before the
+                           preprocessing (``linclass.features.spec.state``: each step's kind,
+                           parameters and image shape)
+``features_I_NAME``        optional, the learnt arrays of feature step I (the patches'
+                           ``zca_mean``, ``zca`` and ``centroids``, float32)
 ``metadata``               optional, JSON: anything the caller adds (image shape, data set)
 =========================  ===================================================================
 
@@ -156,23 +161,28 @@ def _alive(pid):
 
 
 def _split_pipeline(model):
-    """(estimator, MeanImage or None) from an estimator or a Pipeline(MeanImage, estimator)."""
-    from sklearn.pipeline import Pipeline
+    """(estimator, MeanImage or None, features or None) from an estimator or a
+    Pipeline([features,] [MeanImage,] estimator)."""
+    from sklearn.pipeline import FeatureUnion, Pipeline
 
     from .data.preprocess import MeanImage
     from .estimators import _LinearClassifier
+    from .features.base import ImageFeature
 
     if isinstance(model, Pipeline):
-        steps = [s for _, s in model.steps if s != "passthrough"]
-        if (len(steps) == 2 and isinstance(steps[0], MeanImage)
-                and isinstance(steps[1], _LinearClassifier)):
-            return steps[1], steps[0]
-        raise TypeError("only a Pipeline of (MeanImage, LinearSVM or SoftmaxClassifier) can be "
-                        "saved; save the classifier itself with model.save(path).")
+        steps = [s for _, s in model.steps if s not in ("passthrough", None)]
+        feat = steps.pop(0) if steps and isinstance(steps[0], (ImageFeature,
+                                                               FeatureUnion)) else None
+        pre = steps.pop(0) if steps and isinstance(steps[0], MeanImage) else None
+        if len(steps) == 1 and isinstance(steps[0], _LinearClassifier):
+            return steps[0], pre, feat
+        raise TypeError("only a Pipeline of ([image features,] [MeanImage,] LinearSVM or "
+                        "SoftmaxClassifier) can be saved; save the classifier itself with "
+                        "model.save(path).")
     if not isinstance(model, _LinearClassifier):
         raise TypeError(f"cannot save a {type(model).__name__}; linclass saves LinearSVM and "
                         "SoftmaxClassifier models.")
-    return model, None
+    return model, None, None
 
 
 def _classes_array(classes):
@@ -190,6 +200,9 @@ def save(model, path, preprocessing=None, metadata=None):
     Parameters
     ----------
     model : LinearSVM, SoftmaxClassifier or Pipeline
+        A Pipeline may hold, before the classifier, image features (``linclass.features``:
+        ``HOG``, ``ColorHistogram``, ``Patches``, or a FeatureUnion of them, fitted) and a
+        ``MeanImage``, in that order.
     path : str or Path
         The file to write; it is replaced atomically if it exists.
     preprocessing : MeanImage, optional
@@ -202,7 +215,7 @@ def save(model, path, preprocessing=None, metadata=None):
 
     from .estimators import FITTED_STATE
 
-    clf, pre = _split_pipeline(model)
+    clf, pre, feat = _split_pipeline(model)
     pre = preprocessing if preprocessing is not None else pre
     state = clf.get_fitted_state()
     arrays = {
@@ -223,6 +236,14 @@ def save(model, path, preprocessing=None, metadata=None):
         arrays["preprocessing_mean"] = pre.mean_
         if pre.scale_ is not None:
             arrays["preprocessing_scale"] = pre.scale_
+    if feat is not None:
+        from .features import spec
+
+        check_is_fitted(feat if not hasattr(feat, "transformer_list")
+                        else feat.transformer_list[0][1], "image_shape_")
+        info, learnt = spec.state(feat)
+        arrays["features"] = np.array(json.dumps(info))
+        arrays.update(learnt)
     if metadata is not None:
         arrays["metadata"] = np.array(json.dumps(metadata))
     atomic_write(path, lambda f: np.savez(f, **arrays))
@@ -441,12 +462,11 @@ def load(path):
 
     Returns
     -------
-    LinearSVM or SoftmaxClassifier, or a Pipeline(MeanImage, classifier) when the file holds
-    preprocessing.
+    LinearSVM or SoftmaxClassifier, or a Pipeline([features,] [MeanImage,] classifier) when the
+    file holds image features or preprocessing.
     """
     from sklearn.pipeline import Pipeline
 
-    from .data.preprocess import MeanImage
     from .estimators import LinearSVM, SoftmaxClassifier
 
     kinds = {"LinearSVM": LinearSVM, "SoftmaxClassifier": SoftmaxClassifier}
@@ -462,6 +482,8 @@ def load(path):
         mean = _array(data, "preprocessing_mean", path) if pre_info is not None else None
         scale = (_array(data, "preprocessing_scale", path)
                  if pre_info is not None and "preprocessing_scale" in data.files else None)
+        feat_info = _json(data, "features", path) if "features" in data.files else None
+        learnt = {k: _array(data, k, path) for k in data.files if k.startswith("features_")}
     if name not in kinds:
         raise ModelFileError(f"{path} holds an unknown estimator {name!r}.")
     _check_weights(coef, intercept, classes, path)
@@ -479,9 +501,25 @@ def load(path):
         raise ModelFileError(f"{path} has parameters this linclass does not take ({e}).") \
             from None
     clf.set_fitted_state({**state, "coef_": coef, "intercept_": intercept, "classes_": classes})
-    if pre_info is None:
-        return clf
-    D = coef.shape[1]
+    steps = []
+    if feat_info is not None:
+        from .features import spec
+
+        feat = spec.from_state(feat_info, learnt, path)
+        width = sum(s.n_features_out_ for _, s in spec.steps(feat))
+        if width != coef.shape[1]:
+            raise _bad(path, f"its features give {width:,} values but the weights take "
+                             f"{coef.shape[1]:,}")
+        steps.append(("features", feat))
+    if pre_info is not None:
+        steps.append(("preprocess", _preprocessing(pre_info, mean, scale, coef.shape[1], path)))
+    return Pipeline(steps + [("classifier", clf)]) if steps else clf
+
+
+def _preprocessing(pre_info, mean, scale, D, path):
+    """The stored MeanImage, checked against the weights' D features."""
+    from .data.preprocess import MeanImage
+
     if (set(pre_info) - {"kind", "standardize"} or pre_info.get("kind") != "mean_image"
             or not isinstance(pre_info.get("standardize", False), bool)):
         raise ModelFileError(f"{path} has preprocessing this linclass cannot apply: {pre_info}.")
@@ -495,4 +533,4 @@ def load(path):
         raise _bad(path, "standardize is set but preprocessing_scale is missing")
     pre = MeanImage(standardize=bool(pre_info.get("standardize", False)))
     pre.mean_, pre.scale_, pre.n_features_in_ = mean, scale, D
-    return Pipeline([("preprocess", pre), ("classifier", clf)])
+    return pre

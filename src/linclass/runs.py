@@ -48,12 +48,13 @@ class DataSpec:
     dev_size: int | None = None  # a small stratified part of the training split
     image_size: int | None = None
     skip_bad: bool = False
+    features: str = "raw"  # image features before the classifier (linclass.features.spec)
 
     def metadata(self):
         """What a saved model records to load and split the same data again."""
         return {"dataset": self.dataset, "seed": self.seed, "val_size": self.val_size,
                 "test_size": self.test_size, "image_size": self.image_size,
-                "skip_bad": self.skip_bad}
+                "skip_bad": self.skip_bad, "features": self.features}
 
 
 @dataclass(frozen=True)
@@ -193,8 +194,7 @@ def _is_prepared(spec):
 
 
 class _Unprocessed:
-    """The raw pixels of a preprocessed on-disk part, row by row (for pictures), and the
-    preprocessed rows themselves (``.X``) for the classifier."""
+    """The raw pixels of a preprocessed on-disk part, row by row (for pictures)."""
 
     def __init__(self, X, pre):
         self.X, self.pre, self.shape = X, pre, X.shape
@@ -209,11 +209,26 @@ class _Unprocessed:
         return row + self.pre.mean_
 
 
+class _TestPart:
+    """A test part whose model's first ``done`` steps are applied already (``X``: what the
+    rest of the model takes: a prepared part preprocessed on disk, or features computed or
+    cached), with its pixels row by row (for pictures)."""
+
+    def __init__(self, X, done, pixels):
+        self.X, self.done, self.pixels, self.shape = X, done, pixels, pixels.shape
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, i):
+        return self.pixels[i]
+
+
 def _predict_test(model, X_test):
-    """Predictions on a test part: raw pixels through the whole Pipeline, or a prepared part
-    (already preprocessed, on disk) through the classifier alone."""
-    if isinstance(X_test, _Unprocessed):
-        return model[-1].predict(X_test.X)
+    """Predictions on a test part: raw pixels through the whole Pipeline, or a ``_TestPart``
+    through the steps not yet applied."""
+    if isinstance(X_test, _TestPart):
+        return model[X_test.done:].predict(X_test.X)
     return model.predict(X_test)
 
 
@@ -241,7 +256,7 @@ def _split(meta, progress=None):
     return ds, sp
 
 
-def _prepare(config, progress=None):
+def _prepare(config, progress=None, on_stage=None):
     """Load and split the data set of a run and fit its preprocessing on the training part.
 
     Returns
@@ -252,29 +267,62 @@ def _prepare(config, progress=None):
         Pixels as loaded (the test part stays raw for the saved Pipeline to preprocess).
     names : ndarray
         Class names; labels are indices into it.
-    pre : MeanImage
-        Fitted on the training part.
+    steps : list of (name, transformer)
+        The fitted steps before the classifier: the image features, if any, then MeanImage,
+        fitted on the training part.
     X_train, X_val : float32 arrays
-        The preprocessed training and validation parts.
+        The training and validation parts through those steps.
     """
     data = config.data
     if _is_prepared(data.dataset):
         return _prepare_on_disk(config)
+    from .features import spec
+
     metadata = data.metadata()
+    feat = spec.parse(data.features)  # a bad name fails before the data loads
     ds, sp = _split(metadata, progress)
     if data.dev_size:  # a small stratified part of the training split, for quick checks
         sp = sp._replace(**dict(zip(("X_train", "y_train"), dev_subset(
             sp.X_train, sp.y_train, data.dev_size, data.seed))))
     metadata.update(image_shape=list(ds.image_shape), class_names=list(ds.class_names),
                     pixel_max=int(ds.pixel_max))
+    feat = spec.build(feat, ds.image_shape, ds.pixel_max, data.seed)
     del ds  # the split holds its own arrays: the loaded set can go before float32 is made
-    pre = MeanImage(standardize=data.standardize)
+    steps = []
+    if feat is not None:  # features stand in for the pixels, standardized
+        feat, sp = _features(feat, sp, on_stage)
+        steps.append(("features", feat))
+    pre = MeanImage(standardize=data.standardize or feat is not None)
     X_train = pre.fit_transform(sp.X_train)
     # From here on only the float32 copy is needed: let the uint8 training pixels go before
     # training starts.
     X_val = pre.transform(sp.X_val)
     sp = sp._replace(X_train=None, X_val=None)
-    return metadata, sp, class_labels(metadata["class_names"]), pre, X_train, X_val
+    steps.append(("preprocess", pre))
+    return metadata, sp, class_labels(metadata["class_names"]), steps, X_train, X_val
+
+
+def _features(feat, sp, on_stage=None):
+    """Fit the image features on the training part and compute those of every part, through
+    the feature cache; the split with features for pixels (the test part keeps its pixels for
+    the pictures)."""
+    from .features.cache import FeatureCache
+    from .features.spec import steps
+
+    stage = on_stage or (lambda name, counts=None: None)
+    cache = FeatureCache(on_event=lambda text: stage("note", text))
+    stage("features")
+    feat = cache.fit(feat, sp.X_train)
+    parts = {}
+    for part in ("train", "val", "test"):
+        for _, step in steps(feat):
+            step.progress = lambda done, total, part=part: stage("features", (part, done, total))
+        parts[part] = cache.transform(feat, getattr(sp, f"X_{part}"))
+    for _, step in steps(feat):
+        step.progress = None
+    return feat, sp._replace(X_train=parts["train"], X_val=parts["val"],
+                             X_test=_TestPart(parts["test"], 1, sp.X_test))
+
 
 
 @contextmanager
@@ -339,6 +387,10 @@ def _prepare_on_disk(config):
         raise InputError("--dev, --standardize, --image-size and --early-stopping do not apply "
                          "to a prepared data set: its split and preprocessing were fixed by "
                          "`linclass prepare` (give them there).")
+    if data.features != "raw":
+        raise InputError("--features does not apply to a prepared data set (its rows are "
+                         "pixels, preprocessed on disk): train with --features on the data set "
+                         "itself.")
     prepared = _open_prepared(data.dataset)
     m = prepared.meta
     metadata = {"dataset": data.dataset, "seed": m["seed"], "val_size": m["val_size"],
@@ -347,10 +399,15 @@ def _prepare_on_disk(config):
                 "prepared_from": m["source"], "repeat": m["repeat"]}
     from .data import Split
 
-    sp = Split(None, prepared.y_train, None, prepared.y_val,
-               _Unprocessed(prepared.X_test, prepared.pre), prepared.y_test)
-    return (metadata, sp, class_labels(m["class_names"]), prepared.pre, prepared.X_train,
-            prepared.X_val)
+    sp = Split(None, prepared.y_train, None, prepared.y_val, _prepared_test(prepared),
+               prepared.y_test)
+    return (metadata, sp, class_labels(m["class_names"]), [("preprocess", prepared.pre)],
+            prepared.X_train, prepared.X_val)
+
+
+def _prepared_test(prepared):
+    """A prepared folder's test part: preprocessed on disk, its pixels undone row by row."""
+    return _TestPart(prepared.X_test, 1, _Unprocessed(prepared.X_test, prepared.pre))
 
 
 def train(config, callback=None, on_stage=None):
@@ -377,8 +434,8 @@ def train(config, callback=None, on_stage=None):
     fixed_count()  # a bad LINCLASS_BLAS_THREADS fails now, not after loading
     out = check_out_dir(config.out_dir())  # a bad --out fails now, not after training
     stage("load")
-    metadata, sp, names, pre, X_train, X_val = _prepare(
-        config, progress=lambda *counts: stage("load", counts))
+    metadata, sp, names, steps, X_train, X_val = _prepare(
+        config, progress=lambda *counts: stage("load", counts), on_stage=stage)
     interrupted = []
 
     def cb(info):
@@ -395,7 +452,7 @@ def train(config, callback=None, on_stage=None):
         clf.fit(X_train, names[sp.y_train], eval_set=(X_val, names[sp.y_val]), callback=cb)
         fit_seconds = time.perf_counter() - t0
         train_accuracy = float(clf.score(X_train, names[sp.y_train]))
-    model = Pipeline([("preprocess", pre), ("classifier", clf)])
+    model = Pipeline(steps + [("classifier", clf)])
     del X_train  # the float32 training matrix is not needed past here
     stage("test")
     test_pred = _predict_test(model, sp.X_test)
@@ -490,7 +547,7 @@ def tune(config, lr_range=None, reg_range=None, trials=16, grid=False, n_jobs=No
     base = config.estimator().get_params()
     params = {k: v for k, v in base.items() if k not in ("learning_rate", "reg", "random_state")}
     out = check_out_dir(config.out_dir())
-    metadata, sp, names, pre, X_train, X_val = _prepare(config)
+    metadata, sp, names, steps, X_train, X_val = _prepare(config)
     out.mkdir(parents=True, exist_ok=True)
     lr_range, reg_range, automatic = search_ranges(config.model.model, X_train,
                                                    names[sp.y_train], params, lr_range,
@@ -504,8 +561,8 @@ def tune(config, lr_range=None, reg_range=None, trials=16, grid=False, n_jobs=No
                            callback, workdir=out)
     seconds = time.perf_counter() - t0
     del X_train
-    model = Pipeline([("preprocess", pre), ("classifier", best)])
-    test_accuracy = float(model.score(sp.X_test, names[sp.y_test]))
+    model = Pipeline(steps + [("classifier", best)])
+    test_accuracy = float(np.mean(_predict_test(model, sp.X_test) == names[sp.y_test]))
     model_path = out / "model.npz"
     save(model, model_path, metadata=metadata)
     report = {"model": config.model.model, "dataset": config.data.dataset,
@@ -584,6 +641,7 @@ _METADATA = {  # what a run records about its data, and what each field may hold
     "image_shape": lambda v: isinstance(v, list) and len(v) in (2, 3) and all(
         _is_int(x, 1) for x in v),
     "skip_bad": lambda v: isinstance(v, bool),
+    "features": lambda v: isinstance(v, str) and len(v) < 100,
     "seed": lambda v: v is None or _is_int(v),
     "val_size": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
     "test_size": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
@@ -621,8 +679,7 @@ def _test_images(meta, model_path):
         raise InputError(f"{model_path} does not say what it was trained on; pass --dataset.")
     if _is_prepared(meta["dataset"]):
         data = _open_prepared(meta["dataset"])
-        return _Unprocessed(data.X_test, data.pre), class_labels(
-            data.meta["class_names"])[data.y_test]
+        return _prepared_test(data), class_labels(data.meta["class_names"])[data.y_test]
     ds, sp = _split(meta)
     return sp.X_test, class_labels(ds.class_names)[sp.y_test]
 
@@ -639,6 +696,7 @@ def evaluate(model_path, dataset=None):
     """
     model, meta = _saved(model_path, dataset)
     X_test, y_true = _test_split(meta, model_path, model.classes_)
+    X_test = _cached_features(model, X_test)
     y_pred = _predict_test(model, X_test)
     classes = model.classes_
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0)
@@ -659,7 +717,19 @@ def plot(model_path, out=None, dataset=None):
     if meta.get("dataset") is None:
         return _draw(out, model, meta)
     X_test, y_true = _test_split(meta, model_path, model.classes_)
+    X_test = _cached_features(model, X_test)
     return _draw(out, model, meta, X_test, y_true, _predict_test(model, X_test))
+
+
+def _cached_features(model, X_test):
+    """The test pixels with their features computed through the feature cache (so evaluating
+    a model again costs no feature time), where the model begins with image features."""
+    if not (isinstance(model, Pipeline) and model.steps[0][0] == "features"
+            and not isinstance(X_test, _TestPart)):
+        return X_test
+    from .features.cache import FeatureCache
+
+    return _TestPart(FeatureCache().transform(model[0], X_test), 1, X_test)
 
 
 def _image_files(inputs):

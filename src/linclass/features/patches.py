@@ -5,7 +5,8 @@ CIFAR-10, where raw pixels stop near 0.40.
 ``fit`` learns, from random patches of the training images:
 
 1. ``n_patches`` random ``patch_size`` x ``patch_size`` patches, each normalized for brightness
-   and contrast (its mean taken away, divided by ``sqrt(variance + 10)`` on the 0-255 scale);
+   and contrast (its mean taken away, divided by ``sqrt(variance + 10)`` on the 0-255 scale:
+   ``10 * (pixel_max / 255)²`` for pixels that go up to ``pixel_max``);
 2. ZCA whitening (``zca_eps``), which decorrelates neighbouring pixels so that the dictionary
    learns edges rather than smooth blobs;
 3. a dictionary of ``n_centroids`` whitened patches: by k-means (scikit-learn's ``KMeans``,
@@ -40,7 +41,7 @@ _VAR_EPS = 10.0  # the paper's brightness/contrast normalization, on 0-255 pixel
 
 
 class Patches(ImageFeature):
-    """Coates-Lee-Ng single-layer features of images given as rows of pixels (0-255 scale).
+    """Coates-Lee-Ng single-layer features of images given as rows of pixels.
 
     Parameters
     ----------
@@ -57,6 +58,8 @@ class Patches(ImageFeature):
         The soft threshold.
     kmeans_iter : int, default 30
     zca_eps : float, default 0.1
+    pixel_max : float, default 255
+        The value of a full channel (the contrast normalization's constant scales with it).
     random_state : int, RandomState or None
     batch_size : int, default 50
         Images encoded at once (memory: about ``729 * K * 4`` bytes an image at 32 x 32).
@@ -76,7 +79,8 @@ class Patches(ImageFeature):
 
     def __init__(self, image_shape=None, *, n_centroids=1600, patch_size=6, n_patches=400_000,
                  dictionary="kmeans", encoding="triangle", alpha=0.25, kmeans_iter=30,
-                 zca_eps=0.1, random_state=None, batch_size=50, progress=None):
+                 zca_eps=0.1, pixel_max=255, random_state=None, batch_size=50,
+                 progress=None):
         self.image_shape = image_shape
         self.n_centroids = n_centroids
         self.patch_size = patch_size
@@ -86,6 +90,7 @@ class Patches(ImageFeature):
         self.alpha = alpha
         self.kmeans_iter = kmeans_iter
         self.zca_eps = zca_eps
+        self.pixel_max = pixel_max
         self.random_state = random_state
         self.batch_size = batch_size
         self.progress = progress
@@ -110,6 +115,9 @@ class Patches(ImageFeature):
             v = getattr(self, name)
             if not (isinstance(v, (int, float, np.number)) and np.isfinite(v) and v >= 0):
                 raise InputError(f"{name} must be a number >= 0; got {v!r}.")
+        v = self.pixel_max
+        if not (isinstance(v, (int, float, np.number)) and np.isfinite(v) and v > 0):
+            raise InputError(f"pixel_max must be a positive number; got {v!r}.")
 
     def _check_images(self, shape):
         p = self.patch_size
@@ -119,6 +127,9 @@ class Patches(ImageFeature):
 
     def _n_out(self, shape):
         return 4 * self.n_centroids
+
+    def _var_eps(self):
+        return _VAR_EPS * (float(self.pixel_max) / 255.0) ** 2
 
     # -- learning -----------------------------------------------------------------------------
     def fit(self, X, y=None):
@@ -142,7 +153,7 @@ class Patches(ImageFeature):
                 patches[k] = images[j, rows[k]:rows[k] + p, cols[k]:cols[k] + p].ravel()
         if not np.all(np.isfinite(patches)):
             raise InputError("X has NaN or infinite pixels: fix or drop those rows first.")
-        patches = _normalize(patches)
+        patches = _normalize(patches, self._var_eps())
         mean = patches.mean(axis=0, dtype=np.float64)
         cov = np.cov(patches, rowvar=False, dtype=np.float64)
         vals, vecs = np.linalg.eigh(cov)
@@ -173,7 +184,7 @@ class Patches(ImageFeature):
         windows = np.lib.stride_tricks.sliding_window_view(images, (p, p), axis=(1, 2))
         gh, gw = windows.shape[1], windows.shape[2]  # (n, gh, gw, c, p, p)
         patches = np.moveaxis(windows, 3, -1).reshape(n * gh * gw, p * p * c)
-        white = (_normalize(patches) - self.zca_mean_) @ self.zca_
+        white = (_normalize(patches, self._var_eps()) - self.zca_mean_) @ self.zca_
         kernels = _kernels()
         if kernels is not None:  # one compiled pass over the products
             P = white @ self.centroids_.T
@@ -211,12 +222,12 @@ def _kernels():
     return None
 
 
-def _normalize(patches):
-    """Each patch minus its mean, over ``sqrt(variance + 10)``: brightness and contrast."""
+def _normalize(patches, var_eps=_VAR_EPS):
+    """Each patch minus its mean, over ``sqrt(variance + var_eps)``: brightness and contrast."""
     patches = np.asarray(patches, np.float32)
     mean = patches.mean(axis=1, keepdims=True)
     var = patches.var(axis=1, keepdims=True)
-    return (patches - mean) / np.sqrt(var + np.float32(_VAR_EPS))
+    return (patches - mean) / np.sqrt(var + np.float32(var_eps))
 
 
 def _squared_distances(X, C):
