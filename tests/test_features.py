@@ -64,11 +64,35 @@ def test_shapes_dtypes_batches_and_determinism():
     assert HOG(block_size=2).fit(X).n_features_out_ == 3 * 3 * 2 * 2 * 9
 
 
-def test_progress_is_told_each_batch():
+@pytest.mark.parametrize("n_jobs", [1, 2, 3])
+def test_progress_is_told_each_batch_in_order(n_jobs):
     X = _images(12).reshape(12, -1)
     seen = []
-    HOG(batch_size=5, progress=lambda done, total: seen.append((done, total))).fit(X).transform(X)
+    HOG(batch_size=5, n_jobs=n_jobs,
+        progress=lambda done, total: seen.append((done, total))).fit(X).transform(X)
     assert seen == [(5, 12), (10, 12), (12, 12)]
+
+
+def test_any_number_of_threads_gives_the_same_bits():
+    X = _images(23).reshape(23, -1) * 255
+    patches = Patches((32, 32, 3), n_centroids=30, n_patches=4000, kmeans_iter=3,
+                      random_state=0).fit(X)
+    for feat in (HOG(block_size=2).fit(X), ColorHistogram(bins=(4, 4, 4)).fit(X), patches):
+        one = feat.set_params(n_jobs=1, batch_size=4).transform(X)
+        for n in (2, 5):
+            np.testing.assert_array_equal(feat.set_params(n_jobs=n).transform(X), one)
+        np.testing.assert_array_equal(feat.set_params(n_jobs=None, batch_size=50).transform(X),
+                                      one)
+    with pytest.raises(InputError, match="n_jobs must be None or a positive integer"):
+        HOG(n_jobs=0).fit(X)
+
+
+def test_a_bad_row_found_by_a_worker_thread_is_named():
+    X = _images(30).reshape(30, -1)
+    feat = HOG(batch_size=4, n_jobs=3).fit(X)
+    X[23, 5] = np.inf
+    with pytest.raises(InputError, match=r"rows \[23\]"):
+        feat.transform(X)
 
 
 def test_uint8_pixels_and_a_uint8_image_give_the_same_features():

@@ -33,6 +33,9 @@ class ImageFeature(TransformerMixin, BaseEstimator):
     def _check_params(self):
         if not (isinstance(self.batch_size, (int, np.integer)) and self.batch_size >= 1):
             raise InputError(f"batch_size must be a positive integer; got {self.batch_size!r}.")
+        n = getattr(self, "n_jobs", None)
+        if not (n is None or (isinstance(n, (int, np.integer)) and n >= 1)):
+            raise InputError(f"n_jobs must be None or a positive integer; got {n!r}.")
 
     def fit(self, X, y=None):
         """Check the parameters against the images' shape (these features learn nothing)."""
@@ -63,17 +66,29 @@ class ImageFeature(TransformerMixin, BaseEstimator):
         check_bytes(4 * X.shape[0] * self.n_features_out_,
                     f"{self.n_features_out_:,} float32 features for each of {X.shape[0]:,} images",
                     f"{type(self).__name__}.transform")
-        out = np.empty((X.shape[0], self.n_features_out_), np.float32)
-        for start in range(0, X.shape[0], self.batch_size):
+        n = X.shape[0]
+        out = np.empty((n, self.n_features_out_), np.float32)
+
+        def batch(start):
             rows = np.asarray(X[start:start + self.batch_size], dtype=np.float32)
             if not np.all(np.isfinite(rows)):
                 bad = start + np.flatnonzero(~np.isfinite(rows).all(axis=1))
                 raise InputError(f"X has NaN or infinite pixels in rows {bad[:5].tolist()}.")
             images = rows.reshape((len(rows),) + shape + ((1,) if len(shape) == 2 else ()))
             out[start:start + len(rows)] = self._features(images)
+            return min(n, start + self.batch_size)
+
+        starts = range(0, n, self.batch_size)
+        for done in _map(batch, starts, self._threads(len(starts))):
             if self.progress is not None:
-                self.progress(min(X.shape[0], start + self.batch_size), X.shape[0])
+                self.progress(done, n)
         return out
+
+    def _threads(self, batches):
+        from ..threads import cores
+
+        n = getattr(self, "n_jobs", None)
+        return max(1, min(batches, cores() if n is None else n))
 
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self, "image_shape_")
@@ -84,6 +99,24 @@ class ImageFeature(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
+
+
+def _map(fn, items, threads):
+    """``fn`` of each item, in order, computed by ``threads`` threads with the BLAS held to one
+    thread: each batch is computed the same way whatever the number of threads (the same
+    bits), and two threads on two cores do not wait on each other's BLAS."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1), ThreadPoolExecutor(threads) as pool:
+        pending = []
+        for item in items:  # at most two batches a thread in flight: bounded memory
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= 2 * threads:
+                yield pending.pop(0).result()
+        for future in pending:
+            yield future.result()
 
 
 def _square(n_features):

@@ -29,16 +29,20 @@ class ColorHistogram(ImageFeature):
     pixel_max : float, default 255
         The value of a full channel (255 for 8-bit images).
     batch_size : int, default 1000
+    n_jobs : int or None, default None
+        Threads computing batches at once (None: one per core); the features are the
+        same for any number.
     progress : callable, optional
         ``progress(done, total)`` after each batch.
     """
 
     def __init__(self, image_shape=None, *, bins=10, pixel_max=255, batch_size=1000,
-                 progress=None):
+                 n_jobs=None, progress=None):
         self.image_shape = image_shape
         self.bins = bins
         self.pixel_max = pixel_max
         self.batch_size = batch_size
+        self.n_jobs = n_jobs
         self.progress = progress
 
     def _bins(self):

@@ -46,6 +46,9 @@ class HOG(ImageFeature):
     block_norm : {"L1", "L1-sqrt", "L2", "L2-Hys"}, default "L2-Hys"
     batch_size : int, default 1000
         Images computed at once (memory grows with it: about 150 bytes a pixel).
+    n_jobs : int or None, default None
+        Threads computing batches at once (None: one per core); the features are the
+        same for any number.
     progress : callable, optional
         ``progress(done, total)`` after each batch.
 
@@ -56,13 +59,14 @@ class HOG(ImageFeature):
     """
 
     def __init__(self, image_shape=None, *, cell_size=8, orientations=9, block_size=None,
-                 block_norm="L2-Hys", batch_size=1000, progress=None):
+                 block_norm="L2-Hys", batch_size=1000, n_jobs=None, progress=None):
         self.image_shape = image_shape
         self.cell_size = cell_size
         self.orientations = orientations
         self.block_size = block_size
         self.block_norm = block_norm
         self.batch_size = batch_size
+        self.n_jobs = n_jobs
         self.progress = progress
 
     def _check_params(self):

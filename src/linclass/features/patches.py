@@ -63,6 +63,9 @@ class Patches(ImageFeature):
     random_state : int, RandomState or None
     batch_size : int, default 50
         Images encoded at once (memory: about ``729 * K * 4`` bytes an image at 32 x 32).
+    n_jobs : int or None, default None
+        Threads computing batches at once (None: one per core); the features are the
+        same for any number.
     progress : callable, optional
         ``progress(done, total)`` after each batch of ``transform``.
 
@@ -79,7 +82,7 @@ class Patches(ImageFeature):
 
     def __init__(self, image_shape=None, *, n_centroids=1600, patch_size=6, n_patches=400_000,
                  dictionary="kmeans", encoding="triangle", alpha=0.25, kmeans_iter=30,
-                 zca_eps=0.1, pixel_max=255, random_state=None, batch_size=50,
+                 zca_eps=0.1, pixel_max=255, random_state=None, batch_size=50, n_jobs=None,
                  progress=None):
         self.image_shape = image_shape
         self.n_centroids = n_centroids
@@ -93,6 +96,7 @@ class Patches(ImageFeature):
         self.pixel_max = pixel_max
         self.random_state = random_state
         self.batch_size = batch_size
+        self.n_jobs = n_jobs
         self.progress = progress
 
     # -- checks -------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ __all__ = ["NAMES", "build", "from_state", "parse", "state", "steps"]
 NAMES = ("raw", "hog", "hog+color", "hog+hsv", "patches[:K]")
 KINDS = {"HOG": HOG, "ColorHistogram": ColorHistogram, "Patches": Patches}
 _ARRAYS = {"Patches": ("zca_mean_", "zca_", "centroids_")}  # fitted arrays of each kind
-_NOT_STORED = ("batch_size", "progress")  # how it runs, not what it computes
+_NOT_STORED = ("batch_size", "n_jobs", "progress")  # how it runs, not what it computes
 _MAX_K = 100_000
 
 
