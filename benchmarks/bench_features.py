@@ -1,14 +1,16 @@
 """Image features on CIFAR-10 with linclass's own classifier: test accuracy against the time the
 features take (issue 14).
 
-Run: ``.venv/bin/python benchmarks/bench_features.py [--pipelines hog+hue,rich,patches:1600]
+Run: ``.venv/bin/python benchmarks/bench_features.py [--pipelines hog+color,hog+hsv,patches:1600]
 [--quick]`` (``make bench-features``; the patches take minutes: see the table). Reads the
 CIFAR-10 JPEG tree in ../shared/data (50,000 training and 10,000 test images); ``--quick`` takes
 5,000 and 1,000 of them and a small dictionary, prints only, and checks the script.
 
-Each pipeline: the features fitted on the training images only, standardized (mean and std of
-the training features), then ``SoftmaxClassifier(solver="lbfgs")`` with its penalty chosen on
-1,000 training images held out at random among a few values, refitted on all 50,000 and scored once on the
+Each pipeline, named as ``linclass train --features`` names it (``linclass.features.spec``),
+runs in a process of its own (so that its peak memory is its own): the features fitted on the
+training images only, standardized (``MeanImage(standardize=True)``, as ``--features`` does),
+then ``SoftmaxClassifier(solver="lbfgs")`` with its penalty chosen among a few values on 5,000
+training images held out at random (stratified), refitted on all 50,000 and scored once on the
 10,000 test images. Writes the table (with the machine, the time and peak memory of each step)
 into RESULTS.md, a plot of accuracy against feature time (``features.png``) and the learned
 dictionary of the patch features as a picture (``dictionary.png``).
@@ -17,8 +19,11 @@ dictionary of the patch features as a picture (``dictionary.png``).
 from __future__ import annotations
 
 import argparse
+import json
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,62 +32,77 @@ from _common import machine, publish
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parents[1] / "shared" / "data" / "cifar10" / "cifar10-jpg.tar.gz"
+REGS = (1e-4, 3e-4, 1e-3)
+ITERATIONS = 300  # L-BFGS iterations at most
 
 
 def make(name, quick):
-    from sklearn.pipeline import FeatureUnion
+    from linclass.features import spec
 
-    from linclass.features import HOG, ColorHistogram, Patches
-
-    shape = (32, 32, 3)
-    if name == "hog+hue":  # the course's features (with colour gradients)
-        return FeatureUnion([("hog", HOG(shape)), ("hue", ColorHistogram(shape, bins=10))])
-    if name == "rich":  # finer cells, block-normalized, and a joint HSV histogram
-        return FeatureUnion([("hog", HOG(shape, cell_size=4, block_size=2)),
-                             ("hsv", ColorHistogram(shape, bins=(12, 4, 4)))])
-    if name.startswith("patches"):
-        k = int(name.split(":")[1]) if ":" in name else 1600
-        return Patches(shape, n_centroids=k, n_patches=20_000 if quick else 400_000,
-                       random_state=0)
-    raise SystemExit(f"unknown pipeline {name!r}: hog+hue, rich or patches[:K]")
+    feat = spec.build(name, (32, 32, 3), 255, seed=0)
+    if quick and name.startswith("patches"):
+        feat.set_params(n_patches=20_000)
+    return feat
 
 
 def peak_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run(name, X, y, Xte, yte, quick, regs):
+def load(data, quick):
+    from linclass.data import load_dataset
+
+    d = load_dataset(f"folder:{data}")
+    X, y, Xte, yte = d.X, d.y, d.X_test, d.y_test
+    if quick:  # random images (the tree's rows come class by class)
+        rng = np.random.default_rng(0)
+        tr, te = rng.permutation(len(X))[:5000], rng.permutation(len(Xte))[:1000]
+        X, y, Xte, yte = X[tr], y[tr], Xte[te], yte[te]
+    return X, y, Xte, yte
+
+
+def run(name, data, quick, regs, picture=None):
+    """One pipeline, start to end, in this process: its figures as a dict."""
     from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import StandardScaler
 
     from linclass import SoftmaxClassifier
+    from linclass.data import MeanImage
 
+    X, y, Xte, yte = load(data, quick)
     feat = make(name, quick)
     t = time.perf_counter()
-    F = feat.fit(X).transform(X)
+    feat.fit(X)
+    t_fit = time.perf_counter() - t
+    F = feat.transform(X)
     Ft = feat.transform(Xte)
     t_feat = time.perf_counter() - t
-    scaler = StandardScaler().fit(F)
-    F = scaler.transform(F).astype(np.float32)
-    Ft = scaler.transform(Ft).astype(np.float32)
-    # 1,000 training images drawn at random, stratified (the JPEG tree's rows come class by
-    # class: its last 1,000 are all trucks)
-    tr, va = train_test_split(np.arange(len(F)), test_size=min(1000, len(F) // 5),
+    del X, Xte
+    pre = MeanImage(standardize=True)
+    F = pre.fit_transform(F)
+    Ft = pre.transform(Ft)
+    # 5,000 training images drawn at random, stratified (the JPEG tree's rows come class by
+    # class: its last 5,000 are all trucks)
+    tr, va = train_test_split(np.arange(len(F)), test_size=min(5000, len(F) // 5),
                               stratify=y, random_state=0)
     t = time.perf_counter()
     vals = {}
     for reg in regs:
-        clf = SoftmaxClassifier(solver="lbfgs", reg=reg, max_epochs=200, random_state=0)
+        clf = SoftmaxClassifier(solver="lbfgs", reg=reg, max_epochs=ITERATIONS, random_state=0)
         vals[reg] = clf.fit(F[tr], y[tr]).score(F[va], y[va])
+        print(f"  {name}: reg {reg:g}: validation {vals[reg]:.4f}", flush=True)
     reg = max(vals, key=vals.get)
-    clf = SoftmaxClassifier(solver="lbfgs", reg=reg, max_epochs=200, random_state=0).fit(F, y)
+    clf = SoftmaxClassifier(solver="lbfgs", reg=reg, max_epochs=ITERATIONS,
+                            random_state=0).fit(F, y)
     t_train = time.perf_counter() - t
     test = clf.score(Ft, yte)
-    print(f"{name}: {F.shape[1]:,} features in {t_feat:.1f} s; validation {vals}; test "
-          f"{test:.4f} (reg {reg}) after {t_train:.1f} s of training; peak {peak_mb():,.0f} MB",
-          flush=True)
-    return dict(name=name, dims=F.shape[1], feature_s=t_feat, train_s=t_train, reg=reg,
-                val=vals[reg], test=test, peak_mb=peak_mb(), feature=feat)
+    print(f"{name}: {F.shape[1]:,} features in {t_feat:.1f} s (fit {t_fit:.1f} s); test "
+          f"{test:.4f} (reg {reg:g}) after {t_train:.1f} s of training; peak "
+          f"{peak_mb():,.0f} MB", flush=True)
+    if picture is not None and hasattr(feat, "centroids_"):
+        dictionary_picture(feat, picture)
+    return dict(name=name, dims=F.shape[1], fit_s=t_fit, feature_s=t_feat, train_s=t_train,
+                reg=reg, val=vals[reg], test=test, peak_mb=peak_mb(),
+                iterations=int(clf.n_iter_))
 
 
 def dictionary_picture(patches, path):
@@ -138,47 +158,53 @@ def accuracy_plot(results, path):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pipelines", default="hog+hue,rich,patches:1600")
+    ap.add_argument("--pipelines", default="hog+color,hog+hsv,patches:1600,patches:4000")
     ap.add_argument("--quick", action="store_true",
-                    help="5,000 / 1,000 images, patches:100; prints only")
+                    help="5,000 / 1,000 images, patches of 100 centroids; prints only")
     ap.add_argument("--data", default=str(DATA))
+    ap.add_argument("--one", default=None, help=argparse.SUPPRESS)  # a child: this pipeline
+    ap.add_argument("--json", default=None, help=argparse.SUPPRESS)  # ... its figures here
+    ap.add_argument("--picture", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if not Path(args.data).exists():
         print(f"the CIFAR-10 JPEG tree is not at {args.data}", file=sys.stderr)
         return 1
-    from linclass.data import load_dataset
-
-    d = load_dataset(f"folder:{args.data}")
-    X, y, Xte, yte = d.X, d.y, d.X_test, d.y_test
-    names = args.pipelines.split(",")
-    if args.quick:  # random images (the tree's rows come class by class)
-        rng = np.random.default_rng(0)
-        tr, te = rng.permutation(len(X))[:5000], rng.permutation(len(Xte))[:1000]
-        X, y, Xte, yte = X[tr], y[tr], Xte[te], yte[te]
-        names = [n if not n.startswith("patches") else "patches:100" for n in names]
-    regs = (1e-4, 1e-3, 1e-2)
-    results = [run(n, X, y, Xte, yte, args.quick, regs) for n in names]
-    rows = [[r["name"], f"{r['dims']:,}", f"{r['test']:.3f}", f"{r['val']:.3f}", f"{r['reg']:g}",
-             f"{r['feature_s']:.0f} s", f"{r['train_s']:.0f} s", f"{r['peak_mb']:,.0f} MB"]
-            for r in results]
+    regs = REGS[:2] if args.quick else REGS
+    if args.one:
+        result = run(args.one, args.data, args.quick, regs, args.picture)
+        Path(args.json).write_text(json.dumps(result))
+        return 0
     write = not args.quick
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.pipelines.split(","):
+            if args.quick and name.startswith("patches"):
+                name = "patches:100"
+            out = Path(tmp) / "result.json"
+            cmd = [sys.executable, __file__, "--one", name, "--data", args.data, "--json",
+                   str(out)] + (["--quick"] if args.quick else [])
+            if write and name.startswith("patches:1600"):
+                cmd += ["--picture", str(HERE / "dictionary.png")]
+            subprocess.run(cmd, check=True)
+            results.append(json.loads(out.read_text()))
+    rows = [[f"`{r['name']}`", f"{r['dims']:,}", f"{r['test']:.3f}", f"{r['val']:.3f}",
+             f"{r['reg']:g}", f"{r['feature_s']:.0f} s ({r['fit_s']:.0f} s fit)",
+             f"{r['train_s']:.0f} s", f"{r['peak_mb'] / 1024:,.1f} GB"] for r in results]
     publish("features", "Image features on CIFAR-10 (`benchmarks/bench_features.py`)",
             f"Machine: {machine()}. Run: `benchmarks/bench_features.py --pipelines "
-            f"{args.pipelines}`. {len(X):,} training and {len(Xte):,} test images (the JPEG "
-            "tree). Features fitted on the training images only and standardized; "
-            "`SoftmaxClassifier(solver=\"lbfgs\", max_epochs=200)`, its penalty chosen among "
-            f"{list(regs)} on 1,000 training images held out at random (stratified), refitted "
-            "on all of them. Feature "
-            "time: fitting and computing the features of the training and test images; "
+            f"{args.pipelines}` (each pipeline in a process of its own). {50_000:,} training "
+            f"and {10_000:,} test images (the JPEG tree). Features fitted on the training "
+            "images only and standardized, as `linclass train --features NAME` does; "
+            f"`SoftmaxClassifier(solver=\"lbfgs\", max_epochs={ITERATIONS})`, its penalty "
+            f"chosen among {list(regs)} on 5,000 training images held out at random "
+            "(stratified), refitted on all of them. Feature time: fitting the features (the "
+            "dictionary, for the patches) and computing those of the training and test images; "
             "training: the penalty search and the final fit; peak: the process's resident "
-            "memory so far.",
+            "memory (the images, the features and the classifier).",
             ["pipeline", "features", "test accuracy", "validation", "reg", "feature time",
              "training", "peak memory"], rows, write)
     if write:
         accuracy_plot(results, HERE / "features.png")
-        for r in results:
-            if r["name"].startswith("patches"):
-                dictionary_picture(r["feature"], HERE / "dictionary.png")
     return 0
 
 

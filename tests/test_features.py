@@ -327,10 +327,10 @@ def test_the_feature_benchmark_runs_its_quick_slice():
     results = os.path.join(os.path.dirname(bench), "RESULTS.md")
     before = os.stat(results).st_mtime_ns
     r = subprocess.run([sys.executable, bench, "--quick", "--data", data,
-                        "--pipelines", "hog+hue,patches"], capture_output=True, text=True,
-                       timeout=900)
+                        "--pipelines", "hog+color,patches:1600"], capture_output=True,
+                       text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "hog+hue:" in r.stdout and "patches:100:" in r.stdout
+    assert "hog+color:" in r.stdout and "patches:100:" in r.stdout
     assert os.stat(results).st_mtime_ns == before
 
 
