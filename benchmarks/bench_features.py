@@ -32,7 +32,8 @@ from _common import machine, publish
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parents[1] / "shared" / "data" / "cifar10" / "cifar10-jpg.tar.gz"
-REGS = (1e-4, 3e-4, 1e-3)
+REGS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+STORE = HERE / "features-results.json"  # every pipeline's last full run, by name
 ITERATIONS = 300  # L-BFGS iterations at most
 
 
@@ -100,9 +101,11 @@ def run(name, data, quick, regs, picture=None):
           f"{peak_mb():,.0f} MB", flush=True)
     if picture is not None and hasattr(feat, "centroids_"):
         dictionary_picture(feat, picture)
-    return dict(name=name, dims=F.shape[1], fit_s=t_fit, feature_s=t_feat, train_s=t_train,
-                reg=reg, val=vals[reg], test=test, peak_mb=peak_mb(),
-                iterations=int(clf.n_iter_))
+    return {"name": name, "dims": F.shape[1], "fit_s": t_fit, "feature_s": t_feat,
+            "train_s": t_train, "reg": reg, "val": vals[reg], "test": test,
+            "peak_mb": peak_mb(), "iterations": int(clf.n_iter_), "regs": list(regs),
+            "validation": list(vals.values()), "machine": machine(),
+            "date": time.strftime("%Y-%m-%d")}
 
 
 def dictionary_picture(patches, path):
@@ -162,6 +165,8 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true",
                     help="5,000 / 1,000 images, patches of 100 centroids; prints only")
     ap.add_argument("--data", default=str(DATA))
+    ap.add_argument("--regs", default=None, metavar="R,R,...",
+                    help=f"the penalties to choose from (default {','.join(map(str, REGS))})")
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)  # a child: this pipeline
     ap.add_argument("--json", default=None, help=argparse.SUPPRESS)  # ... its figures here
     ap.add_argument("--picture", default=None, help=argparse.SUPPRESS)
@@ -170,39 +175,54 @@ def main(argv=None):
         print(f"the CIFAR-10 JPEG tree is not at {args.data}", file=sys.stderr)
         return 1
     regs = REGS[:2] if args.quick else REGS
+    if args.regs:
+        regs = tuple(float(r) for r in args.regs.split(","))
     if args.one:
         result = run(args.one, args.data, args.quick, regs, args.picture)
         Path(args.json).write_text(json.dumps(result))
         return 0
     write = not args.quick
-    results = []
+    results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.pipelines.split(","):
             if args.quick and name.startswith("patches"):
                 name = "patches:100"
             out = Path(tmp) / "result.json"
             cmd = [sys.executable, __file__, "--one", name, "--data", args.data, "--json",
-                   str(out)] + (["--quick"] if args.quick else [])
+                   str(out), "--regs", ",".join(map(str, regs))] + (
+                ["--quick"] if args.quick else [])
             if write and name.startswith("patches:1600"):
                 cmd += ["--picture", str(HERE / "dictionary.png")]
             subprocess.run(cmd, check=True)
-            results.append(json.loads(out.read_text()))
+            results[name] = json.loads(out.read_text())
+    if write:  # a run of some pipelines replaces theirs; the others stay as last measured
+        stored = json.loads(STORE.read_text()) if STORE.exists() else {}
+        results = {**stored, **results}
+        STORE.write_text(json.dumps(results, indent=1) + "\n")
+    order = ["hog+color", "hog+hsv"]
+    results = sorted(results.values(), key=lambda r: (r["name"] not in order,
+                                                      order.index(r["name"]) if r["name"]
+                                                      in order else r["dims"]))
     rows = [[f"`{r['name']}`", f"{r['dims']:,}", f"{r['test']:.3f}", f"{r['val']:.3f}",
-             f"{r['reg']:g}", f"{r['feature_s']:.0f} s ({r['fit_s']:.0f} s fit)",
-             f"{r['train_s']:.0f} s", f"{r['peak_mb'] / 1024:,.1f} GB"] for r in results]
+             f"{r['reg']:g} (of {', '.join(f'{v:g}' for v in r['regs'])})",
+             f"{r['feature_s']:.0f} s ({r['fit_s']:.0f} s fit)",
+             f"{r['train_s']:.0f} s", f"{r['peak_mb'] / 1024:,.1f} GB", r["date"]]
+            for r in results]
+    machines = sorted({r["machine"] for r in results})
     publish("features", "Image features on CIFAR-10 (`benchmarks/bench_features.py`)",
-            f"Machine: {machine()}. Run: `benchmarks/bench_features.py --pipelines "
-            f"{args.pipelines}` (each pipeline in a process of its own). {50_000:,} training "
-            f"and {10_000:,} test images (the JPEG tree). Features fitted on the training "
-            "images only and standardized, as `linclass train --features NAME` does; "
-            f"`SoftmaxClassifier(solver=\"lbfgs\", max_epochs={ITERATIONS})`, its penalty "
-            f"chosen among {list(regs)} on 5,000 training images held out at random "
+            f"Machine: {'; '.join(machines)}. Run: `benchmarks/bench_features.py "
+            "--pipelines NAMES` (each pipeline in a process of its own; a run of some "
+            "pipelines replaces their rows, kept in `features-results.json`). "
+            f"{50_000:,} training and {10_000:,} test images (the JPEG tree). Features fitted "
+            "on the training images only and standardized, as `linclass train --features NAME` "
+            f"does; `SoftmaxClassifier(solver=\"lbfgs\", max_epochs={ITERATIONS})`, its penalty "
+            "chosen among those listed on 5,000 training images held out at random "
             "(stratified), refitted on all of them. Feature time: fitting the features (the "
             "dictionary, for the patches) and computing those of the training and test images; "
             "training: the penalty search and the final fit; peak: the process's resident "
             "memory (the images, the features and the classifier).",
             ["pipeline", "features", "test accuracy", "validation", "reg", "feature time",
-             "training", "peak memory"], rows, write)
+             "training", "peak memory", "run"], rows, write)
     if write:
         accuracy_plot(results, HERE / "features.png")
     return 0

@@ -345,6 +345,9 @@ def test_the_command_line_trains_with_features_and_says_what_the_cache_did(tmp_p
     assert "from the cache" in r.stderr
     r = run("evaluate", str(out / "model.npz"))
     assert r.returncode == 0 and "accuracy" in r.stdout, r.stderr
+    r = run("tune", *args[1:7], "--trials", "2", "--out", str(tmp_path / "tune"), *args[-2:])
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("from the cache") == 4  # fitted features, train, val and test
     r = run("train", "--features", "patches:0", "--out", str(tmp_path / "bad"))
     assert r.returncode == 2 and "centroids from 1 to" in r.stderr
     assert not (tmp_path / "bad").exists()

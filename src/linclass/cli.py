@@ -529,10 +529,17 @@ def cmd_tune(args, out, err):
         progress.console.print(f"searching lr {lr[0]:.2e}..{lr[1]:.2e}, reg {reg[0]:.2e}.."
                                f"{reg[1]:.2e}{around}", highlight=False)
 
+    def on_stage(name, counts=None):
+        if name == "note":
+            progress.console.print(counts, style="dim", highlight=False)
+        elif name == "features" and counts is not None:  # before the trials: say what runs
+            progress.update(task, best=f"features {args.features}: {counts[0]} images "
+                                       f"{counts[1]:,}/{counts[2]:,}")
+
     with _showing(progress):
         task = progress.add_task("tune", total=None, model=args.model, best="")
         result = tune(config, lr_range, reg_range, args.trials, args.grid, args.jobs, callback,
-                      on_ranges=ranges)
+                      on_ranges=ranges, on_stage=on_stage)
     table = Table(title=f"{args.model} on {_short(args.dataset)}: {len(result.trials)} trials, "
                         "best validation accuracy first")
     for col in ("learning rate", "reg", "val acc", "train acc", "epochs", "seconds"):

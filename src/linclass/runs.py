@@ -515,7 +515,7 @@ def check_out_dir(out):
 
 
 def tune(config, lr_range=None, reg_range=None, trials=16, grid=False, n_jobs=None,
-         callback=None, on_ranges=None):
+         callback=None, on_ranges=None, on_stage=None):
     """Search learning rate x reg on a data set's split; save the best model and a report.
 
     Parameters
@@ -530,6 +530,10 @@ def tune(config, lr_range=None, reg_range=None, trials=16, grid=False, n_jobs=No
         ``on_ranges(lr_range, reg_range, automatic)`` once the ranges are known, before the
         trials start (``automatic``: the automatic ``(lr, reg)``, or None when both ranges
         were given).
+    on_stage : callable, optional
+        As in ``train``, while the data loads and its features are computed (or read from
+        the feature cache): ``on_stage("features")``, ``on_stage("features", (part, done,
+        total))`` and ``on_stage("note", text)``.
 
     Returns
     -------
@@ -547,7 +551,7 @@ def tune(config, lr_range=None, reg_range=None, trials=16, grid=False, n_jobs=No
     base = config.estimator().get_params()
     params = {k: v for k, v in base.items() if k not in ("learning_rate", "reg", "random_state")}
     out = check_out_dir(config.out_dir())
-    metadata, sp, names, steps, X_train, X_val = _prepare(config)
+    metadata, sp, names, steps, X_train, X_val = _prepare(config, on_stage=on_stage)
     out.mkdir(parents=True, exist_ok=True)
     lr_range, reg_range, automatic = search_ranges(config.model.model, X_train,
                                                    names[sp.y_train], params, lr_range,
