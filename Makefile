@@ -61,10 +61,12 @@ bench-contention: $(TSTAMP)
 bench-defaults: $(TSTAMP)
 	$(PY) benchmarks/defaults.py
 
-# Image features on CIFAR-10 (HOG + hue, a richer HOG + HSV histogram, Coates-Lee-Ng patches
-# with K = 1,600): test accuracy against feature time (about 15 minutes, 5 GB of memory).
+# Image features on CIFAR-10 (the --features pipelines hog+color, hog+hsv, patches:1600 and
+# patches:4000): test accuracy against feature time (about an hour, 10 GB of memory; one
+# pipeline: PIPELINES=patches:1600, about 10 minutes).
+PIPELINES ?= hog+color,hog+hsv,patches:1600,patches:4000
 bench-features: $(TSTAMP)
-	$(PY) benchmarks/bench_features.py
+	$(PY) benchmarks/bench_features.py --pipelines $(PIPELINES)
 
 # Coverage-guided fuzzing of every reader (atheris), FUZZ_SECONDS each (default 60); what it
 # finds lands in fuzz/findings/. `make test` replays the corpus and a bounded slice.

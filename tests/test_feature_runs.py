@@ -294,16 +294,22 @@ def test_train_tune_evaluate_and_predict_with_features(tmp_path, monkeypatch):
     )
 
     root = _tree(tmp_path / "pets")
-    data = DataSpec(dataset=f"folder:{root}", features="hog+hsv", val_size=4, test_size=6)
+    data = DataSpec(dataset=f"folder:{root}", features=" HOG+hsv", val_size=4, test_size=6)
     model = ModelSpec(model="softmax", solver="lbfgs", max_epochs=20)
     stages = []
     result = train(TrainConfig(data, model, Outputs(out=str(tmp_path / "run"))),
                    on_stage=lambda name, counts=None: stages.append((name, counts)))
     assert ("features", None) in stages
-    assert {c[0] for n, c in stages if n == "features" and c} == {"train", "val", "test"}
+    counts = [c for n, c in stages if n == "features" and c]
+    assert {c[0] for c in counts} == {"train", "val", "test"}
+    assert counts[-1][1:] == (24, 24)  # one count over the three parts: 14 + 4 + 6
+    assert [c[1] for c in counts] == sorted(c[1] for c in counts)
     saved = load(result.model_path)
     assert [n for n, _ in saved.steps] == ["features", "preprocess", "classifier"]
     assert saved[1].standardize  # features are standardized
+    from linclass.io import load_metadata
+
+    assert load_metadata(result.model_path)["features"] == "hog+hsv"
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["n_test"] == 6
     # the same features again: from the cache, never computed
     calls = _counting(monkeypatch)
@@ -329,6 +335,9 @@ def test_features_meet_the_images_they_need(tmp_path):
                                    dataset=f"folder:{_tree(tmp_path / 'p')}"),
                           ModelSpec(max_epochs=2), Outputs(out=str(tmp_path / "o"))))
     assert not (tmp_path / "o").exists()
+    with pytest.raises(InputError, match="--features does not apply to a prepared data set"):
+        train(TrainConfig(DataSpec(dataset=f"npy:{tmp_path}", features="HOG"),
+                          ModelSpec(max_epochs=2), Outputs(out=str(tmp_path / "o"))))
 
 
 def test_the_command_line_trains_with_features_and_says_what_the_cache_did(tmp_path):

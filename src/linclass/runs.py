@@ -279,7 +279,7 @@ def _prepare(config, progress=None, on_stage=None):
     from .features import spec
 
     metadata = data.metadata()
-    feat = spec.parse(data.features)  # a bad name fails before the data loads
+    feat = metadata["features"] = spec.parse(data.features)  # a bad name fails before loading
     ds, sp = _split(metadata, progress)
     if data.dev_size:  # a small stratified part of the training split, for quick checks
         sp = sp._replace(**dict(zip(("X_train", "y_train"), dev_subset(
@@ -313,16 +313,18 @@ def _features(feat, sp, on_stage=None):
     cache = FeatureCache(on_event=lambda text: stage("note", text))
     stage("features")
     feat = cache.fit(feat, sp.X_train)
-    parts = {}
-    for part in ("train", "val", "test"):
+    parts, offset = {}, 0
+    total = sum(len(getattr(sp, f"X_{part}")) for part in ("train", "val", "test"))
+    for part in ("train", "val", "test"):  # one count over the three parts
         for _, step in steps(feat):
-            step.progress = lambda done, total, part=part: stage("features", (part, done, total))
+            step.progress = lambda done, _, part=part, offset=offset: stage(
+                "features", (part, offset + done, total))
         parts[part] = cache.transform(feat, getattr(sp, f"X_{part}"))
+        offset += len(parts[part])
     for _, step in steps(feat):
         step.progress = None
     return feat, sp._replace(X_train=parts["train"], X_val=parts["val"],
                              X_test=_TestPart(parts["test"], 1, sp.X_test))
-
 
 
 @contextmanager
@@ -387,7 +389,9 @@ def _prepare_on_disk(config):
         raise InputError("--dev, --standardize, --image-size and --early-stopping do not apply "
                          "to a prepared data set: its split and preprocessing were fixed by "
                          "`linclass prepare` (give them there).")
-    if data.features != "raw":
+    from .features.spec import parse
+
+    if parse(data.features) != "raw":
         raise InputError("--features does not apply to a prepared data set (its rows are "
                          "pixels, preprocessed on disk): train with --features on the data set "
                          "itself.")
