@@ -360,3 +360,15 @@ def test_the_command_line_trains_with_features_and_says_what_the_cache_did(tmp_p
     r = run("train", "--features", "patches:0", "--out", str(tmp_path / "bad"))
     assert r.returncode == 2 and "centroids from 1 to" in r.stderr
     assert not (tmp_path / "bad").exists()
+
+
+def test_unfitted_features_are_not_saved(tmp_path):
+    from sklearn.exceptions import NotFittedError
+    from sklearn.pipeline import FeatureUnion
+
+    X, y = images()
+    clf = SoftmaxClassifier().fit(small("hog").fit_transform(X), y)
+    union = FeatureUnion([("a", small("hog").fit(X)), ("b", small("hog"))])  # b not fitted
+    with pytest.raises(NotFittedError):
+        save(Pipeline([("features", union), ("classifier", clf)]), tmp_path / "m.npz")
+    assert not (tmp_path / "m.npz").exists()

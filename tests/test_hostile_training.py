@@ -122,9 +122,9 @@ def test_ctrl_c_while_the_data_loads_aborts_and_saves_nothing(trained, monkeypat
     out, before = trained
     real = runs._prepare
 
-    def interrupted_load(config, progress=None):
+    def interrupted_load(config, progress=None, on_stage=None):
         os.kill(os.getpid(), signal.SIGINT)  # arrives while "loading"
-        return real(config, progress)
+        return real(config, progress, on_stage)
 
     monkeypatch.setattr(runs, "_prepare", interrupted_load)
     assert cli.main(["train", "--epochs", "50", "--out", str(out)]) == 130

@@ -23,7 +23,7 @@ from rich.progress import (
 from rich.table import Table
 
 from . import __version__
-from .choices import HINGE_VARIANTS, MODELS, OPTIMIZERS, SOLVERS
+from .choices import HINGE_VARIANTS, MODELS, OPTIMIZERS, SOLVERS, feature_name
 from .errors import InputError, LinclassError, UsageError
 
 EXIT_USER_ERROR = 1
@@ -132,11 +132,9 @@ def _size(text):
 
 
 def _features(text):
-    from .features.spec import parse
-
     try:
-        return parse(text)
-    except InputError as e:
+        return feature_name(text)  # linclass.choices: no import of the features themselves
+    except ValueError as e:
         raise argparse.ArgumentTypeError(str(e).removeprefix("--features ")) from None
 
 

@@ -239,8 +239,8 @@ def save(model, path, preprocessing=None, metadata=None):
     if feat is not None:
         from .features import spec
 
-        check_is_fitted(feat if not hasattr(feat, "transformer_list")
-                        else feat.transformer_list[0][1], "image_shape_")
+        for _, step in spec.steps(feat):
+            check_is_fitted(step, "image_shape_")
         info, learnt = spec.state(feat)
         arrays["features"] = np.array(json.dumps(info))
         arrays.update(learnt)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.pipeline import FeatureUnion
 
+from ..choices import FEATURES
 from ..errors import InputError, ModelFileError
 from .color import ColorHistogram
 from .hog import HOG
@@ -30,28 +31,21 @@ from .patches import Patches
 
 __all__ = ["NAMES", "build", "from_state", "parse", "state", "steps"]
 
-NAMES = ("raw", "hog", "hog+color", "hog+hsv", "patches[:K]")
+NAMES = FEATURES
 KINDS = {"HOG": HOG, "ColorHistogram": ColorHistogram, "Patches": Patches}
 _ARRAYS = {"Patches": ("zca_mean_", "zca_", "centroids_")}  # fitted arrays of each kind
 _NOT_STORED = ("batch_size", "n_jobs", "progress")  # how it runs, not what it computes
-_MAX_K = 100_000
 
 
 def parse(name):
     """The canonical form of a feature pipeline's name (``"patches"`` is
     ``"patches:1600"``); an unknown name is an InputError listing the known ones."""
-    text = str(name).strip().lower()
-    if text in ("raw", "hog", "hog+color", "hog+hsv"):
-        return text
-    kind, colon, k = text.partition(":")
-    if kind == "patches":
-        if not colon:
-            return "patches:1600"
-        if k.isdigit() and 1 <= int(k) <= _MAX_K:
-            return f"patches:{int(k)}"
-        raise InputError(f"--features patches:K needs a number of centroids from 1 to {_MAX_K:,}"
-                         f"; got {name!r}.")
-    raise InputError(f"--features must be one of {', '.join(NAMES)}; got {name!r}.")
+    from ..choices import feature_name
+
+    try:
+        return feature_name(name)
+    except ValueError as e:
+        raise InputError(str(e)) from None
 
 
 def build(name, image_shape, pixel_max=255, seed=0):
