@@ -141,11 +141,12 @@ def accuracy_plot(results, path):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for r in results:
+    for i, r in enumerate(results):  # labels below and above by turns: neighbours stay apart
         ax.scatter(r["feature_s"], r["test"])
         ax.annotate(r["name"], (r["feature_s"], r["test"]), textcoords="offset points",
-                    xytext=(5, -10))
+                    xytext=(5, -12 if i % 2 == 0 else 6))
     ax.set_xscale("log")
+    ax.margins(y=0.12)  # room for the labels above the top point and below the lowest
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlim(left=min(r["feature_s"] for r in results) / 1.5,
