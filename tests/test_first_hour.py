@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -309,3 +310,20 @@ def test_the_default_softmax_does_not_underfit_mnist(tmp_path):
 
     m = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert m["train_accuracy"] > 0.94 and m["test_accuracy"] >= 0.895, m
+
+
+def test_the_version_is_written_in_one_place():
+    """pyproject.toml reads it from linclass.__version__; the installed metadata and
+    --version say the same."""
+    import importlib.metadata
+    import tomllib
+
+    import linclass
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {
+        "attr": "linclass.__version__"}
+    assert importlib.metadata.version("linclass") == linclass.__version__
+    r = run("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"linclass {linclass.__version__}"

@@ -8,9 +8,9 @@ name               features
 ``hog``            the course's HOG: 8 x 8-pixel cells, 9 orientations, no blocks
 ``hog+color``      the course's HOG and a 10-bin hue histogram (CIFAR-10: about 0.52)
 ``hog+hsv``        a finer HOG (4 x 4 cells, 2 x 2 blocks, L2-Hys) and a 12 x 4 x 4 HSV
-                   histogram (about 0.58)
+                   histogram (about 0.57)
 ``patches[:K]``    Coates-Lee-Ng patches with a K-centroid dictionary (default 1,600: about
-                   0.71; 4 K features)
+                   0.72; 4 K features)
 =================  ==========================================================================
 
 ``build(name, image_shape, pixel_max, seed)`` makes the (unfitted) transformer; ``state`` and
@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.pipeline import FeatureUnion
 
-from ..choices import FEATURES
+from ..choices import FEATURES, feature_name
 from ..errors import InputError, ModelFileError
 from .color import ColorHistogram
 from .hog import HOG
@@ -40,8 +40,6 @@ _NOT_STORED = ("batch_size", "n_jobs", "progress")  # how it runs, not what it c
 def parse(name):
     """The canonical form of a feature pipeline's name (``"patches"`` is
     ``"patches:1600"``); an unknown name is an InputError listing the known ones."""
-    from ..choices import feature_name
-
     try:
         return feature_name(name)
     except ValueError as e:
