@@ -188,8 +188,13 @@ def test_the_cache_can_be_turned_off(tmp_path, monkeypatch):
     monkeypatch.setenv("LINCLASS_DATA", str(tmp_path / "d"))
     assert fcache.cache_dir() == tmp_path / "d" / "features"
     X, _ = images()
-    FeatureCache(False).transform(small("hog").fit(X), X)
-    assert not (tmp_path / "d").exists()
+    feat = small("hog").fit(X)
+    FeatureCache().transform(feat, X)  # on by default: written under $LINCLASS_DATA
+    assert len(list((tmp_path / "d" / "features").glob("features-*.npz"))) == 1
+    monkeypatch.setenv(fcache.ENV, "off")
+    FeatureCache().transform(feat, X[:-1])
+    FeatureCache(False).transform(feat, X[:-2])
+    assert len(list((tmp_path / "d" / "features").glob("features-*.npz"))) == 1
 
 
 def _damage_truncate(path):
