@@ -179,6 +179,19 @@ def test_the_cache_computes_each_feature_once(name, tmp_path, monkeypatch):
     assert calls == {"fit": 2, "transform": 2}
 
 
+@pytest.mark.parametrize("seed", [None, np.random.RandomState(0)])
+def test_an_unseeded_fit_is_never_taken_from_the_cache(seed, tmp_path, monkeypatch):
+    calls = _counting(monkeypatch)
+    X, _ = images()
+    cache = FeatureCache(tmp_path)
+    for _ in range(2):
+        fitted = cache.fit(small("patches:12").set_params(random_state=seed), X)
+    assert calls["fit"] == 2 and not list(tmp_path.glob("fit-*.npz"))
+    cache.transform(fitted, X)  # its features are still cached, keyed by what it learnt
+    cache.transform(fitted, X)
+    assert calls["transform"] == 1
+
+
 def test_the_cache_can_be_turned_off(tmp_path, monkeypatch):
     monkeypatch.setenv(fcache.ENV, "off")
     assert fcache.cache_dir() is None

@@ -74,10 +74,7 @@ def _key(*parts):
 
 def _request(feature):
     """What an unfitted transformer is asked to compute: its kinds and stored parameters."""
-    return [[name, type(step).__name__,
-             {k: spec._plain(v) for k, v in step.get_params(deep=False).items()
-              if k not in spec._NOT_STORED}]
-            for name, step in spec.steps(feature)]
+    return [[name, type(step).__name__, spec.params(step)] for name, step in spec.steps(feature)]
 
 
 def _fitted_digest(feature):
@@ -108,8 +105,9 @@ class FeatureCache:
         self.on_event = on_event or (lambda text: None)
 
     def fit(self, feature, X):
-        """``feature`` fitted on X, or the fitted one the cache holds for the same request."""
-        if self.directory is None:
+        """``feature`` fitted on X, or the fitted one the cache holds for the same request (an
+        unseeded one is always fitted: each fit of it draws anew)."""
+        if self.directory is None or not spec.seeded(feature):
             return feature.fit(X)
         key = _key("fit", _request(feature), digest(X))
         path = self.directory / f"fit-{key}.npz"

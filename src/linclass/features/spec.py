@@ -29,7 +29,7 @@ from .color import ColorHistogram
 from .hog import HOG
 from .patches import Patches
 
-__all__ = ["NAMES", "build", "from_state", "parse", "state", "steps"]
+__all__ = ["NAMES", "build", "from_state", "params", "parse", "seeded", "state", "steps"]
 
 NAMES = FEATURES
 KINDS = {"HOG": HOG, "ColorHistogram": ColorHistogram, "Patches": Patches}
@@ -83,6 +83,22 @@ def _plain(value):
     return value
 
 
+def params(step):
+    """A step's parameters as stored (JSON-ready; not how it runs: batch size, threads,
+    progress). A random_state that is not an int or None is stored as None."""
+    out = {k: _plain(v) for k, v in step.get_params(deep=False).items() if k not in _NOT_STORED}
+    if not (out.get("random_state") is None or isinstance(out["random_state"], int)):
+        out["random_state"] = None
+    return out
+
+
+def seeded(feature):
+    """Whether fitting ``feature`` again gives the same result: every step that draws at
+    random has an int random_state."""
+    return all(isinstance(step.get_params(deep=False).get("random_state", 0), (int, np.integer))
+               for _, step in steps(feature))
+
+
 def state(feature):
     """A fitted feature transformer as ``(info, arrays)``: ``info`` JSON-ready (each step's
     kind, parameters and image shape), ``arrays`` the learnt arrays named
@@ -93,11 +109,7 @@ def state(feature):
         if kind not in KINDS:
             raise TypeError(f"cannot store a {kind} as a feature step; linclass stores "
                             f"{', '.join(KINDS)} (alone or in a FeatureUnion).")
-        params = {k: _plain(v) for k, v in step.get_params(deep=False).items()
-                  if k not in _NOT_STORED}
-        if not (params.get("random_state") is None or isinstance(params["random_state"], int)):
-            params["random_state"] = None
-        entry = {"name": name, "kind": kind, "params": params,
+        entry = {"name": name, "kind": kind, "params": params(step),
                  "image_shape": list(step.image_shape_)}
         if kind == "Patches":
             entry["inertia"] = step.inertia_
