@@ -15,7 +15,13 @@ from linclass.lecture import (
     svm_loss_naive,
     svm_loss_vectorized,
 )
-from linclass.losses import log_softmax, multiclass_hinge, softmax, softmax_cross_entropy
+from linclass.losses import (
+    log_softmax,
+    multiclass_hinge,
+    one_vs_all_hinge,
+    softmax,
+    softmax_cross_entropy,
+)
 
 # -- golden values from the lecture ------------------------------------------------------------
 
@@ -354,3 +360,52 @@ def test_weight_level_functions_against_pytorch(rng):
         loss, dW = fn(W, X, y, reg)
         assert loss == pytest.approx(out.item(), rel=1e-12)
         np.testing.assert_allclose(dW, Wt.grad.numpy(), rtol=1e-10, atol=1e-13)
+
+
+# -- the one-vs-all hinge (the playground's fourth loss) -----------------------------------------
+
+def _one_vs_all_naive(S, y, margin=1.0, squared=False):
+    total, dS = 0.0, np.zeros_like(S)
+    for i in range(S.shape[0]):
+        for j in range(S.shape[1]):
+            t = 1.0 if j == y[i] else -1.0
+            h = margin - t * S[i, j]
+            if h > 0:
+                total += h * h if squared else h
+                dS[i, j] -= t * (2 * h if squared else 1.0)
+    n = S.shape[0]
+    return total / n, dS / n
+
+
+def test_one_vs_all_hinge_lecture_scores():
+    # cat: 0 + (1 + 5.1) + 0; car: (1 + 1.3) + 0 + (1 + 2.0); frog: 3.2 + 3.5 + 4.1
+    loss, dS = one_vs_all_hinge(LECTURE_SCORES, LECTURE_Y)
+    assert loss == pytest.approx((6.1 + 5.3 + 10.8) / 3)
+    np.testing.assert_allclose(dS, np.array([[0, 1, 0], [1, 0, 1], [1, 1, -1]]) / 3)
+
+
+@pytest.mark.parametrize("squared", [False, True])
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 6), c=st.integers(2, 5),
+       margin=st.floats(0.1, 3.0))
+def test_one_vs_all_hinge_matches_loops_and_numerical_gradient(squared, seed, n, c, margin):
+    rng = np.random.default_rng(seed)
+    S = rng.normal(size=(n, c)) * 2
+    y = rng.integers(0, c, n)
+    loss, dS = one_vs_all_hinge(S, y, margin, squared)
+    want_loss, want_dS = _one_vs_all_naive(S, y, margin, squared)
+    assert loss == pytest.approx(want_loss)
+    np.testing.assert_allclose(dS, want_dS, atol=1e-12)
+    # away from the kinks, the centred difference agrees
+    assume(np.all(np.abs(margin - np.where(np.arange(c) == y[:, None], 1, -1) * S) > 1e-3))
+    num = numerical_gradient(lambda s: one_vs_all_hinge(s, y, margin, squared)[0], S.copy())
+    np.testing.assert_allclose(dS, num, atol=1e-6)
+
+
+def test_one_vs_all_hinge_weights_and_dtype():
+    S = LECTURE_SCORES.astype(np.float32)
+    loss, dS = one_vs_all_hinge(S, LECTURE_Y, sample_weight=np.array([1.0, 0.0, 0.0]))
+    assert loss == pytest.approx(6.1)
+    assert dS.dtype == np.float32
+    np.testing.assert_allclose(dS, [[0, 1, 0], [0, 0, 0], [0, 0, 0]])
+    with pytest.raises(ValueError, match="labels y must be integers"):
+        one_vs_all_hinge(S, np.array([0, 1, 3]))

@@ -3,7 +3,8 @@
 ``multiclass_hinge(S, y)`` and ``softmax_cross_entropy(S, y)`` take the scores ``S`` of shape
 ``(n_samples, n_classes)`` and integer labels ``y`` in ``0..C-1`` and return ``(loss, dS)``: the
 (weighted) mean loss over the samples and its gradient with respect to the scores. Everything
-else in linclass is built on these two.
+else in linclass is built on these two. ``one_vs_all_hinge`` (one binary SVM per class) has the
+same form; the playground offers it beside them.
 
 The training engine takes a loss as an object (``Hinge``, ``SoftmaxCrossEntropy``): called like
 the function, it also says what the engine needs to know about it:
@@ -23,6 +24,7 @@ import numpy as np
 
 __all__ = [
     "multiclass_hinge",
+    "one_vs_all_hinge",
     "softmax_cross_entropy",
     "softmax",
     "log_softmax",
@@ -150,6 +152,37 @@ def multiclass_hinge(S, y, margin=1.0, variant="weston_watkins", squared=False,
         dS[rows, y] = -dS.sum(axis=1)
     loss = _mean(per_sample, weights, inv_n)
     return loss, _scale_rows(dS, weights, inv_n)
+
+
+def one_vs_all_hinge(S, y, margin=1.0, squared=False, sample_weight=None):
+    """One-vs-all hinge loss on scores (one binary SVM per class), and its gradient.
+
+    Each class's score is pushed above ``margin`` for its own samples and below ``-margin`` for
+    every other sample::
+
+        L_i = sum_j max(0, margin - t_ij s_j),   t_ij = +1 if j == y_i else -1
+
+    Unlike the multiclass hinge, the classes do not compete: each column of ``S`` is a separate
+    two-class problem. ``squared=True`` gives the squared hinge of Coates and Ng's L2-SVM.
+
+    Parameters and returns are those of ``multiclass_hinge`` (without ``variant``). At a kink
+    the subgradient 0 is used.
+    """
+    S, y = _check_scores_labels(S, y)
+    n = S.shape[0]
+    weights, inv_n = _sample_scale(n, sample_weight, S.dtype)
+    t = np.full(S.shape, -1, dtype=S.dtype)
+    t[np.arange(n), y] = 1
+    h = S.dtype.type(margin) - t * S
+    np.maximum(h, 0, out=h)
+    if squared:
+        per_sample = np.einsum("ij,ij->i", h, h)
+        dS = -2 * t * h
+    else:
+        per_sample = h.sum(axis=1)
+        dS = -t * (h > 0)
+    loss = _mean(per_sample, weights, inv_n)
+    return loss, _scale_rows(dS.astype(S.dtype, copy=False), weights, inv_n)
 
 
 def log_softmax(S):
