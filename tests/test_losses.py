@@ -409,3 +409,41 @@ def test_one_vs_all_hinge_weights_and_dtype():
     np.testing.assert_allclose(dS, [[0, 1, 0], [0, 0, 0], [0, 0, 0]])
     with pytest.raises(ValueError, match="labels y must be integers"):
         one_vs_all_hinge(S, np.array([0, 1, 3]))
+
+
+# -- reduction="none": each sample's own loss and gradient -----------------------------------------
+
+PER_SAMPLE_LOSSES = {
+    "weston_watkins": lambda S, y, **k: multiclass_hinge(S, y, 1.5, **k),
+    "weston_watkins_squared": lambda S, y, **k: multiclass_hinge(S, y, squared=True, **k),
+    "crammer_singer": lambda S, y, **k: multiclass_hinge(S, y, variant="crammer_singer", **k),
+    "crammer_singer_squared": lambda S, y, **k: multiclass_hinge(S, y, variant="crammer_singer",
+                                                                  squared=True, **k),
+    "one_vs_all": lambda S, y, **k: one_vs_all_hinge(S, y, 0.5, **k),
+    "one_vs_all_squared": lambda S, y, **k: one_vs_all_hinge(S, y, squared=True, **k),
+    "softmax": softmax_cross_entropy,
+}
+
+
+@pytest.mark.parametrize("name", PER_SAMPLE_LOSSES)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 7), c=st.integers(2, 5))
+def test_reduction_none_is_each_sample_on_its_own(name, seed, n, c):
+    fn = PER_SAMPLE_LOSSES[name]
+    rng = np.random.default_rng(seed)
+    S = rng.normal(size=(n, c)) * 3
+    y = rng.integers(0, c, n)
+    losses, dS = fn(S, y, reduction="none")
+    assert losses.shape == (n,)
+    for i in range(n):
+        want, want_dS = fn(S[i:i + 1], y[i:i + 1])
+        assert losses[i] == pytest.approx(want, rel=1e-12, abs=1e-12)
+        np.testing.assert_allclose(dS[i], want_dS[0], atol=1e-12)
+    mean, mean_dS = fn(S, y)
+    assert mean == pytest.approx(losses.mean())
+    np.testing.assert_allclose(mean_dS, dS / n, atol=1e-12)
+
+
+def test_reduction_must_be_mean_or_none():
+    for fn in (multiclass_hinge, one_vs_all_hinge, softmax_cross_entropy):
+        with pytest.raises(ValueError, match="reduction must be 'mean' or 'none'"):
+            fn(LECTURE_SCORES, LECTURE_Y, reduction="sum")

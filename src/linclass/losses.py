@@ -56,6 +56,11 @@ def _check_scores_labels(S, y):
     return S, y
 
 
+def _check_reduction(reduction):
+    if reduction not in ("mean", "none"):
+        raise ValueError(f"reduction must be 'mean' or 'none'; got {reduction!r}.")
+
+
 def _sample_scale(n, sample_weight, dtype):
     """Per-sample factors that turn per-sample losses into their (weighted) mean."""
     if sample_weight is None:
@@ -84,7 +89,7 @@ def _scale_rows(dS, weights, inv_n):
 
 
 def multiclass_hinge(S, y, margin=1.0, variant="weston_watkins", squared=False,
-                     sample_weight=None):
+                     sample_weight=None, reduction="mean"):
     """Multiclass SVM (hinge) loss on scores, and its gradient.
 
     ``variant="weston_watkins"`` (the lecture's SVM loss) sums over the wrong classes::
@@ -110,6 +115,9 @@ def multiclass_hinge(S, y, margin=1.0, variant="weston_watkins", squared=False,
     squared : bool, default False
     sample_weight : ndarray of shape (n_samples,), optional
         The loss is then the weighted mean ``sum(w_i L_i) / sum(w_i)``.
+    reduction : {"mean", "none"}, default "mean"
+        "none" returns each sample's own loss ``L_i`` (an array) and, in row i of dS, the
+        gradient of ``L_i`` alone (not divided by n); ``sample_weight`` is then ignored.
 
     Returns
     -------
@@ -120,6 +128,7 @@ def multiclass_hinge(S, y, margin=1.0, variant="weston_watkins", squared=False,
         0) the subgradient 0 is used; for Crammer-Singer ties go to the first worst class.
     """
     S, y = _check_scores_labels(S, y)
+    _check_reduction(reduction)
     if variant not in HINGE_VARIANTS:
         raise ValueError(f"variant must be one of {HINGE_VARIANTS}; got {variant!r}.")
     n = S.shape[0]
@@ -150,11 +159,13 @@ def multiclass_hinge(S, y, margin=1.0, variant="weston_watkins", squared=False,
         # The true class moves against every wrong class with a positive margin: -n * x.
         dS[rows, y] = 0
         dS[rows, y] = -dS.sum(axis=1)
+    if reduction == "none":
+        return per_sample, dS
     loss = _mean(per_sample, weights, inv_n)
     return loss, _scale_rows(dS, weights, inv_n)
 
 
-def one_vs_all_hinge(S, y, margin=1.0, squared=False, sample_weight=None):
+def one_vs_all_hinge(S, y, margin=1.0, squared=False, sample_weight=None, reduction="mean"):
     """One-vs-all hinge loss on scores (one binary SVM per class), and its gradient.
 
     Each class's score is pushed above ``margin`` for its own samples and below ``-margin`` for
@@ -165,10 +176,11 @@ def one_vs_all_hinge(S, y, margin=1.0, squared=False, sample_weight=None):
     Unlike the multiclass hinge, the classes do not compete: each column of ``S`` is a separate
     two-class problem. ``squared=True`` gives the squared hinge of Coates and Ng's L2-SVM.
 
-    Parameters and returns are those of ``multiclass_hinge`` (without ``variant``). At a kink
-    the subgradient 0 is used.
+    Parameters and returns are those of ``multiclass_hinge`` (without ``variant``, with
+    ``reduction``). At a kink the subgradient 0 is used.
     """
     S, y = _check_scores_labels(S, y)
+    _check_reduction(reduction)
     n = S.shape[0]
     weights, inv_n = _sample_scale(n, sample_weight, S.dtype)
     t = np.full(S.shape, -1, dtype=S.dtype)
@@ -181,8 +193,11 @@ def one_vs_all_hinge(S, y, margin=1.0, squared=False, sample_weight=None):
     else:
         per_sample = h.sum(axis=1)
         dS = -t * (h > 0)
+    dS = dS.astype(S.dtype, copy=False)
+    if reduction == "none":
+        return per_sample, dS
     loss = _mean(per_sample, weights, inv_n)
-    return loss, _scale_rows(dS.astype(S.dtype, copy=False), weights, inv_n)
+    return loss, _scale_rows(dS, weights, inv_n)
 
 
 def log_softmax(S):
@@ -200,7 +215,7 @@ def softmax(S):
     return z
 
 
-def softmax_cross_entropy(S, y, sample_weight=None):
+def softmax_cross_entropy(S, y, sample_weight=None, reduction="mean"):
     """Softmax cross-entropy loss on scores, and its gradient.
 
     ``L_i = -log(exp(s_{y_i}) / sum_j exp(s_j))``, computed after shifting each row by its
@@ -214,6 +229,8 @@ def softmax_cross_entropy(S, y, sample_weight=None):
         True class indices in ``0..n_classes-1``.
     sample_weight : ndarray of shape (n_samples,), optional
         The loss is then the weighted mean ``sum(w_i L_i) / sum(w_i)``.
+    reduction : {"mean", "none"}, default "mean"
+        As in ``multiclass_hinge``: "none" gives each sample's loss and its own gradient.
 
     Returns
     -------
@@ -221,6 +238,7 @@ def softmax_cross_entropy(S, y, sample_weight=None):
     dS : ndarray of shape (n_samples, n_classes)
     """
     S, y = _check_scores_labels(S, y)
+    _check_reduction(reduction)
     n = S.shape[0]
     rows = np.arange(n)
     weights, inv_n = _sample_scale(n, sample_weight, S.dtype)
@@ -231,6 +249,8 @@ def softmax_cross_entropy(S, y, sample_weight=None):
     # p_y - 1 when p_y is within 1e-11 of 1 (a confident, correct score).
     dS[rows, y] = 0
     dS[rows, y] = -dS.sum(axis=1)
+    if reduction == "none":
+        return per_sample, dS
     loss = _mean(per_sample, weights, inv_n)
     return loss, _scale_rows(dS, weights, inv_n)
 
