@@ -98,6 +98,16 @@ def _nonneg_float(text):
     return value
 
 
+def _port(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port (0 to 65535; 0 picks a free one)")
+    return value
+
+
 def _positive_int(text):
     try:
         value = int(text)
@@ -293,6 +303,16 @@ def build_parser():
     c.add_argument("--svg", metavar="FILE", help="draw an SVG (needs Graphviz's dot)")
     c.add_argument("--staged", action="store_true",
                    help="print the staged forward and backward code")
+
+    pg = sub.add_parser(
+        "playground", help="the local web page: drag a classifier, watch its loss and circuit",
+        description="Serve the playground on 127.0.0.1 (offline: its page ships in the "
+                    "package) and print its address; Ctrl-C stops it.")
+    pg.add_argument("--port", type=_port, default=0,
+                    help="the port to listen on (default: a free one)")
+    pg.add_argument("--open", action="store_true", help="open the page in a web browser")
+    pg.add_argument("--idle-exit", type=_positive_int, default=None, metavar="SECONDS",
+                    help="stop after this many seconds with no request")
 
     g = sub.add_parser("gradcheck", help="naive vs vectorized vs numerical gradients",
                        description="Check the lecture's naive and vectorized losses against "
@@ -715,9 +735,29 @@ def cmd_circuit(args, out, err):
     return 0
 
 
+def cmd_playground(args, out, err):
+    import errno
+
+    from .playground import serve
+
+    def announce(url):
+        out.print(f"linclass playground: open {url} (Ctrl-C stops it)", highlight=False)
+        sys.stdout.flush()
+
+    try:
+        serve(args.port, args.open, idle_timeout=args.idle_exit, announce=announce)
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            raise UsageError(f"port {args.port} is in use: choose another with --port, or "
+                             "leave --port out for a free one.") from None
+        raise
+    return 0
+
+
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "gradcheck": cmd_gradcheck,
             "circuit": cmd_circuit, "plot": cmd_plot, "predict": cmd_predict,
-            "download": cmd_download, "tune": cmd_tune, "prepare": cmd_prepare}
+            "download": cmd_download, "tune": cmd_tune, "prepare": cmd_prepare,
+            "playground": cmd_playground}
 
 
 def main(argv=None):

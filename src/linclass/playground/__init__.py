@@ -1,0 +1,55 @@
+"""The playground: a local web page where a linear classifier, its loss and its circuit move
+as you drag.
+
+``linclass playground`` (or ``serve()``) serves it on 127.0.0.1; ``show()`` puts it in a
+notebook. Every number on the page is computed here, in Python, by linclass's own losses,
+optimizers, gradient checks and graph engine (``lab``, ``circuits``); the page's script only
+draws and sends the state back (``server``). See the README's "Playground" section.
+"""
+
+from __future__ import annotations
+
+__all__ = ["serve", "show", "start"]
+
+_shown = None  # the notebook's server, started once
+
+
+def start(port=0, verbose=False, idle_timeout=None):
+    """Start the server in a background thread; returns it (``.url``, ``.shutdown()``)."""
+    from .server import start as _start
+
+    return _start(port, verbose, idle_timeout)
+
+
+def serve(port=0, open_browser=False, verbose=False, idle_timeout=None, announce=print):
+    """Serve the playground until interrupted (Ctrl-C) or idle for ``idle_timeout`` seconds."""
+    from .server import Playground
+
+    server = Playground(port, verbose, idle_timeout)
+    announce(server.url)
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(server.url)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return server
+
+
+def show(width="100%", height=900, query=""):
+    """Show the playground inline in a Jupyter notebook (the server starts once, on a free
+    port). ``query`` is a state string as in the page's URL, e.g. ``"loss=softmax&hide=circuit"``.
+    Without IPython it returns the URL."""
+    global _shown
+    if _shown is None:
+        _shown = start()
+    url = _shown.url + (f"#{query}" if query else "")
+    try:
+        from IPython.display import IFrame
+    except ImportError:
+        return url
+    return IFrame(url, width=width, height=height)
