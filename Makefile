@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test bench bench-ooc bench-dask bench-contention bench-defaults bench-features fuzz kill-test clean
+.PHONY: run test bench bench-ooc bench-dask bench-contention bench-defaults bench-features fuzz screenshots kill-test clean
 
 $(PY):
 	@echo "creating $(VENV) (a virtual environment for linclass)..."
@@ -72,6 +72,10 @@ bench-features: $(TSTAMP)
 # finds lands in fuzz/findings/. `make test` replays the corpus and a bounded slice.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := idx cifar_python cifar_meta cifar_binary archive cifar_archive image model circuit
+
+# The README's pictures of the playground (needs Chromium: apt-get install chromium).
+screenshots: $(TSTAMP)
+	$(PY) tools/playground_screenshots.py --out docs
 
 fuzz: $(TSTAMP)
 	$(PY) -m pip install --quiet 'atheris>=2.3'

@@ -223,7 +223,7 @@ function drawCurve(canvas, keys, title, yMax) {
   if (!h.length) return;
   const values = h.flatMap((row) => keys.map((k) => row[k])).filter((v) => v !== null && isFinite(v));
   const top = yMax || Math.max(...values, 1e-9);
-  c.fillText(top.toPrecision(3), 2, pad - 2);
+  c.fillStyle = "#777"; c.fillText(top.toPrecision(3), pad + 3, pad + 12);
   c.fillText("step " + h[h.length - 1].t, canvas.width - 70, canvas.height - 6);
   keys.forEach((k, j) => {
     c.strokeStyle = j ? "#ff7f0e" : "#1f77b4"; c.lineWidth = 1.5; c.beginPath();

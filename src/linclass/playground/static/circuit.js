@@ -114,10 +114,13 @@
   function fmt(v) { return Number(v).toPrecision(4).replace(/\.?0+(e|$)/, "$1"); }
 
   function tip(e, n) {
-    const c = cl.circuit, lines = [`${n.label || n.op}: ${n.op} gate, value ${n.value_text}, gradient from above ${n.grad_text}`];
+    const c = cl.circuit, name = n.label ? `${n.label}, a ${n.op} gate` : `a ${n.op} gate`;
+    const lines = [`${name}: value ${n.value_text}, gradient from above ${n.grad_text}`];
     n.parents.forEach((p, i) => {
-      const name = c.nodes[p].label || c.nodes[p].value_text;
-      lines.push(`to ${name}: local ${n.local_text[i]} × ${n.grad_text} = ${n.wire_grads[i] === null ? "–" : fmt(n.wire_grads[i])}`);
+      const q = c.nodes[p];
+      if (q.kind === "constant") { lines.push(`to the constant ${q.value_text}: none (a constant takes no gradient)`); return; }
+      const to = q.label || `the ${q.op} gate`;
+      lines.push(`to ${to}: local ${n.local_text[i]} × ${n.grad_text} = ${n.wire_grads[i] === null ? "–" : fmt(n.wire_grads[i])}`);
     });
     const t = $("tooltip");
     t.textContent = lines.join("\n");
