@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test bench bench-ooc bench-dask bench-contention bench-defaults bench-features fuzz screenshots kill-test clean
+.PHONY: run test lint bench bench-ooc bench-dask bench-contention bench-defaults bench-features fuzz screenshots kill-test clean
 
 $(PY):
 	@echo "creating $(VENV) (a virtual environment for linclass)..."
@@ -26,8 +26,13 @@ run: $(STAMP)
 	$(VENV)/bin/linclass train --model svm --dataset digits
 	@echo "linclass is installed in $(VENV): 'source $(VENV)/bin/activate' puts linclass and python on your PATH."
 
-test: $(TSTAMP)
+# Lint and format checks first (a second), then the whole suite.
+test: lint
 	$(PY) -m pytest
+
+lint: $(TSTAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 bench: $(TSTAMP)
 	$(PY) benchmarks/bench_losses.py

@@ -98,8 +98,8 @@ def main(argv=None):
         rows.append((f"{name}: full-batch loss + gradient, linclass", _ms(t_lin),
                      f"{t_lin / floor:.1f}x the floor"))
         rows.append((f"{name}: full-batch loss + gradient, PyTorch autograd", _ms(t_torch),
-                     f"{t_torch / floor:.1f}x the floor; linclass takes {t_lin / t_torch:.2f}x "
-                     "its time"))
+                     (f"{t_torch / floor:.1f}x the floor; linclass takes {t_lin / t_torch:.2f}x "
+                     "its time")))
 
     with sklearn.config_context(array_api_dispatch=True):
         for name, cls in (("SVM", LinearSVM), ("Softmax", SoftmaxClassifier)):

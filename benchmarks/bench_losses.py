@@ -16,9 +16,9 @@ import os
 import sys
 
 import numpy as np
+from _common import best_time, machine, median_time, publish
 from threadpoolctl import threadpool_limits
 
-from _common import best_time, machine, median_time, publish
 from linclass.lecture import (
     softmax_loss,
     softmax_loss_naive,
@@ -97,8 +97,8 @@ def _full_batch(X, y, W, reg, repeats, threads):
              f"4·N·D·C flops at that speed: {4 * N * D * C / peak * 1e3:.1f} ms"),
             (f"{kind}: floor", _ms(floor), ""),
             (f"{kind}: the two products alone, X @ W.T and dS.T @ X", _ms(t_fwd + t_bwd),
-             f"{t_fwd * 1e3:.1f} + {t_bwd * 1e3:.1f} ms, "
-             f"{4 * N * D * C / (t_fwd + t_bwd) / 1e9:.0f} GFLOP/s")]
+             (f"{t_fwd * 1e3:.1f} + {t_bwd * 1e3:.1f} ms, "
+             f"{4 * N * D * C / (t_fwd + t_bwd) / 1e9:.0f} GFLOP/s"))]
     for name, plain, fast in (("SVM", svm_loss_vectorized, svm_loss),
                               ("Softmax", softmax_loss_vectorized, softmax_loss)):
         t_plain = median_time(lambda: plain(W, X, y, reg), repeats)
@@ -106,9 +106,9 @@ def _full_batch(X, y, W, reg, repeats, threads):
         ratio = t_fast / floor
         rows.append((f"{kind}: {name} {N:,} rows, `{plain.__name__}` (one pass per product)",
                      _ms(t_plain), ""))
-        rows.append((f"{kind}: {name} {N:,} rows, `{fast.__name__}` (blocked: the numpy "
-                     "path)", _ms(t_fast), f"{ratio:.1f}x the floor (goal 2x: "
-                                           f"{'met' if ratio <= 2 else 'not met'})"))
+        rows.append(((f"{kind}: {name} {N:,} rows, `{fast.__name__}` (blocked: the numpy "
+                     "path)"), _ms(t_fast), (f"{ratio:.1f}x the floor (goal 2x: "
+                                           f"{'met' if ratio <= 2 else 'not met'})")))
     rows += _fused(X, y, W, reg, repeats, floor, kind, threads)
     return rows
 
@@ -129,8 +129,8 @@ def _fused(X, y, W, reg, repeats, floor, kind, threads):
         run()  # compiled (or read from the cache)
         t = median_time(run, repeats)
         ratio = t / floor
-        rows.append((f"{kind}: {name} {X.shape[0]:,} rows, fused kernel (`linclass.fused`, "
-                     f"{threads} threads: the training path)", _ms(t),
+        rows.append(((f"{kind}: {name} {X.shape[0]:,} rows, fused kernel (`linclass.fused`, "
+                     f"{threads} threads: the training path)"), _ms(t),
                      f"{ratio:.1f}x the floor (goal 2x: {'met' if ratio <= 2 else 'not met'})"))
     return rows
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, publish  # noqa: E402
+from _common import machine, publish
 
 MODES = {  # name: (estimator, parameters); shuffle=False so both fits see the same batches
     "full-batch GD, 3 epochs": ("svm", dict(batch_size=None, max_epochs=3)),

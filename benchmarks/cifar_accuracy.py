@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from _common import machine, publish
+
 from linclass import LinearSVM
 from linclass.data import MeanImage, load_image_folder, train_val_test_split
 from linclass.hyperparams import search
@@ -91,11 +91,11 @@ def main(argv=None):
         secs.append(time.perf_counter() - t)
         vals.append(m.score(Xv, sp.y_val))
         tests.append(m.score(Xt, sp.y_test))
-    rows.append(("SVM, the course's settings (1,500 steps of 200, lr 1e-7, reg 2.5e4), "
-                 "seeds 0-4", f"{np.mean(vals):.3f} ({min(vals):.3f}-{max(vals):.3f})",
+    rows.append((("SVM, the course's settings (1,500 steps of 200, lr 1e-7, reg 2.5e4), "
+                 "seeds 0-4"), f"{np.mean(vals):.3f} ({min(vals):.3f}-{max(vals):.3f})",
                  f"{np.mean(tests):.3f} ({min(tests):.3f}-{max(tests):.3f})",
-                 f"{np.median(secs):.1f} s", "", "`LinearSVM(learning_rate=1e-7, reg=2.5e4, "
-                 "max_steps=1500)`"))
+                 f"{np.median(secs):.1f} s", "", ("`LinearSVM(learning_rate=1e-7, reg=2.5e4, "
+                 "max_steps=1500)`")))
 
     rows += commands
 
@@ -106,13 +106,13 @@ def main(argv=None):
                                params={"max_steps": 4000, "shuffle": "blocks"})
         wall = time.perf_counter() - t
         b = results[0]
-        rows.append((f"{'SVM' if model == 'svm' else 'Softmax'}, after `linclass tune` "
-                     f"({args.trials} trials)", f"{b['val_accuracy']:.3f}",
+        rows.append(((f"{'SVM' if model == 'svm' else 'Softmax'}, after `linclass tune` "
+                     f"({args.trials} trials)"), f"{b['val_accuracy']:.3f}",
                      f"{best.score(Xt, sp.y_test):.3f}",
                      f"{max(r['seconds'] for r in results):.1f} s (slowest trial)",
-                     f"{wall:.1f} s", f"`linclass tune --model {model} --lr {lr[0]:g}:{lr[1]:g} "
+                     f"{wall:.1f} s", (f"`linclass tune --model {model} --lr {lr[0]:g}:{lr[1]:g} "
                      f"--reg {reg[0]:g}:{reg[1]:g} --trials {args.trials} --max-steps 4000` "
-                     f"-> lr {b['learning_rate']:.2e}, reg {b['reg']:.2e}"))
+                     f"-> lr {b['learning_rate']:.2e}, reg {b['reg']:.2e}")))
 
     publish("cifar_accuracy", "CIFAR-10 accuracy (`benchmarks/cifar_accuracy.py`)",
             f"Machine: {machine()}. Data: the CIFAR-10 JPEG tree, 49,000 train / 1,000 "

@@ -32,10 +32,11 @@ def main():
     import atheris
 
     with atheris.instrument_imports(include=["linclass"]):
-        import linclass.data  # noqa: F401 - instrumented for coverage
-        import linclass.graph  # noqa: F401
-        import linclass.io  # noqa: F401
         from targets import TARGETS, run_one
+
+        import linclass.data
+        import linclass.graph
+        import linclass.io  # noqa: F401
 
     if args.target not in TARGETS:
         parser.error(f"no target {args.target!r}; the targets are {', '.join(TARGETS)}")

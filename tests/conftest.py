@@ -4,9 +4,9 @@ import os
 # need scipy's own array API support, which is read when scipy is first imported.
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
-import atexit  # noqa: E402
-import shutil  # noqa: E402
-import tempfile  # noqa: E402
+import atexit
+import shutil
+import tempfile
 
 # The feature cache of the tests (and of the commands they run) is theirs alone, and goes.
 _FEATURE_CACHE = tempfile.mkdtemp(prefix="linclass-test-features-")

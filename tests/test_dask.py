@@ -178,11 +178,10 @@ def test_workers_on_other_addresses(data):
                                str(port), "--no-dashboard"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
-        for host in ("127.0.0.2", "127.0.0.3"):
-            procs.append(subprocess.Popen(
-                [dask_cmd, "worker", f"tcp://127.0.0.1:{port}", "--host", host, "--nthreads",
-                 "1", "--no-dashboard", "--no-nanny"], env=env, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL))
+        procs.extend(subprocess.Popen(
+            [dask_cmd, "worker", f"tcp://127.0.0.1:{port}", "--host", host, "--nthreads",
+             "1", "--no-dashboard", "--no-nanny"], env=env, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL) for host in ("127.0.0.2", "127.0.0.3"))
         with distributed.Client(f"tcp://127.0.0.1:{port}", timeout=30) as client:
             client.wait_for_workers(2, timeout=60)
             hosts = {a.split("://")[1].rsplit(":", 1)[0] for a in client.scheduler_info()[

@@ -394,7 +394,7 @@ def test_early_stopping_by_validation_loss_does_not_make_the_model_worse(cls):
     stopped the SVM at epoch 7 (test 0.914 against 0.961); the loss keeps the signal."""
     from linclass.runs import TrainConfig, _prepare
 
-    meta, sp, names, steps, Xtr, Xv = _prepare(TrainConfig())
+    _meta, sp, names, steps, Xtr, Xv = _prepare(TrainConfig())
     pre = dict(steps)["preprocess"]
     Xte, yte = pre.transform(sp.X_test), names[sp.y_test]
     common = dict(random_state=0, shuffle="blocks")

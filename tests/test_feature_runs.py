@@ -22,7 +22,7 @@ SHAPE = (10, 12, 3)
 def images(n=60, seed=0, shape=SHAPE):
     """Coloured images whose class is where their bright square sits (left or right)."""
     rng = np.random.default_rng(seed)
-    X = rng.integers(0, 60, (n,) + shape).astype(np.uint8)
+    X = rng.integers(0, 60, (n, *shape)).astype(np.uint8)
     y = np.arange(n) % 2
     for i in range(n):
         c = 1 + 6 * y[i]

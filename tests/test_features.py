@@ -9,7 +9,7 @@ from sklearn.pipeline import FeatureUnion, make_pipeline
 
 from linclass import LinearSVM
 from linclass.errors import InputError
-from linclass.features import HOG, ColorHistogram
+from linclass.features import HOG, ColorHistogram, Patches
 from linclass.features.hog import BLOCK_NORMS
 
 
@@ -129,7 +129,7 @@ def test_hsv_histogram_equals_numpys():
 
 def test_a_pipeline_of_features_and_a_linear_classifier(digits_split):
     """HOG on the bundled digits (8 x 8, grey) before linclass's SVM: it learns."""
-    Xtr, ytr, _, _, Xte, yte = digits_split
+    _Xtr, _ytr, _, _, _Xte, _yte = digits_split
     from linclass.data import load_digits
 
     raw = load_digits()
@@ -193,9 +193,6 @@ def test_nan_pixels_are_named_and_another_width_refused():
 
 
 # -- Coates-Lee-Ng patches ------------------------------------------------------------------------
-
-from linclass.features import Patches
-
 
 def _small_patches(**kw):
     params = dict(n_centroids=12, n_patches=3000, kmeans_iter=8, random_state=0, batch_size=7)
@@ -351,9 +348,9 @@ def test_features_past_the_memory_cap_are_refused_before_any_work():
 
     X = _images(50, 12, 12).reshape(50, -1)
     feat = _small_patches().fit(X)
-    with limits.caps(max_bytes=50 * 48 * 4 - 1):
-        with pytest.raises(ResourceLimitError, match=r"Patches.transform: 48 float32 features "
-                                                     r"for each of 50 images"):
-            feat.transform(X)
+    with limits.caps(max_bytes=50 * 48 * 4 - 1), \
+            pytest.raises(ResourceLimitError, match=r"Patches.transform: 48 float32 features "
+                                                    r"for each of 50 images"):
+        feat.transform(X)
     with limits.caps(max_bytes=50 * 48 * 4):
         assert feat.transform(X).shape == (50, 48)

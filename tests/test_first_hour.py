@@ -316,6 +316,7 @@ def test_the_version_is_written_in_one_place():
     """pyproject.toml reads it from linclass.__version__; the installed metadata and
     --version say the same."""
     import importlib.metadata
+
     import tomllib
 
     import linclass

@@ -291,4 +291,7 @@ def test_the_parser_never_fails_except_with_a_clear_error(text):
     try:
         build_circuit(text, {"x": 0.5, "y": 1.5, "z": -2.0})
     except ExpressionError as e:
-        assert str(e)
+        message = str(e)
+    else:
+        return
+    assert message

@@ -11,11 +11,11 @@ import zipfile
 
 import numpy as np
 import pytest
+from test_loaders import make_tree, save_image, write_cifar_python, write_mnist
 
 from linclass import limits
 from linclass.data import DataFileError, load_cifar10, load_image_folder, load_mnist, read_idx
 from linclass.errors import LinclassError, ResourceLimitError
-from test_loaders import make_tree, save_image, write_cifar_python, write_mnist
 
 Image = pytest.importorskip("PIL.Image")
 
@@ -84,7 +84,8 @@ def test_only_integer_arrays_are_described(tmp_path, dtype):
 def test_declared_shapes_must_match_the_bytes(tmp_path, shape, nbytes):
     class Fake:  # pickles as numpy's own array path, with a shape that lies
         def __reduce__(self):
-            return (np._core.multiarray._reconstruct, (np.ndarray, (0,), b"b"), (1, shape, np.dtype("u1"), False, b"\x00" * nbytes))
+            return (np._core.multiarray._reconstruct, (np.ndarray, (0,), b"b"),
+                    (1, shape, np.dtype("u1"), False, b"\x00" * nbytes))
 
     folder = _craft(tmp_path, "data_batch_2", _batch_bytes(Fake(), [0]))
     with pytest.raises(DataFileError, match="data_batch_2"):
@@ -95,8 +96,7 @@ def test_billion_laughs_through_the_memo_is_refused(tmp_path):
     """One 1 MB text encoded to bytes 2,000 times would make 2 GB from a small file."""
     text = "a" * 2**20
     p = [b"\x80\x02]q\x00(", b"X" + struct.pack("<I", len(text)) + text.encode(), b"q\x01"]
-    for _ in range(2000):
-        p.append(b"c_codecs\nencode\nh\x01X\x06\x00\x00\x00latin1\x86R")
+    p += [b"c_codecs\nencode\nh\x01X\x06\x00\x00\x00latin1\x86R"] * 2000
     p.append(b"e.")
     folder = _craft(tmp_path, "data_batch_2", b"".join(p))
     with pytest.raises(DataFileError, match="expands into more bytes than the file holds"):

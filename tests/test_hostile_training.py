@@ -13,8 +13,8 @@ import sys
 import time
 
 import pytest
-
 from conftest import interrupt_cli_at_epoch
+
 from linclass import LinearSVM, SoftmaxClassifier, TrainingDivergedError, cli, load, runs
 from linclass.io import atomic_write
 
@@ -71,7 +71,7 @@ def test_warm_start_takes_the_settings_changed_since(digits_split):
 @pytest.mark.parametrize("weights,match", [
     ({0: -1.0}, "finite weight >= 0"), ({0: float("nan")}, "finite weight >= 0"),
     ({0: float("inf")}, "finite weight >= 0"), ({0: "2"}, "finite weight >= 0"),
-    ({0: True}, "finite weight >= 0"), ({c: 0.0 for c in range(10)}, "every class a weight of 0"),
+    ({0: True}, "finite weight >= 0"), (dict.fromkeys(range(10), 0.0), "every class a weight of 0"),
 ])
 def test_impossible_class_weights_are_refused(digits_split, weights, match):
     Xtr, ytr = digits_split[:2]

@@ -2,17 +2,15 @@
 damaged ones, and on the real data in ../shared/data where it is present."""
 
 import gzip
-import io
 import os
 import pickle
 import tarfile
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import SHARED_DATA
+
 from linclass.data import (
     DataFileError,
     load_cifar10,

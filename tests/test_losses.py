@@ -126,7 +126,7 @@ def test_softmax_extreme_scores_are_finite():
 ])
 def test_bad_labels_or_shapes_are_refused(bad):
     for fn in (multiclass_hinge, softmax_cross_entropy):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="labels y must|scores S must"):
             fn(*bad)
     with pytest.raises(ValueError, match="variant"):
         multiclass_hinge(np.zeros((2, 3)), np.array([0, 1]), variant="ovr")
@@ -212,7 +212,7 @@ def assert_close_to_numerical(f, W, dW, h=1e-5):
 
 @given(problems)
 def test_softmax_analytic_vs_numerical(problem):
-    N, D, C, seed, scale, reg = problem
+    N, D, C, seed, _scale, reg = problem
     # Unit-scale data: with tiny inputs the gradient itself is at the finite differences'
     # rounding level (~1e-11), and no relative error means anything there.
     W, X, y = make_problem(N, D, C, seed, 1.0)
@@ -234,7 +234,7 @@ def assert_penalty_then_data_part(fn, W, X, y, reg, dW, h=1e-5):
 
 @given(problems)
 def test_svm_analytic_vs_numerical_away_from_kinks(problem):
-    N, D, C, seed, scale, reg = problem
+    N, D, C, seed, _scale, reg = problem
     W, X, y = make_problem(N, D, C, seed, 1.0)
     gap = np.min(np.abs(_margins(W, X, y)))
     assume(gap > 1e-2)  # a kink within reach of the step breaks any check

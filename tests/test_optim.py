@@ -80,7 +80,8 @@ def test_state_is_per_parameter_and_in_place(rng):
     lambda: make_optimizer("rmsprop", 1.0),
 ])
 def test_bad_settings_are_refused(bad):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="learning_rate must|lr_decay must|momentum must|"
+                                         "optimizer must"):
         bad()
 
 

@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -252,7 +251,7 @@ def test_bad_state_is_refused_with_the_field_named(change, message):
                                     lambda inner: st.lists(inner, max_size=4)
                                     | st.dictionaries(st.text(max_size=3), inner, max_size=3),
                                     max_leaves=12)),
-       st.sampled_from(list(server.ROUTES) + ["nope"]))
+       st.sampled_from([*list(server.ROUTES), "nope"]))
 def test_any_json_gets_an_answer_or_a_clear_refusal(body, route):
     status, payload = server.handle(route, body)
     assert status in (200, 400, 404)
@@ -392,12 +391,15 @@ def test_idle_timeout_stops_the_server():
 # -- the command --------------------------------------------------------------------------------
 
 def _playground(*args):
+    # Ctrl-C as in a terminal: a test run in the background hands its children SIGINT ignored
     return subprocess.Popen([sys.executable, "-m", "linclass", "playground", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+                            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
-def test_linclass_playground_serves_until_interrupted():
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_linclass_playground_serves_until_interrupted(sig):
     proc = _playground("--idle-exit", "60")
     try:
         line = proc.stdout.readline()
@@ -408,8 +410,9 @@ def test_linclass_playground_serves_until_interrupted():
         conn.request("GET", "/")
         assert conn.getresponse().status == 200
         conn.close()
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         assert proc.wait(timeout=20) == 0
+        assert "Traceback" not in proc.stderr.read()
     finally:
         proc.kill()
         proc.wait()
@@ -420,6 +423,23 @@ def test_linclass_playground_idle_exit():
     try:
         assert proc.wait(timeout=30) == 0
         assert "127.0.0.1" in proc.stdout.read()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_open_starts_the_users_browser_on_the_page(tmp_path):
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser"
+    browser.write_text(f"#!/bin/sh\necho \"$1\" > {opened}\n")
+    browser.chmod(0o755)
+    proc = subprocess.Popen([sys.executable, "-m", "linclass", "playground", "--open",
+                             "--idle-exit", "2"], stdout=subprocess.PIPE, text=True,
+                            env=dict(os.environ, BROWSER=str(browser), PYTHONUNBUFFERED="1"))
+    try:
+        assert proc.wait(timeout=30) == 0
+        url = re.search(r"http://127\.0\.0\.1:\d+/", proc.stdout.read()).group(0)
+        assert opened.read_text().strip() == url
     finally:
         proc.kill()
         proc.wait()
@@ -456,5 +476,5 @@ def test_show_returns_the_page_for_a_notebook():
     first = url(playground.show(query="loss=softmax"))
     assert re.match(r"http://127\.0\.0\.1:\d+/#loss=softmax", first)
     assert url(playground.show()) == first.split("#")[0]  # the same server
-    r, data = _request(playground._shown, "GET", "/")
+    r, _data = _request(playground._shown, "GET", "/")
     assert r.status == 200

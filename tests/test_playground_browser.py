@@ -224,7 +224,8 @@ def test_a_typed_expression_is_drawn_and_a_hostile_one_refused(page):
     page.fill("#expr", "1 / (1 + exp(-(w0*x0 + w1*x1 + w2)))")
     page.fill("#values", "w0=2 x0=-1 w1=-3 x1=-2 w2=-3")
     page.press("#values", "Enter")
-    page.wait_for_function("() => document.getElementById('circuit-title').textContent.includes('0.7311')")
+    page.wait_for_function("() => document.getElementById('circuit-title')"
+                           ".textContent.includes('0.7311')")
     texts = page.locator("#circuit .input-grad").all_text_contents()
     assert "∂=-0.1966" in texts and "∂=0.3932" in texts  # the lecture's sigmoid neuron
 
@@ -289,7 +290,8 @@ def test_export_and_import_state_and_points(page, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("x,y,class\n1,2,7\n")
     page.set_input_files("#import-csv", str(bad))
-    page.wait_for_function("() => document.getElementById('status').textContent.includes('cannot import')")
+    page.wait_for_function("() => document.getElementById('status')"
+                           ".textContent.includes('cannot import')")
     assert page.evaluate("lab.points") == saved["points"]  # nothing changed
     page.set_input_files("#import-csv", str(csv_file))
     _settle(page)

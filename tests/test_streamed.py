@@ -216,8 +216,8 @@ def test_a_file_cut_short_during_a_pass_is_a_clear_error(read, tmp_path):
     X = np.random.default_rng(0).standard_normal((4000, 100)).astype(np.float32)
     src = Streamed(_on_disk(tmp_path, X), np.zeros(4000, np.intp), read=read, block_rows=400)
     rows_read = 0
-    with pytest.raises(DataChangedError, match="ended before rows"):
-        for start, stop, rows in src._read(src._blocks()):
+    with pytest.raises(DataChangedError, match="ended before rows"):  # noqa: PT012 - a pass
+        for start, _stop, rows in src._read(src._blocks()):
             rows_read += len(rows)
             if start == 0:  # the reader is at most one block ahead: cut well past it
                 with open(tmp_path / "X.npy", "r+b") as f:

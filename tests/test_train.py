@@ -148,7 +148,7 @@ def test_monitor_keeps_the_best_weights_and_stops_on_a_stall():
         if stops[-1]:
             break
     assert stops == [False, False, False, False, True]  # 3 epochs with no gain after epoch 2
-    Wb, bb, best = mon.best_weights
+    Wb, _bb, best = mon.best_weights
     assert best == 2 and np.all(Wb == 2)
     assert mon.history["val_accuracy"] == [0.5, 0.7, 0.6, 0.7, 0.65]
 

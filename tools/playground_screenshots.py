@@ -35,7 +35,8 @@ def main():
             page.click("#step")
             page.wait_for_function("() => !lab.busy && !lab.tablesQueued")
         # the first training point the hinge still charges: the circuit then has gradients
-        index = page.evaluate("lab.result.point_loss.findIndex((l, i) => l > 0.5 && !lab.points[i][3])")
+        index = page.evaluate("lab.result.point_loss"
+                              ".findIndex((l, i) => l > 0.5 && !lab.points[i][3])")
         page.evaluate(f"playground.select({index})")
         page.wait_for_timeout(300)
         page.screenshot(path=str(out / "playground-loss.png"))

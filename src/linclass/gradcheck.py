@@ -58,7 +58,8 @@ def numerical_gradient(f, x, h=1e-5):
 
 def _writable_float_array(x):
     if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
-        raise TypeError("x must be a numpy array of floats (f is evaluated at changed copies of it).")
+        raise TypeError("x must be a numpy array of floats (f is evaluated at changed copies "
+                        "of it).")
     if not x.flags.writeable:
         raise InputError("x must be writable: the check perturbs it in place and restores it.")
     return x

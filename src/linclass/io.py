@@ -33,6 +33,7 @@ that a killed write leaves is removed by the next write to the folder.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -144,10 +145,8 @@ def _remove_stale_temporaries(folder, name):
             continue
         pid = entry.name[len(prefix):].split(".", 1)[0]
         if pid.isdigit() and not _alive(int(pid)):
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(entry.path)
-            except OSError:
-                pass
 
 
 def _alive(pid):
@@ -493,7 +492,7 @@ def load(path):
         pairs = params["class_weight"]
         if not all(isinstance(p, list) and len(p) == 2 for p in pairs):
             raise _bad(path, "class_weight is not [class, weight] pairs")
-        params["class_weight"] = {k: v for k, v in pairs}
+        params["class_weight"] = dict(pairs)
     try:
         clf.set_params(**params)
         clf._check_params()
@@ -513,7 +512,7 @@ def load(path):
         steps.append(("features", feat))
     if pre_info is not None:
         steps.append(("preprocess", _preprocessing(pre_info, mean, scale, coef.shape[1], path)))
-    return Pipeline(steps + [("classifier", clf)]) if steps else clf
+    return Pipeline([*steps, ("classifier", clf)]) if steps else clf
 
 
 def _preprocessing(pre_info, mean, scale, D, path):

@@ -456,7 +456,7 @@ def train(config, callback=None, on_stage=None):
         clf.fit(X_train, names[sp.y_train], eval_set=(X_val, names[sp.y_val]), callback=cb)
         fit_seconds = time.perf_counter() - t0
         train_accuracy = float(clf.score(X_train, names[sp.y_train]))
-    model = Pipeline(steps + [("classifier", clf)])
+    model = Pipeline([*steps, ("classifier", clf)])
     del X_train  # the float32 training matrix is not needed past here
     stage("test")
     test_pred = _predict_test(model, sp.X_test)
@@ -470,9 +470,9 @@ def train(config, callback=None, on_stage=None):
         epochs=int(clf.n_iter_),
         steps=int(clf.n_steps_),
         interrupted=bool(interrupted),
-        n_train=int(len(sp.y_train)),
-        n_val=int(len(sp.y_val)),
-        n_test=int(len(sp.y_test)),
+        n_train=len(sp.y_train),
+        n_val=len(sp.y_val),
+        n_test=len(sp.y_test),
         learning_rate=clf.learning_rate_,
         reg=clf.reg_,
         params=clf._json_params(),
@@ -569,7 +569,7 @@ def tune(config, lr_range=None, reg_range=None, trials=16, grid=False, n_jobs=No
                            callback, workdir=out)
     seconds = time.perf_counter() - t0
     del X_train
-    model = Pipeline(steps + [("classifier", best)])
+    model = Pipeline([*steps, ("classifier", best)])
     test_accuracy = float(np.mean(_predict_test(model, sp.X_test) == names[sp.y_test]))
     model_path = out / "model.npz"
     save(model, model_path, metadata=metadata)
@@ -578,7 +578,7 @@ def tune(config, lr_range=None, reg_range=None, trials=16, grid=False, n_jobs=No
               "lr_range": list(lr_range), "reg_range": list(reg_range), "grid": grid,
               "automatic": None if automatic is None else {"learning_rate": automatic[0],
                                                            "reg": automatic[1]},
-              "params": {k: v for k, v in best._json_params().items()},
+              "params": dict(best._json_params().items()),
               "seconds": seconds, "best": results[0], "test_accuracy": test_accuracy,
               "results": results}
     report_path = out / "tune.json"
@@ -710,7 +710,7 @@ def evaluate(model_path, dataset=None):
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0)
     per_class = [ClassScores(str(c), float(pi), float(ri), float(fi), int(si))
                  for c, pi, ri, fi, si in zip(classes, p, r, f, s)]
-    return Evaluation(meta["dataset"], not dataset, int(len(y_true)),
+    return Evaluation(meta["dataset"], not dataset, len(y_true),
                       float(np.mean(y_pred == y_true)), per_class)
 
 

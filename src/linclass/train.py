@@ -18,6 +18,7 @@ The engine never touches X: the source gives the full-batch gradient or the mini
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -390,10 +391,8 @@ def lbfgs(W, b, source, loss, reg, *, epochs, tol=1e-4, fit_intercept=True, max_
 
 def _tell(q, value):
     """Put ``value`` unless the queue already holds one (the answer is then on its way)."""
-    try:
+    with contextlib.suppress(queue.Full):
         q.put_nowait(value)
-    except queue.Full:
-        pass
 
 
 class Monitor:

@@ -233,7 +233,7 @@ def load_cifar10(path):
         uint8 rows of 32 x 32 x 3 pixels (height, width, channel).
     """
     path = Path(path)
-    python, binary = TRAIN + [TEST], [f"{n}.bin" for n in TRAIN + [TEST]]
+    python, binary = [*TRAIN, TEST], [f"{n}.bin" for n in [*TRAIN, TEST]]
     files = _read_files(path, set(python + binary) | {PYTHON_META, BINARY_META})
     if all(n in files for n in python):
         read, meta, names = _python_batch, _python_names, python

@@ -147,7 +147,7 @@ class _Writer:
             self.z = zarr.create_array(store=str(path), shape=shape, dtype="float32",
                                        chunks=(max(1, min(chunk_rows, shape[0])), shape[1]))
         else:
-            self.f = open(path, "wb")
+            self.f = open(path, "wb")  # noqa: SIM115 - open until close(), as a writer
             header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
                       "fortran_order": False, "shape": tuple(shape)}
             np.lib.format.write_array_header_1_0(self.f, header)

@@ -135,7 +135,7 @@ def cell_histograms(images, cell_size, orientations):
     magnitude = np.hypot(g_row, g_col)
     angle = np.rad2deg(np.arctan2(g_row, g_col)) % 180
     bins = np.minimum((angle * (orientations / 180.0)).astype(np.intp), orientations - 1)
-    votes = np.zeros(magnitude.shape + (orientations,), np.float32)
+    votes = np.zeros((*magnitude.shape, orientations), np.float32)
     np.put_along_axis(votes, bins[..., None], magnitude[..., None], axis=3)
     votes = votes.reshape(n, rows, cell_size, cols, cell_size, orientations)
     return votes.sum(axis=(2, 4), dtype=np.float32) / np.float32(cell_size * cell_size)

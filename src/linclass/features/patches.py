@@ -183,7 +183,7 @@ class Patches(ImageFeature):
 
     # -- encoding -----------------------------------------------------------------------------
     def _features(self, images):
-        n, h, w, c = images.shape
+        n, _h, _w, c = images.shape
         p = self.patch_size
         windows = np.lib.stride_tricks.sliding_window_view(images, (p, p), axis=(1, 2))
         gh, gw = windows.shape[1], windows.shape[2]  # (n, gh, gw, c, p, p)

@@ -17,7 +17,8 @@ from ..errors import LinclassError, UsageError
 from . import ops
 from .engine import Node, topological_order
 
-__all__ = ["ExpressionError", "ValuesError", "Circuit", "build_circuit", "parse_assignments", "FUNCTIONS"]
+__all__ = ["ExpressionError", "ValuesError", "Circuit", "build_circuit", "parse_assignments",
+           "FUNCTIONS"]
 
 FUNCTIONS = {
     "exp": (ops.exp, 1), "log": (ops.log, 1), "sigmoid": (ops.sigmoid, 1),

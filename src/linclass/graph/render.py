@@ -54,17 +54,12 @@ def local_gradients(node):
 
 def gate_rows(circuit):
     """One dict per gate in forward order: gate, op, inputs, value, local grads, grad."""
-    rows = []
-    for node in circuit.gates():
-        rows.append({
-            "gate": _name(node),
-            "op": symbol(node.op),
-            "inputs": [_name(p) for p in node.parents],
-            "value": node.value,
-            "local": local_gradients(node),
-            "grad": node.grad,
-        })
-    return rows
+    return [{"gate": _name(node),
+             "op": symbol(node.op),
+             "inputs": [_name(p) for p in node.parents],
+             "value": node.value,
+             "local": local_gradients(node),
+             "grad": node.grad} for node in circuit.gates()]
 
 
 def wire_gradient(node, i):
@@ -179,10 +174,9 @@ def staged_lines(circuit):
     Returns two lists of ``(code, value)``: forward lines such as ``q1 = x + y`` and
     backward lines such as ``dq1 = z * df`` (``+=`` where a wire gets a second gradient).
     """
-    forward, backward = [], []
     gates = circuit.gates()
-    for node in gates:
-        forward.append((gate_code(node), fmt(node.value)))
+    forward = [(gate_code(node), fmt(node.value)) for node in gates]
+    backward = []
     out = circuit.output
     backward.append((f"d{out.label} = 1", "1"))
     assigned = {id(out)}

@@ -22,7 +22,11 @@ def start(port=0, verbose=False, idle_timeout=None):
 
 
 def serve(port=0, open_browser=False, verbose=False, idle_timeout=None, announce=print):
-    """Serve the playground until interrupted (Ctrl-C) or idle for ``idle_timeout`` seconds."""
+    """Serve the playground until interrupted (Ctrl-C or SIGTERM) or idle for
+    ``idle_timeout`` seconds."""
+    import signal
+    import threading
+
     from .server import Playground
 
     server = Playground(port, verbose, idle_timeout)
@@ -31,13 +35,22 @@ def serve(port=0, open_browser=False, verbose=False, idle_timeout=None, announce
         import webbrowser
 
         webbrowser.open(server.url)
+    main = threading.current_thread() is threading.main_thread()
+    if main:  # SIGTERM (kill, a service manager) stops it as cleanly as Ctrl-C
+        previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
+        if main:
+            signal.signal(signal.SIGTERM, previous)
     return server
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def show(width="100%", height=900, query=""):

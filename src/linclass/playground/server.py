@@ -26,8 +26,17 @@ import numpy as np
 from ..errors import LinclassError
 from . import circuits, lab
 from .datasets import DATASETS, make_dataset
-from .state import MAX_CLASSES, MAX_GRID, MAX_POINTS, MAX_STEPS, StateError, choice, integer, \
-    lab_state, number
+from .state import (
+    MAX_CLASSES,
+    MAX_GRID,
+    MAX_POINTS,
+    MAX_STEPS,
+    StateError,
+    choice,
+    integer,
+    lab_state,
+    number,
+)
 
 __all__ = ["MAX_BODY", "Playground", "start", "handle"]
 
@@ -40,8 +49,9 @@ HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
            "Referrer-Policy": "no-referrer",
            "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; "
                                       "style-src 'self'; script-src 'self'; "
+                                      # notebooks: Jupyter on loopback, VS Code's webviews
                                       "frame-ancestors 'self' http://127.0.0.1:* "
-                                      "http://localhost:*"}
+                                      "http://localhost:* vscode-webview:"}
 LOOPBACK = ("127.0.0.1", "localhost")
 
 
@@ -107,7 +117,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # the page's requests reuse one connection
     disable_nagle_algorithm = True  # headers and body leave at once, not 40 ms apart
 
-    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+    def log_message(self, format, *args):
         if self.server.verbose:
             super().log_message(format, *args)
 
@@ -141,7 +151,7 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         return True
 
-    def do_GET(self):  # noqa: N802 - http.server's name
+    def do_GET(self):
         self.server.touch()
         if not self._host_ok():
             return
@@ -159,7 +169,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_HEAD = do_GET
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         self.server.touch()
         if not self._host_ok():
             return
@@ -192,7 +202,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.UNPROCESSABLE_ENTITY, "the result holds numbers that are not "
                         "finite (the weights blew up): reset, or lower the step size.")
 
-    def do_PUT(self):  # noqa: N802
+    def do_PUT(self):
         self._error(HTTPStatus.METHOD_NOT_ALLOWED, "only GET and POST are answered.")
 
     do_DELETE = do_PATCH = do_OPTIONS = do_PUT

@@ -66,7 +66,7 @@ class OnDevice(DataSource):
         n, B = self.n_samples, self.batch_size or self.n_samples
         shuffle = self._shuffle
         rng = self._rng if shuffle else None
-        if shuffle is True and self._order is None and B < n:
+        if shuffle is True and self._order is None and n > B:
             perm = self._rng.permutation(n)
             self._order = array_api.on_device_of(np.concatenate([perm, perm]), self.X)
         for start, stop in epoch_windows(n, B, rng):

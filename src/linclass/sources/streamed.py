@@ -19,6 +19,7 @@ page of the file in the process's resident set.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import mmap
 import os
@@ -123,10 +124,9 @@ class _FileRows:
     @staticmethod
     def release(handle):
         if handle is not None:
-            try:
+            # a view of it may still be alive (BufferError): it is unmapped when that goes
+            with contextlib.suppress(BufferError):
                 handle.close()
-            except BufferError:  # a view of it is still alive: unmapped when that goes
-                pass
 
     def read(self, start, stop, out):
         """Copy rows ``start:stop`` into ``out`` (by ``preadv``); returns that part of it."""
@@ -388,7 +388,7 @@ class Streamed(DataSource):
     # -- errors -------------------------------------------------------------------------------
     def check_finite(self):
         """Raise a ValueError naming the rows of X with NaN or inf, if there are any."""
-        for start, stop, rows in self._read(self._blocks()):
+        for start, _stop, rows in self._read(self._blocks()):
             bad = np.flatnonzero(~np.isfinite(rows).all(axis=1))
             if len(bad):
                 raise nonfinite_rows_error(bad + start)
