@@ -44,11 +44,16 @@ def machine():
                     break
     except OSError:
         pass
-    blas = ", ".join(f"{i.get('internal_api')} {i.get('version')} ({i.get('num_threads')} threads"
-                     f", {i.get('architecture')})" for i in threadpool_info()
-                     if i.get("user_api") == "blas")
-    return (f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, "
-            f"NumPy {np.__version__}; BLAS: {blas}")
+    blas = ", ".join(
+        f"{i.get('internal_api')} {i.get('version')} ({i.get('num_threads')} threads"
+        f", {i.get('architecture')})"
+        for i in threadpool_info()
+        if i.get("user_api") == "blas"
+    )
+    return (
+        f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, "
+        f"NumPy {np.__version__}; BLAS: {blas}"
+    )
 
 
 def write_section(key, title, body):

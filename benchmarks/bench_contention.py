@@ -81,8 +81,13 @@ def run_child(paths, solver, epochs, threads, busy):
     try:
         if hog:
             time.sleep(0.2)
-        out = subprocess.run([sys.executable, "-c", CHILD, *paths, solver, str(epochs)],
-                             env=env, check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, *paths, solver, str(epochs)],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
     finally:
         if hog:
             hog.kill()
@@ -98,8 +103,10 @@ def main(argv=None):
     args = ap.parse_args(argv)
     cores = os.cpu_count() or 1
     counts = [1, cores, "auto"] if cores > 1 else [1, "auto"]
-    fits = [("sgd", 3 if args.quick else 40, "Linear SVM, SGD"),
-            ("lbfgs", 10 if args.quick else 100, "Softmax, L-BFGS")]
+    fits = [
+        ("sgd", 3 if args.quick else 40, "Linear SVM, SGD"),
+        ("lbfgs", 10 if args.quick else 100, "Softmax, L-BFGS"),
+    ]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, X, y in datasets(args.quick):
@@ -110,31 +117,58 @@ def main(argv=None):
                 cells = {}
                 for busy in (False, True):
                     for count in counts:
-                        best = min((run_child(paths, solver, epochs, count, busy)
-                                    for _ in range(args.rounds)), key=lambda r: r["seconds"])
+                        best = min(
+                            (
+                                run_child(paths, solver, epochs, count, busy)
+                                for _ in range(args.rounds)
+                            ),
+                            key=lambda r: r["seconds"],
+                        )
                         cells[busy, count] = best["seconds"]
-                        print(f"{name}, {label}, {'busy' if busy else 'quiet'}, threads "
-                              f"{count}: {best['seconds']:.2f} s", flush=True)
+                        print(
+                            f"{name}, {label}, {'busy' if busy else 'quiet'}, threads "
+                            f"{count}: {best['seconds']:.2f} s",
+                            flush=True,
+                        )
                 for busy in (False, True):
                     best_fixed = min(cells[busy, c] for c in counts if c != "auto")
-                    rows.append([name, f"{label}, {epochs} epochs", "busy" if busy else "quiet",
-                                 *[f"{cells[busy, c]:.2f}" for c in counts],
-                                 f"{cells[busy, 'auto'] / best_fixed:.2f}"])
-    header = ["data", "fit", "machine", *[f"{c} thread{'s' if c != 1 else ''} (s)"
-                                         for c in counts[:-1]], "auto (s)",
-              "auto / best fixed"]
-    preamble = (f"Machine: {machine()}. Each figure is the fastest of {args.rounds} runs of "
-                "`fit`, each in a child process with `LINCLASS_BLAS_THREADS` set; *busy*: "
-                "another process spins on one core for the whole fit. *N threads*: the BLAS "
-                "on N threads for every product, on the numpy kernel. *auto* (the default): "
-                "the kernel linclass chooses (the fused one for CIFAR-10's 31M values, numpy "
-                "below 2^24 values), the BLAS on one thread, and the full-batch gradient's "
-                "blocks (and the fused kernel's minibatch halves) on 1 or one worker per core, "
-                "whichever its steps time faster (`linclass.threads`); its weights are the "
-                "same bits whatever it picks. On a busy machine half the cores are taken: "
-                "proportionally slower is 2x the quiet time.")
-    publish("contention", "A busy machine: threads while training", preamble, header, rows,
-            write=not (args.no_write or args.quick))
+                    rows.append(
+                        [
+                            name,
+                            f"{label}, {epochs} epochs",
+                            "busy" if busy else "quiet",
+                            *[f"{cells[busy, c]:.2f}" for c in counts],
+                            f"{cells[busy, 'auto'] / best_fixed:.2f}",
+                        ]
+                    )
+    header = [
+        "data",
+        "fit",
+        "machine",
+        *[f"{c} thread{'s' if c != 1 else ''} (s)" for c in counts[:-1]],
+        "auto (s)",
+        "auto / best fixed",
+    ]
+    preamble = (
+        f"Machine: {machine()}. Each figure is the fastest of {args.rounds} runs of "
+        "`fit`, each in a child process with `LINCLASS_BLAS_THREADS` set; *busy*: "
+        "another process spins on one core for the whole fit. *N threads*: the BLAS "
+        "on N threads for every product, on the numpy kernel. *auto* (the default): "
+        "the kernel linclass chooses (the fused one for CIFAR-10's 31M values, numpy "
+        "below 2^24 values), the BLAS on one thread, and the full-batch gradient's "
+        "blocks (and the fused kernel's minibatch halves) on 1 or one worker per core, "
+        "whichever its steps time faster (`linclass.threads`); its weights are the "
+        "same bits whatever it picks. On a busy machine half the cores are taken: "
+        "proportionally slower is 2x the quiet time."
+    )
+    publish(
+        "contention",
+        "A busy machine: threads while training",
+        preamble,
+        header,
+        rows,
+        write=not (args.no_write or args.quick),
+    )
 
 
 if __name__ == "__main__":

@@ -45,8 +45,11 @@ def main(argv=None):
 
     dev = torch.device(args.device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        print("no CUDA device here (torch.cuda.is_available() is False): nothing to measure. "
-              "Use --device cpu to check the script.", file=sys.stderr)
+        print(
+            "no CUDA device here (torch.cuda.is_available() is False): nothing to measure. "
+            "Use --device cpu to check the script.",
+            file=sys.stderr,
+        )
         return 1
     N, D, C = (4_900 if args.quick else 49_000), 3_073, 10
     steps = 100 if args.quick else 1_500
@@ -74,38 +77,61 @@ def main(argv=None):
     t_mm = timed(lambda: A @ A, max(3, args.repeats // 2))
     peak = 2 * K**3 / t_mm
     floor = max(t_read, 4 * N * D * C / peak)
-    rows = [("one read pass over X", _ms(t_read), f"{X.numel() * 4 / t_read / 1e9:.0f} GB/s"),
-            (f"peak float32 matrix multiply ({K:,}³)", f"{peak / 1e12:.1f} TFLOP/s", ""),
-            ("floor of a full-batch loss + gradient", _ms(floor), "")]
+    rows = [
+        ("one read pass over X", _ms(t_read), f"{X.numel() * 4 / t_read / 1e9:.0f} GB/s"),
+        (f"peak float32 matrix multiply ({K:,}³)", f"{peak / 1e12:.1f} TFLOP/s", ""),
+        ("floor of a full-batch loss + gradient", _ms(floor), ""),
+    ]
 
     from linclass import LinearSVM, SoftmaxClassifier, array_api
     from linclass.losses import Hinge, SoftmaxCrossEntropy
 
     F = torch.nn.functional
     for name, loss, torch_loss in (
-            ("SVM", Hinge(), lambda s, t: F.multi_margin_loss(s, t) * C),
-            ("Softmax", SoftmaxCrossEntropy(), F.cross_entropy)):
+        ("SVM", Hinge(), lambda s, t: F.multi_margin_loss(s, t) * C),
+        ("Softmax", SoftmaxCrossEntropy(), F.cross_entropy),
+    ):
         t_lin = timed(lambda: array_api.loss_and_gradient(W, b, X, y, loss, 1e-3))
         Wt, bt = W.clone().requires_grad_(), b.clone().requires_grad_()
 
         def autograd():
             Wt.grad = bt.grad = None
-            out = torch_loss(X @ Wt.T + bt, y) + 1e-3 * (Wt ** 2).sum()
+            out = torch_loss(X @ Wt.T + bt, y) + 1e-3 * (Wt**2).sum()
             out.backward()
             return out.item()
 
         t_torch = timed(autograd)
-        rows.append((f"{name}: full-batch loss + gradient, linclass", _ms(t_lin),
-                     f"{t_lin / floor:.1f}x the floor"))
-        rows.append((f"{name}: full-batch loss + gradient, PyTorch autograd", _ms(t_torch),
-                     (f"{t_torch / floor:.1f}x the floor; linclass takes {t_lin / t_torch:.2f}x "
-                     "its time")))
+        rows.append(
+            (
+                f"{name}: full-batch loss + gradient, linclass",
+                _ms(t_lin),
+                f"{t_lin / floor:.1f}x the floor",
+            )
+        )
+        rows.append(
+            (
+                f"{name}: full-batch loss + gradient, PyTorch autograd",
+                _ms(t_torch),
+                (
+                    f"{t_torch / floor:.1f}x the floor; linclass takes {t_lin / t_torch:.2f}x "
+                    "its time"
+                ),
+            )
+        )
 
     with sklearn.config_context(array_api_dispatch=True):
         for name, cls in (("SVM", LinearSVM), ("Softmax", SoftmaxClassifier)):
+
             def fit():
-                cls(learning_rate=1e-7, reg=1e3, batch_size=200, max_steps=steps, tol=None,
-                    shuffle="blocks", random_state=0).fit(X, y)
+                cls(
+                    learning_rate=1e-7,
+                    reg=1e3,
+                    batch_size=200,
+                    max_steps=steps,
+                    tol=None,
+                    shuffle="blocks",
+                    random_state=0,
+                ).fit(X, y)
 
             t_fit = timed(fit, 3)
             rows.append((f"{name}: {steps:,} steps of 200, linclass fit", _ms(t_fit), ""))
@@ -116,19 +142,23 @@ def main(argv=None):
         for s in range(steps):
             o = (s * 200) % (N - 200)
             opt.zero_grad()
-            out = F.cross_entropy(lin(X[o:o + 200]), y[o:o + 200]) + \
-                1e-3 * (lin.weight ** 2).sum()
+            out = (
+                F.cross_entropy(lin(X[o : o + 200]), y[o : o + 200]) + 1e-3 * (lin.weight**2).sum()
+            )
             out.backward()
             opt.step()
 
-    rows.append((f"Softmax: {steps:,} steps of 200, PyTorch loop", _ms(timed(torch_steps, 3)),
-                 ""))
+    rows.append((f"Softmax: {steps:,} steps of 200, PyTorch loop", _ms(timed(torch_steps, 3)), ""))
     device = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "CPU (a check only)"
-    publish("bench_gpu", "On a GPU (`benchmarks/bench_gpu.py`)",
-            f"Device: {device}; PyTorch {torch.__version__}. X {N:,} x {D:,} float32 on the "
-            f"device, {C} classes, median of {args.repeats} runs, synchronized after each.",
-            ["what", "time", "note"], rows,
-            args.write or (dev.type == "cuda" and not args.quick))
+    publish(
+        "bench_gpu",
+        "On a GPU (`benchmarks/bench_gpu.py`)",
+        f"Device: {device}; PyTorch {torch.__version__}. X {N:,} x {D:,} float32 on the "
+        f"device, {C} classes, median of {args.repeats} runs, synchronized after each.",
+        ["what", "time", "note"],
+        rows,
+        args.write or (dev.type == "cuda" and not args.quick),
+    )
     return 0
 
 

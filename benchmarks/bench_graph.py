@@ -87,14 +87,22 @@ def main(argv=None):
             X = rng.standard_normal((N, D), dtype=np.float32)
             y = rng.integers(C, size=N)
             W = (1e-4 * rng.standard_normal((C, D))).astype(np.float32)
-            for name, g_fn, h_fn in (("SVM", graph.svm_loss, hand.svm_loss_vectorized),
-                                     ("Softmax", graph.softmax_loss, hand.softmax_loss_vectorized)):
+            for name, g_fn, h_fn in (
+                ("SVM", graph.svm_loss, hand.svm_loss_vectorized),
+                ("Softmax", graph.softmax_loss, hand.softmax_loss_vectorized),
+            ):
                 t_graph = median_time(lambda: g_fn(W, X, y, reg), args.repeats)
                 t_hand = median_time(lambda: h_fn(W, X, y, reg), args.repeats)
                 ratio = t_graph / t_hand
-                rows.append((f"{name} loss + dW, {N:,} x {D:,}", f"{t_graph * 1e3:.1f} ms",
-                             f"{t_hand * 1e3:.1f} ms", f"{ratio:.2f}x",
-                             "met" if ratio <= 1.5 else "missed"))
+                rows.append(
+                    (
+                        f"{name} loss + dW, {N:,} x {D:,}",
+                        f"{t_graph * 1e3:.1f} ms",
+                        f"{t_hand * 1e3:.1f} ms",
+                        f"{ratio:.2f}x",
+                        "met" if ratio <= 1.5 else "missed",
+                    )
+                )
             X = W = None  # freed before the scalar benchmark
     ours = time_scalar(Node, n_nodes, args.repeats)
     try:
@@ -106,19 +114,35 @@ def main(argv=None):
     if theirs is not None:
         assert abs(ours[2] - theirs[2]) < 1e-6 * abs(theirs[2]), "the two engines disagree"
         for what, i in (("build", 0), ("backward", 1)):
-            rows.append((f"scalar graph of {n_nodes:,} nodes: {what}", f"{ours[i] * 1e3:.0f} ms",
-                         f"{theirs[i] * 1e3:.0f} ms (micrograd)", f"{ours[i] / theirs[i]:.2f}x",
-                         ""))
+            rows.append(
+                (
+                    f"scalar graph of {n_nodes:,} nodes: {what}",
+                    f"{ours[i] * 1e3:.0f} ms",
+                    f"{theirs[i] * 1e3:.0f} ms (micrograd)",
+                    f"{ours[i] / theirs[i]:.2f}x",
+                    "",
+                )
+            )
         total = (ours[0] + ours[1]) / (theirs[0] + theirs[1])
-        rows.append((f"scalar graph of {n_nodes:,} nodes: build + backward",
-                     f"{(ours[0] + ours[1]) * 1e3:.0f} ms",
-                     f"{(theirs[0] + theirs[1]) * 1e3:.0f} ms (micrograd)", f"{total:.2f}x",
-                     "met" if total < 1 else "missed"))
+        rows.append(
+            (
+                f"scalar graph of {n_nodes:,} nodes: build + backward",
+                f"{(ours[0] + ours[1]) * 1e3:.0f} ms",
+                f"{(theirs[0] + theirs[1]) * 1e3:.0f} ms (micrograd)",
+                f"{total:.2f}x",
+                "met" if total < 1 else "missed",
+            )
+        )
 
-    publish("bench_graph", "Graph engine (`benchmarks/bench_graph.py`)",
-            f"Machine: {machine()}. BLAS threads: {args.threads}. float32 losses (reg 2.5e4, "
-            f"10 classes), median of {args.repeats} runs.",
-            ["what", "linclass.graph", "reference", "ratio", "goal"], rows, not args.no_write)
+    publish(
+        "bench_graph",
+        "Graph engine (`benchmarks/bench_graph.py`)",
+        f"Machine: {machine()}. BLAS threads: {args.threads}. float32 losses (reg 2.5e4, "
+        f"10 classes), median of {args.repeats} runs.",
+        ["what", "linclass.graph", "reference", "ratio", "goal"],
+        rows,
+        not args.no_write,
+    )
     return 0
 
 

@@ -48,26 +48,34 @@ def main(argv=None):
     dev = slice(0, 500)
     rows = []
     with threadpool_limits(args.threads, user_api="blas"):
-        for name, naive, fast in (("SVM", svm_loss_naive, svm_loss_vectorized),
-                                  ("Softmax", softmax_loss_naive, softmax_loss_vectorized)):
+        for name, naive, fast in (
+            ("SVM", svm_loss_naive, svm_loss_vectorized),
+            ("Softmax", softmax_loss_naive, softmax_loss_vectorized),
+        ):
             t_naive = median_time(lambda: naive(W, X[dev], y[dev], reg), max(1, args.repeats // 2))
             t_fast = median_time(lambda: fast(W, X[dev], y[dev], reg), args.repeats)
             rows.append((f"{name} 500 rows: naive loops", _ms(t_naive), ""))
-            rows.append((f"{name} 500 rows: vectorized", _ms(t_fast),
-                         f"{t_naive / t_fast:.0f}x faster"))
+            rows.append(
+                (f"{name} 500 rows: vectorized", _ms(t_fast), f"{t_naive / t_fast:.0f}x faster")
+            )
         for dtype in (np.float32, np.float64):
             Xd = X if dtype == np.float32 else X.astype(np.float64)
             rows += _full_batch(Xd, y, W.astype(dtype), reg, args.repeats, args.threads)
             del Xd
 
-    publish("bench_losses", "Loss + gradient (`benchmarks/bench_losses.py`)",
-            f"Machine: {machine()}. BLAS threads: {args.threads}. X {N:,} x {D:,} (bias column "
-            f"included), {C} classes, median of {args.repeats} runs (naive: "
-            f"{max(1, args.repeats // 2)}). The floor of a full-batch loss + gradient is the "
-            "larger of one read pass over X and its 4·N·D·C flops at this machine's peak matrix-"
-            "multiply speed (a 3,072³ product), both measured in this run (the fastest of the "
-            "runs; the other figures are medians); the goal is 2x the floor.",
-            ["what", "time", "note"], rows, not args.no_write)
+    publish(
+        "bench_losses",
+        "Loss + gradient (`benchmarks/bench_losses.py`)",
+        f"Machine: {machine()}. BLAS threads: {args.threads}. X {N:,} x {D:,} (bias column "
+        f"included), {C} classes, median of {args.repeats} runs (naive: "
+        f"{max(1, args.repeats // 2)}). The floor of a full-batch loss + gradient is the "
+        "larger of one read pass over X and its 4·N·D·C flops at this machine's peak matrix-"
+        "multiply speed (a 3,072³ product), both measured in this run (the fastest of the "
+        "runs; the other figures are medians); the goal is 2x the floor.",
+        ["what", "time", "note"],
+        rows,
+        not args.no_write,
+    )
     return 0
 
 
@@ -92,23 +100,44 @@ def _full_batch(X, y, W, reg, repeats, threads):
     S = X @ W.T
     t_fwd = median_time(lambda: X @ W.T, repeats)
     t_bwd = median_time(lambda: S.T @ X, repeats)
-    rows = [(f"{kind}: one read pass over X ({X.nbytes / 1e6:.0f} MB)", _ms(t_read), ""),
-            (f"{kind}: peak matrix multiply (3,072³)", f"{peak / 1e9:.0f} GFLOP/s",
-             f"4·N·D·C flops at that speed: {4 * N * D * C / peak * 1e3:.1f} ms"),
-            (f"{kind}: floor", _ms(floor), ""),
-            (f"{kind}: the two products alone, X @ W.T and dS.T @ X", _ms(t_fwd + t_bwd),
-             (f"{t_fwd * 1e3:.1f} + {t_bwd * 1e3:.1f} ms, "
-             f"{4 * N * D * C / (t_fwd + t_bwd) / 1e9:.0f} GFLOP/s"))]
-    for name, plain, fast in (("SVM", svm_loss_vectorized, svm_loss),
-                              ("Softmax", softmax_loss_vectorized, softmax_loss)):
+    rows = [
+        (f"{kind}: one read pass over X ({X.nbytes / 1e6:.0f} MB)", _ms(t_read), ""),
+        (
+            f"{kind}: peak matrix multiply (3,072³)",
+            f"{peak / 1e9:.0f} GFLOP/s",
+            f"4·N·D·C flops at that speed: {4 * N * D * C / peak * 1e3:.1f} ms",
+        ),
+        (f"{kind}: floor", _ms(floor), ""),
+        (
+            f"{kind}: the two products alone, X @ W.T and dS.T @ X",
+            _ms(t_fwd + t_bwd),
+            (
+                f"{t_fwd * 1e3:.1f} + {t_bwd * 1e3:.1f} ms, "
+                f"{4 * N * D * C / (t_fwd + t_bwd) / 1e9:.0f} GFLOP/s"
+            ),
+        ),
+    ]
+    for name, plain, fast in (
+        ("SVM", svm_loss_vectorized, svm_loss),
+        ("Softmax", softmax_loss_vectorized, softmax_loss),
+    ):
         t_plain = median_time(lambda: plain(W, X, y, reg), repeats)
         t_fast = median_time(lambda: fast(W, X, y, reg), repeats)
         ratio = t_fast / floor
-        rows.append((f"{kind}: {name} {N:,} rows, `{plain.__name__}` (one pass per product)",
-                     _ms(t_plain), ""))
-        rows.append(((f"{kind}: {name} {N:,} rows, `{fast.__name__}` (blocked: the numpy "
-                     "path)"), _ms(t_fast), (f"{ratio:.1f}x the floor (goal 2x: "
-                                           f"{'met' if ratio <= 2 else 'not met'})")))
+        rows.append(
+            (
+                f"{kind}: {name} {N:,} rows, `{plain.__name__}` (one pass per product)",
+                _ms(t_plain),
+                "",
+            )
+        )
+        rows.append(
+            (
+                (f"{kind}: {name} {N:,} rows, `{fast.__name__}` (blocked: the numpy path)"),
+                _ms(t_fast),
+                (f"{ratio:.1f}x the floor (goal 2x: {'met' if ratio <= 2 else 'not met'})"),
+            )
+        )
     rows += _fused(X, y, W, reg, repeats, floor, kind, threads)
     return rows
 
@@ -123,15 +152,23 @@ def _fused(X, y, W, reg, repeats, floor, kind, threads):
         return [(f"{kind}: fused kernel", "n/a", "numba is not installed")]
     rows = []
     for name, loss in (("SVM", Hinge()), ("Softmax", SoftmaxCrossEntropy())):
+
         def run():
             return fused.loss_and_gradient(W, None, X, y, loss, reg, workers=threads)
 
         run()  # compiled (or read from the cache)
         t = median_time(run, repeats)
         ratio = t / floor
-        rows.append(((f"{kind}: {name} {X.shape[0]:,} rows, fused kernel (`linclass.fused`, "
-                     f"{threads} threads: the training path)"), _ms(t),
-                     f"{ratio:.1f}x the floor (goal 2x: {'met' if ratio <= 2 else 'not met'})"))
+        rows.append(
+            (
+                (
+                    f"{kind}: {name} {X.shape[0]:,} rows, fused kernel (`linclass.fused`, "
+                    f"{threads} threads: the training path)"
+                ),
+                _ms(t),
+                f"{ratio:.1f}x the floor (goal 2x: {'met' if ratio <= 2 else 'not met'})",
+            )
+        )
     return rows
 
 

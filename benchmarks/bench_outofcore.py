@@ -61,20 +61,37 @@ def child(mode, where, folder, out):
         X = np.asarray(X)
     load = time.perf_counter() - t0
     cls = LinearSVM if model == "svm" else SoftmaxClassifier
-    clf = cls(random_state=0, tol=None, learning_rate=1e-7 if model == "svm" else "auto",
-              reg=2.5e4 if model == "svm" else "auto", **params)
+    clf = cls(
+        random_state=0,
+        tol=None,
+        learning_rate=1e-7 if model == "svm" else "auto",
+        reg=2.5e4 if model == "svm" else "auto",
+        **params,
+    )
     t0 = time.perf_counter()
     clf.fit(X, y)
     fit = time.perf_counter() - t0
     np.save(out, clf.coef_)
-    print(json.dumps({"mode": mode, "where": where, "load_s": load, "fit_s": fit,
-                      "epochs": clf.n_iter_, "rows": len(y), "hwm_mb": _status_mb("VmHWM:"),
-                      "base_mb": base}))
+    print(
+        json.dumps(
+            {
+                "mode": mode,
+                "where": where,
+                "load_s": load,
+                "fit_s": fit,
+                "epochs": clf.n_iter_,
+                "rows": len(y),
+                "hwm_mb": _status_mb("VmHWM:"),
+                "base_mb": base,
+            }
+        )
+    )
 
 
 def _run_child(*args):
-    r = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True,
-                       text=True, check=True)
+    r = subprocess.run(
+        [sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=True
+    )
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
@@ -107,17 +124,33 @@ def _synthetic(rows, folder):
 
 def _cli_run(folder, limit_gb):
     """`linclass train --dataset npy:FOLDER` with the address space capped at ``limit_gb``."""
-    code = ("import resource, sys\n"
-            f"lim = int({limit_gb} * 2**30)\n"
-            "resource.setrlimit(resource.RLIMIT_AS, (lim, lim))\n"
-            "from linclass.cli import main\n"
-            "rc = main(sys.argv[1:])\n"
-            "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')]\n"
-            "print(hwm[0].split()[1], file=sys.stderr)\n"
-            "raise SystemExit(rc)\n")
+    code = (
+        "import resource, sys\n"
+        f"lim = int({limit_gb} * 2**30)\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (lim, lim))\n"
+        "from linclass.cli import main\n"
+        "rc = main(sys.argv[1:])\n"
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')]\n"
+        "print(hwm[0].split()[1], file=sys.stderr)\n"
+        "raise SystemExit(rc)\n"
+    )
     with tempfile.TemporaryDirectory() as out:
-        cmd = [sys.executable, "-c", code, "train", "--model", "softmax", "--dataset",
-               f"npy:{folder}", "--epochs", "3", "--out", out, "--quiet", "--no-plots"]
+        cmd = [
+            sys.executable,
+            "-c",
+            code,
+            "train",
+            "--model",
+            "softmax",
+            "--dataset",
+            f"npy:{folder}",
+            "--epochs",
+            "3",
+            "--out",
+            out,
+            "--quiet",
+            "--no-plots",
+        ]
         env = {**os.environ, "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "2")}
         t0 = time.perf_counter()
         r = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -131,13 +164,25 @@ def _cli_run(folder, limit_gb):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--prepared", help="a folder written by `linclass prepare` (npy format)")
-    ap.add_argument("--synthetic", type=int, default=60000,
-                    help="rows of CIFAR-shaped random data when --prepared is not given")
+    ap.add_argument(
+        "--synthetic",
+        type=int,
+        default=60000,
+        help="rows of CIFAR-shaped random data when --prepared is not given",
+    )
     ap.add_argument("--cold", action="store_true", help="also time a streamed pass cold")
-    ap.add_argument("--limit-gb", type=float, default=None,
-                    help="cap the end-to-end run's address space, GiB (default 2.5)")
-    ap.add_argument("--repeats", type=int, default=2,
-                    help="runs of each fit, interleaved; the fastest counts (default 2)")
+    ap.add_argument(
+        "--limit-gb",
+        type=float,
+        default=None,
+        help="cap the end-to-end run's address space, GiB (default 2.5)",
+    )
+    ap.add_argument(
+        "--repeats",
+        type=int,
+        default=2,
+        help="runs of each fit, interleaved; the fastest counts (default 2)",
+    )
     ap.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -160,30 +205,54 @@ def main(argv=None):
                 if where not in figures or f["fit_s"] < figures[where]["fit_s"]:
                     figures[where] = f
         Wm, Wd = np.load(Path(tmp.name) / "memory.npy"), np.load(Path(tmp.name) / "disk.npy")
-        equal = ("identical" if np.array_equal(Wm, Wd) else
-                 f"{np.abs(Wm - Wd).max() / np.abs(Wm).max():.1e} apart")
+        equal = (
+            "identical"
+            if np.array_equal(Wm, Wd)
+            else f"{np.abs(Wm - Wd).max() / np.abs(Wm).max():.1e} apart"
+        )
         m, d = figures["memory"], figures["disk"]
         for where, f in figures.items():
             per_epoch = f["fit_s"] / f["epochs"]
-            rows.append([mode, where, f"{per_epoch:.2f}", f"{f['rows'] / per_epoch / 1e3:.0f}k",
-                         f"{f['hwm_mb']:,.0f}",
-                         f"{100 * (f['hwm_mb'] - f['base_mb']) / size_mb:.1f}%",
-                         f"{f['load_s']:.1f}" if where == "memory" else "-",
-                         "" if where == "memory" else
-                         f"{m['fit_s'] / m['epochs'] / (d['fit_s'] / d['epochs']):.2f}",
-                         "" if where == "memory" else equal])
+            rows.append(
+                [
+                    mode,
+                    where,
+                    f"{per_epoch:.2f}",
+                    f"{f['rows'] / per_epoch / 1e3:.0f}k",
+                    f"{f['hwm_mb']:,.0f}",
+                    f"{100 * (f['hwm_mb'] - f['base_mb']) / size_mb:.1f}%",
+                    f"{f['load_s']:.1f}" if where == "memory" else "-",
+                    ""
+                    if where == "memory"
+                    else f"{m['fit_s'] / m['epochs'] / (d['fit_s'] / d['epochs']):.2f}",
+                    "" if where == "memory" else equal,
+                ]
+            )
     if args.cold:
         _drop(train)
         f = _run_child("SGD, B=200, 1 epoch", "disk", folder, str(Path(tmp.name) / "cold.npy"))
-        rows.append(["SGD, B=200, 1 epoch, cold cache", "disk", f"{f['fit_s']:.2f}",
-                     f"{f['rows'] / f['fit_s'] / 1e3:.0f}k", f"{f['hwm_mb']:,.0f}",
-                     f"{100 * (f['hwm_mb'] - f['base_mb']) / size_mb:.1f}%", "-", "", ""])
+        rows.append(
+            [
+                "SGD, B=200, 1 epoch, cold cache",
+                "disk",
+                f"{f['fit_s']:.2f}",
+                f"{f['rows'] / f['fit_s'] / 1e3:.0f}k",
+                f"{f['hwm_mb']:,.0f}",
+                f"{100 * (f['hwm_mb'] - f['base_mb']) / size_mb:.1f}%",
+                "-",
+                "",
+                "",
+            ]
+        )
     limit = args.limit_gb or 2.5
     wall, hwm, metrics = _cli_run(folder, limit)
-    capped = (f"whose address space was capped at {limit:g} GiB (less than the "
-              f"{size_mb / 1024:.1f} GiB training file)" if limit * 1024 < size_mb else
-              f"capped at {limit:g} GiB of address space (the file is smaller: "
-              f"{size_mb / 1024:.2f} GiB)")
+    capped = (
+        f"whose address space was capped at {limit:g} GiB (less than the "
+        f"{size_mb / 1024:.1f} GiB training file)"
+        if limit * 1024 < size_mb
+        else f"capped at {limit:g} GiB of address space (the file is smaller: "
+        f"{size_mb / 1024:.2f} GiB)"
+    )
     n = sum(json.loads((Path(folder) / "meta.json").read_text())["rows"].values())
     preamble = (
         f"Training part: {train.stat().st_size / 1e9:.2f} GB on disk ({n:,} rows in all "
@@ -198,11 +267,26 @@ def main(argv=None):
         f"End to end: `linclass train --model softmax --dataset npy:PATH --epochs 3` in a "
         f"process {capped}: {wall:.0f} s wall, peak resident "
         f"{hwm:,.0f} MB, test accuracy {metrics['test_accuracy']:.3f}, validation "
-        f"{metrics['val_accuracy']:.3f}, on {metrics['n_train']:,} training rows.")
-    publish("outofcore", "Out of core: streamed from disk against the same fit in memory",
-            preamble, ["mode", "X", "s / epoch", "rows / s", "peak MB", "added / file",
-                       "in-memory load s", "throughput ratio", "weights"], rows,
-            write=not args.no_write)
+        f"{metrics['val_accuracy']:.3f}, on {metrics['n_train']:,} training rows."
+    )
+    publish(
+        "outofcore",
+        "Out of core: streamed from disk against the same fit in memory",
+        preamble,
+        [
+            "mode",
+            "X",
+            "s / epoch",
+            "rows / s",
+            "peak MB",
+            "added / file",
+            "in-memory load s",
+            "throughput ratio",
+            "weights",
+        ],
+        rows,
+        write=not args.no_write,
+    )
     tmp.cleanup()
 
 

@@ -83,12 +83,20 @@ def _linear(W, b):
 
 # -- the budget race ----------------------------------------------------------------------------
 
+
 def run_linclass(X, y, model, curve, shuffle="blocks"):
     from linclass import LinearSVM, SoftmaxClassifier
 
     cls, p = (LinearSVM, SVM) if model == "svm" else (SoftmaxClassifier, SOFTMAX)
-    clf = cls(learning_rate=p["lr"], reg=p["reg"], batch_size=BATCH, max_steps=STEPS, tol=None,
-              random_state=0, shuffle=shuffle)
+    clf = cls(
+        learning_rate=p["lr"],
+        reg=p["reg"],
+        batch_size=BATCH,
+        max_steps=STEPS,
+        tol=None,
+        random_state=0,
+        shuffle=shuffle,
+    )
     clf.fit(X, y)
     return clf.decision_function if model == "svm" else clf.predict_proba
 
@@ -138,9 +146,9 @@ def _torch_sgd(X, y, model, lr, reg, steps=None, epochs=None, curve=None):
     for _ in range(epochs or 10**9):
         perm = torch.randperm(len(Xt))
         for s in range(0, len(Xt), BATCH):
-            idx = perm[s:s + BATCH]
+            idx = perm[s : s + BATCH]
             opt.zero_grad()
-            out = loss_fn(lin(Xt[idx]), yt[idx]) + reg * (lin.weight ** 2).sum()
+            out = loss_fn(lin(Xt[idx]), yt[idx]) + reg * (lin.weight**2).sum()
             out.backward()
             opt.step()
             done += 1
@@ -158,17 +166,23 @@ def run_torch(X, y, model, curve):
 
 # -- the accuracy race --------------------------------------------------------------------------
 
+
 def _linclass_race(X, y, model, curve):
     from linclass import LinearSVM, SoftmaxClassifier
 
     if model == "lbfgs":
-        clf = SoftmaxClassifier(reg=SOFTMAX["reg"], solver="lbfgs", max_epochs=150,
-                                random_state=0)
+        clf = SoftmaxClassifier(reg=SOFTMAX["reg"], solver="lbfgs", max_epochs=150, random_state=0)
     else:
         # The same 40 epochs as PyTorch's, keeping the weights of the best validation epoch.
         cls, p = (LinearSVM, SVM) if model == "svm" else (SoftmaxClassifier, SOFTMAX)
-        clf = cls(reg=p["reg"], max_epochs=MAX_EPOCHS, early_stopping=True,
-                  n_iter_no_change=MAX_EPOCHS, random_state=0, shuffle="blocks")
+        clf = cls(
+            reg=p["reg"],
+            max_epochs=MAX_EPOCHS,
+            early_stopping=True,
+            n_iter_no_change=MAX_EPOCHS,
+            random_state=0,
+            shuffle="blocks",
+        )
 
     def on_epoch(info):
         if info["event"] == "epoch":
@@ -220,8 +234,7 @@ def run_logreg(X, y, model, curve, chunk=10, max_iter=300):
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 
-    clf = LogisticRegression(max_iter=chunk, warm_start=True,
-                             C=1.0 / (2 * SOFTMAX["reg"] * len(X)))
+    clf = LogisticRegression(max_iter=chunk, warm_start=True, C=1.0 / (2 * SOFTMAX["reg"] * len(X)))
     done = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -276,10 +289,12 @@ def child(race, name, folder):
     X, y, Xv, yv = arr["X"], arr["y"], arr["Xv"], arr["yv"]
     # Imports are not training: load the contender's libraries before the clock starts.
     # (linclass's top level imports its parts on first use: name the estimators' module)
-    for module, users in (("linclass.estimators", ("linclass", "numpy", "PyTorch")),
-                          ("torch", ("PyTorch",)),
-                          ("sklearn.linear_model", ("SGD", "Logistic")),
-                          ("sklearn.svm", ("LinearSVC",))):
+    for module, users in (
+        ("linclass.estimators", ("linclass", "numpy", "PyTorch")),
+        ("torch", ("PyTorch",)),
+        ("sklearn.linear_model", ("SGD", "Logistic")),
+        ("sklearn.svm", ("LinearSVC",)),
+    ):
         if name.startswith(users):
             __import__(module)
     if name.startswith("linclass"):  # and its compiled kernel, loaded from numba's cache
@@ -297,9 +312,18 @@ def child(race, name, folder):
     for split, (A, b) in {"val": ("Xv", "yv"), "test": ("Xt", "yt")}.items():
         S = np.asarray(score(np.asarray(arr[A])))
         accs[split] = float(np.mean(np.argmax(S, axis=1) == np.asarray(arr[b])))
-    print(json.dumps({"fit": fit, **accs, "fit_rss_mb": fit_rss, "rss_mb": _peak_rss_mb(),
-                      "before_rss_mb": before,
-                      "curve": list(curve)}))
+    print(
+        json.dumps(
+            {
+                "fit": fit,
+                **accs,
+                "fit_rss_mb": fit_rss,
+                "rss_mb": _peak_rss_mb(),
+                "before_rss_mb": before,
+                "curve": list(curve),
+            }
+        )
+    )
 
 
 def _reset_peak_rss():
@@ -384,16 +408,23 @@ def prepare(args, folder):
     if args.synthetic:
         n = 4_900 if args.quick else 49_000
         data = synthetic(n)
-        source = (f"synthetic {n:,} x 3,072 float32, labels from a random linear teacher with "
-                  "noise (learnable, not CIFAR-10)")
+        source = (
+            f"synthetic {n:,} x 3,072 float32, labels from a random linear teacher with "
+            "noise (learnable, not CIFAR-10)"
+        )
     else:
         ds = load_image_folder(args.data)
         sp = train_val_test_split(ds, val_size=1000, random_state=0)
         pre = MeanImage().fit(sp.X_train)
         keep = 4_900 if args.quick else len(sp.y_train)
-        data = {"X": pre.transform(sp.X_train[:keep]), "y": sp.y_train[:keep],
-                "Xv": pre.transform(sp.X_val), "yv": sp.y_val,
-                "Xt": pre.transform(sp.X_test), "yt": sp.y_test}
+        data = {
+            "X": pre.transform(sp.X_train[:keep]),
+            "y": sp.y_train[:keep],
+            "Xv": pre.transform(sp.X_val),
+            "yv": sp.y_val,
+            "Xt": pre.transform(sp.X_test),
+            "yt": sp.y_test,
+        }
         source = f"CIFAR-10 JPEG tree, {keep:,} training images, 1,000 validation, 10,000 test"
     for k, v in data.items():
         np.save(Path(folder) / f"{k}.npy", v)
@@ -403,16 +434,22 @@ def prepare(args, folder):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="4,900 training rows")
-    ap.add_argument("--synthetic", action="store_true",
-                    help="a learnable synthetic data set of the same shape, instead of CIFAR-10")
+    ap.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="a learnable synthetic data set of the same shape, instead of CIFAR-10",
+    )
     ap.add_argument("--race", choices=["budget", "accuracy", "both"], default="both")
     ap.add_argument("--data", default=str(DEFAULT_DATA))
     ap.add_argument("--limit", type=float, default=600.0, help="seconds per contender")
     ap.add_argument("--only", nargs="*", default=None, help="contender names to run")
     ap.add_argument("--no-write", action="store_true", help="never write the results")
-    ap.add_argument("--write", action="store_true",
-                    help="write the results of a --quick or --synthetic run over the recorded "
-                         "ones (by default only a full run on CIFAR-10 replaces them)")
+    ap.add_argument(
+        "--write",
+        action="store_true",
+        help="write the results of a --quick or --synthetic run over the recorded "
+        "ones (by default only a full run on CIFAR-10 replaces them)",
+    )
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--folder", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -421,9 +458,12 @@ def main(argv=None):
         return 0
 
     if not args.synthetic and not Path(args.data).exists():
-        print(f"compare.py: the CIFAR-10 image tree is not at {args.data}: give --data PATH, or "
-              "--synthetic for a race on learnable synthetic data (its figures are not "
-              "written over the recorded ones unless --write).", file=sys.stderr)
+        print(
+            f"compare.py: the CIFAR-10 image tree is not at {args.data}: give --data PATH, or "
+            "--synthetic for a race on learnable synthetic data (its figures are not "
+            "written over the recorded ones unless --write).",
+            file=sys.stderr,
+        )
         return 1
     sys.path.insert(0, str(HERE))
     from _common import machine
@@ -440,16 +480,21 @@ def main(argv=None):
                 r = run_child(race, name, folder, args.limit)
                 results[race].append(r)
                 print(race, {k: v for k, v in r.items() if k != "curve"}, flush=True)
-    about = (f"Machine: {machine()}. Data: {source} (training matrix {nbytes / 1e6:,.0f} MB, "
-             "read into every contender's memory before its clock starts, with its libraries "
-             "imported). Peak memory: the contender's process during the fit (the training and "
-             "validation matrices and the libraries included; the test matrix is read after), "
-             "and as a multiple of the training matrix.")
+    about = (
+        f"Machine: {machine()}. Data: {source} (training matrix {nbytes / 1e6:,.0f} MB, "
+        "read into every contender's memory before its clock starts, with its libraries "
+        "imported). Peak memory: the contender's process during the fit (the training and "
+        "validation matrices and the libraries included; the test matrix is read after), "
+        "and as a multiple of the training matrix."
+    )
     # Only a full run on the real data replaces the recorded figures, unless asked.
     write = not args.no_write and (args.write or not (args.quick or args.synthetic))
     if write:  # every figure and curve of the run, to redraw or re-tabulate without rerunning
-        (HERE / "compare-results.json").write_text(json.dumps(
-            {"source": source, "train_bytes": nbytes, "about": about, **results}, indent=1))
+        (HERE / "compare-results.json").write_text(
+            json.dumps(
+                {"source": source, "train_bytes": nbytes, "about": about, **results}, indent=1
+            )
+        )
     if "budget" in results:
         _budget_table(results["budget"], about, nbytes, write)
     if "accuracy" in results:
@@ -461,15 +506,22 @@ def main(argv=None):
 
 def _memory(r, nbytes):
     """Peak during the fit, its multiple of the training matrix, and what the fit added."""
-    return (f"{r['fit_rss_mb']:,.0f} MB ({r['fit_rss_mb'] * 2**20 / nbytes:.2f}x; "
-            f"+{r['fit_rss_mb'] - r['before_rss_mb']:,.0f} MB)")
+    return (
+        f"{r['fit_rss_mb']:,.0f} MB ({r['fit_rss_mb'] * 2**20 / nbytes:.2f}x; "
+        f"+{r['fit_rss_mb'] - r['before_rss_mb']:,.0f} MB)"
+    )
 
 
 def _budget_table(results, about, nbytes, write):
     from _common import publish
 
-    ref = {m: next((r["fit"] for r in results if r["status"] == "ok"
-                    and r["name"] == f"linclass {m}"), None) for m in ("SVM", "Softmax")}
+    ref = {
+        m: next(
+            (r["fit"] for r in results if r["status"] == "ok" and r["name"] == f"linclass {m}"),
+            None,
+        )
+        for m in ("SVM", "Softmax")
+    }
     rows = []
     for r in results:
         if r["status"] != "ok":
@@ -477,13 +529,25 @@ def _budget_table(results, about, nbytes, write):
             continue
         base = ref["Softmax"] if "Softmax" in r["name"] else ref["SVM"]
         ratio = f"{r['fit'] / base:.1f}x" if base else ""
-        rows.append((r["name"], f"{r['fit']:.2f} s", ratio, f"{r['val']:.3f}", f"{r['test']:.3f}",
-                     _memory(r, nbytes)))
-    publish("compare", "Budget race: 1,500 minibatch steps of 200 (`benchmarks/compare.py`)",
-            about + " Each contender takes 1,500 steps of 200 rows at the same step size and "
-            "penalty (SVM lr 1.75e-7, reg 1.1e3; Softmax lr 8.2e-7, reg 1.8e2).",
-            ["contender", "fit time", "vs linclass", "validation", "test", "peak memory (fit)"],
-            rows, write)
+        rows.append(
+            (
+                r["name"],
+                f"{r['fit']:.2f} s",
+                ratio,
+                f"{r['val']:.3f}",
+                f"{r['test']:.3f}",
+                _memory(r, nbytes),
+            )
+        )
+    publish(
+        "compare",
+        "Budget race: 1,500 minibatch steps of 200 (`benchmarks/compare.py`)",
+        about + " Each contender takes 1,500 steps of 200 rows at the same step size and "
+        "penalty (SVM lr 1.75e-7, reg 1.1e3; Softmax lr 8.2e-7, reg 1.8e2).",
+        ["contender", "fit time", "vs linclass", "validation", "test", "peak memory (fit)"],
+        rows,
+        write,
+    )
 
 
 def time_to(curve, target):
@@ -512,22 +576,47 @@ def _accuracy_table(results, about, nbytes, write):
         t_best, best = max(r["curve"], key=lambda p: (p[1], -p[0])) if r["curve"] else (0, 0)
         reach = [time_to(r["curve"], target), near.get(r["name"])] if target else [None, None]
         ratio = f"{reach[1] / ref:.1f}x" if ref and reach[1] is not None else ""
-        rows.append((r["name"], f"{best:.3f} at {t_best:.1f} s", f"{r['val']:.3f}",
-                     f"{r['test']:.3f}",
-                     *("never" if t is None else f"{t:.1f} s" for t in reach), ratio,
-                     f"{r['fit']:.1f} s", _memory(r, nbytes)))
-    target_text = "" if target is None else (
-        f" The target is {target:.3f}, the best validation accuracy any peer reached at any "
-        f"point; as one image in 1,000 is 0.001 and such curves wander by a point from epoch "
-        f"to epoch, the time to within {NEAR} of it ({target - NEAR:.3f}) is shown too.")
-    publish("accuracy-race", "Accuracy race: validation accuracy against time "
-            "(`benchmarks/compare.py`)",
-            about + " Each contender runs to its own stopping rule; its validation accuracy is "
-            "recorded as it trains (per epoch, or per chunk of 10 lbfgs iterations), and the "
-            "final model is scored on validation and test." + target_text,
-            ["contender", "best validation", "final model: validation", "test",
-             "time to target", f"time to target - {NEAR}", "vs linclass Softmax", "fit time",
-             "peak memory (fit)"], rows, write)
+        rows.append(
+            (
+                r["name"],
+                f"{best:.3f} at {t_best:.1f} s",
+                f"{r['val']:.3f}",
+                f"{r['test']:.3f}",
+                *("never" if t is None else f"{t:.1f} s" for t in reach),
+                ratio,
+                f"{r['fit']:.1f} s",
+                _memory(r, nbytes),
+            )
+        )
+    target_text = (
+        ""
+        if target is None
+        else (
+            f" The target is {target:.3f}, the best validation accuracy any peer reached at any "
+            f"point; as one image in 1,000 is 0.001 and such curves wander by a point from epoch "
+            f"to epoch, the time to within {NEAR} of it ({target - NEAR:.3f}) is shown too."
+        )
+    )
+    publish(
+        "accuracy-race",
+        "Accuracy race: validation accuracy against time (`benchmarks/compare.py`)",
+        about + " Each contender runs to its own stopping rule; its validation accuracy is "
+        "recorded as it trains (per epoch, or per chunk of 10 lbfgs iterations), and the "
+        "final model is scored on validation and test." + target_text,
+        [
+            "contender",
+            "best validation",
+            "final model: validation",
+            "test",
+            "time to target",
+            f"time to target - {NEAR}",
+            "vs linclass Softmax",
+            "fit time",
+            "peak memory (fit)",
+        ],
+        rows,
+        write,
+    )
 
 
 def _plot(results, path):
@@ -540,8 +629,14 @@ def _plot(results, path):
             continue
         t, acc = zip(*r["curve"])
         mine = r["name"].startswith("linclass")
-        ax.plot(t, acc, marker="*" if mine else "o", markersize=6 if mine else 3,
-                linewidth=2.2 if mine else 1, label=r["name"])
+        ax.plot(
+            t,
+            acc,
+            marker="*" if mine else "o",
+            markersize=6 if mine else 3,
+            linewidth=2.2 if mine else 1,
+            label=r["name"],
+        )
     ax.set_xscale("log")
     ax.set_xlabel("wall time since the fit began (s, log scale)")
     ax.set_ylabel("validation accuracy")

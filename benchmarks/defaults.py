@@ -45,8 +45,22 @@ def data_sets(quick):
 
 def train(spec, model, reg, val_size):
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "linclass", "train", "--dataset", spec, "--model", model,
-               "--reg", str(reg), "--quiet", "--no-plots", "--out", tmp]
+        cmd = [
+            sys.executable,
+            "-m",
+            "linclass",
+            "train",
+            "--dataset",
+            spec,
+            "--model",
+            model,
+            "--reg",
+            str(reg),
+            "--quiet",
+            "--no-plots",
+            "--out",
+            tmp,
+        ]
         if val_size:
             cmd += ["--val-size", str(val_size)]
         subprocess.run(cmd, check=True, capture_output=True, text=True)
@@ -64,24 +78,42 @@ def main(argv=None):
         for model in MODELS:
             t = time.perf_counter()
             auto = train(spec, model, "auto", val_size)
-            print(f"{name} {model} auto: reg {auto['reg']:.3g}, {time.perf_counter() - t:.0f} s",
-                  flush=True)
+            print(
+                f"{name} {model} auto: reg {auto['reg']:.3g}, {time.perf_counter() - t:.0f} s",
+                flush=True,
+            )
             for factor in FACTORS:
                 m = auto if factor == 1.0 else train(spec, model, auto["reg"] * factor, val_size)
                 mark = "**" if factor == 1.0 else ""
-                rows.append([name, model, f"{mark}{factor:.3g}{mark}", f"{m['reg']:.3g}",
-                             f"{m['train_accuracy']:.3f}", f"{m['val_accuracy']:.3f}",
-                             f"{m['test_accuracy']:.3f}", m["epochs"]])
+                rows.append(
+                    [
+                        name,
+                        model,
+                        f"{mark}{factor:.3g}{mark}",
+                        f"{m['reg']:.3g}",
+                        f"{m['train_accuracy']:.3f}",
+                        f"{m['val_accuracy']:.3f}",
+                        f"{m['test_accuracy']:.3f}",
+                        m["epochs"],
+                    ]
+                )
                 print(" | ".join(str(c) for c in rows[-1]), flush=True)
-    preamble = (f"Machine: {machine()}. `linclass train --dataset D --model M --reg R` with every "
-                "other setting automatic (SGD, minibatches of 200, the automatic step, up to 100 "
-                "epochs with the loss's stall test), seed 0; *factor* is R over the automatic "
-                "penalty (bold: the default; the Softmax's was 10x larger before this table "
-                "chose it). digits: 1,258 / 180 / 359 rows; MNIST: the 10,000 "
-                "test images split 7,000 / 1,000 / 2,000; CIFAR-10: 49,000 / 1,000 / 10,000.")
-    publish("defaults", "The automatic penalty on three data sets", preamble,
-            ["data", "model", "factor", "reg", "train", "validation", "test", "epochs"], rows,
-            write=not (args.quick or args.no_write))
+    preamble = (
+        f"Machine: {machine()}. `linclass train --dataset D --model M --reg R` with every "
+        "other setting automatic (SGD, minibatches of 200, the automatic step, up to 100 "
+        "epochs with the loss's stall test), seed 0; *factor* is R over the automatic "
+        "penalty (bold: the default; the Softmax's was 10x larger before this table "
+        "chose it). digits: 1,258 / 180 / 359 rows; MNIST: the 10,000 "
+        "test images split 7,000 / 1,000 / 2,000; CIFAR-10: 49,000 / 1,000 / 10,000."
+    )
+    publish(
+        "defaults",
+        "The automatic penalty on three data sets",
+        preamble,
+        ["data", "model", "factor", "reg", "train", "validation", "test", "epochs"],
+        rows,
+        write=not (args.quick or args.no_write),
+    )
 
 
 if __name__ == "__main__":

@@ -53,9 +53,17 @@ def main():
             traceback.print_exception(error)
             raise error
 
-    argv = [sys.argv[0], str(work), f"-max_total_time={args.seconds}",
-            f"-max_len={args.max_len}", "-timeout=20", "-rss_limit_mb=4096",
-            f"-artifact_prefix={findings}{os.sep}", "-print_final_stats=1", *rest]
+    argv = [
+        sys.argv[0],
+        str(work),
+        f"-max_total_time={args.seconds}",
+        f"-max_len={args.max_len}",
+        "-timeout=20",
+        "-rss_limit_mb=4096",
+        f"-artifact_prefix={findings}{os.sep}",
+        "-print_final_stats=1",
+        *rest,
+    ]
     atheris.Setup(argv, one_input)
     atheris.Fuzz()
 

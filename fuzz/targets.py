@@ -107,8 +107,20 @@ def circuit(data):
     list(render.text_drawing(c))
 
 
-TARGETS = {f.__name__: f for f in (idx, cifar_python, cifar_meta, cifar_binary, archive,
-                                   cifar_archive, image, model, circuit)}
+TARGETS = {
+    f.__name__: f
+    for f in (
+        idx,
+        cifar_python,
+        cifar_meta,
+        cifar_binary,
+        archive,
+        cifar_archive,
+        image,
+        model,
+        circuit,
+    )
+}
 
 
 def run_one(name, data):

@@ -37,8 +37,14 @@ def digits_split():
     ds = load_digits()
     sp = train_val_test_split(ds, random_state=0)
     pre = MeanImage().fit(sp.X_train)
-    return (pre.transform(sp.X_train), sp.y_train, pre.transform(sp.X_val), sp.y_val,
-            pre.transform(sp.X_test), sp.y_test)
+    return (
+        pre.transform(sp.X_train),
+        sp.y_train,
+        pre.transform(sp.X_val),
+        sp.y_val,
+        pre.transform(sp.X_test),
+        sp.y_test,
+    )
 
 
 def interrupt_cli_at_epoch(monkeypatch, epoch):

@@ -14,10 +14,22 @@ from linclass.objective import loss_and_gradient
 
 xps = pytest.importorskip("array_api_strict")
 
-LOSSES = [Hinge(), Hinge(margin=0.5), Hinge(squared=True), Hinge(variant="crammer_singer"),
-          Hinge(variant="crammer_singer", squared=True), SoftmaxCrossEntropy()]
-NAMES = ["hinge", "hinge-margin-0.5", "hinge-squared", "crammer-singer",
-         "crammer-singer-squared", "softmax"]
+LOSSES = [
+    Hinge(),
+    Hinge(margin=0.5),
+    Hinge(squared=True),
+    Hinge(variant="crammer_singer"),
+    Hinge(variant="crammer_singer", squared=True),
+    SoftmaxCrossEntropy(),
+]
+NAMES = [
+    "hinge",
+    "hinge-margin-0.5",
+    "hinge-squared",
+    "crammer-singer",
+    "crammer-singer-squared",
+    "softmax",
+]
 
 
 def _namespaces():
@@ -27,8 +39,11 @@ def _namespaces():
 
         spaces.append(pytest.param(torch, id="torch"))
     except ImportError:
-        spaces.append(pytest.param(None, id="torch",
-                                   marks=pytest.mark.skip(reason="PyTorch is not installed")))
+        spaces.append(
+            pytest.param(
+                None, id="torch", marks=pytest.mark.skip(reason="PyTorch is not installed")
+            )
+        )
     return spaces
 
 
@@ -60,9 +75,15 @@ def test_the_objective_equals_the_numpy_reference(xp, loss, dtype, tol, weighted
     if weighted:
         w[::4] = 0
     ref = loss_and_gradient(W, b, X, y, loss, 0.2, w)
-    got = array_api.loss_and_gradient(_as(xp, W), None if b is None else _as(xp, b),
-                                      _as(xp, X), _as(xp, y), loss, 0.2,
-                                      None if w is None else _as(xp, w))
+    got = array_api.loss_and_gradient(
+        _as(xp, W),
+        None if b is None else _as(xp, b),
+        _as(xp, X),
+        _as(xp, y),
+        loss,
+        0.2,
+        None if w is None else _as(xp, w),
+    )
     assert array_api.namespace(got[1]) is array_api.namespace(_as(xp, X))
     assert got[0] == pytest.approx(ref[0], rel=tol)
     assert got[3] == ref[3]
@@ -70,8 +91,9 @@ def test_the_objective_equals_the_numpy_reference(xp, loss, dtype, tol, weighted
     assert dW.dtype == dtype
     np.testing.assert_allclose(dW, ref[1], rtol=tol, atol=tol * np.abs(ref[1]).max())
     if bias:
-        np.testing.assert_allclose(array_api.to_numpy(got[2]), ref[2], rtol=tol,
-                                   atol=tol * np.abs(ref[2]).max())
+        np.testing.assert_allclose(
+            array_api.to_numpy(got[2]), ref[2], rtol=tol, atol=tol * np.abs(ref[2]).max()
+        )
     else:
         assert got[2] is None
 
@@ -89,8 +111,9 @@ FITS = [
 
 @pytest.mark.parametrize("xp", NAMESPACES)
 @pytest.mark.parametrize("cls,params", FITS)
-def test_a_fit_on_the_device_lands_where_the_numpy_fit_does(xp, cls, params, digits_split,
-                                                            dispatch):
+def test_a_fit_on_the_device_lands_where_the_numpy_fit_does(
+    xp, cls, params, digits_split, dispatch
+):
     X, y = digits_split[0].astype(np.float32), np.asarray(digits_split[1])
     w = np.random.default_rng(0).uniform(0.5, 2, len(y)).astype(np.float32)
     with sklearn.config_context(array_api_dispatch=False):
@@ -100,11 +123,14 @@ def test_a_fit_on_the_device_lands_where_the_numpy_fit_does(xp, cls, params, dig
     for name in ("coef_", "intercept_"):
         a = getattr(got, name)
         assert array_api.namespace(a) is array_api.namespace(Xd), name
-        np.testing.assert_allclose(array_api.to_numpy(a), getattr(ref, name), rtol=1e-4,
-                                   atol=1e-4 * np.abs(getattr(ref, name)).max())
+        np.testing.assert_allclose(
+            array_api.to_numpy(a),
+            getattr(ref, name),
+            rtol=1e-4,
+            atol=1e-4 * np.abs(getattr(ref, name)).max(),
+        )
     assert got.n_iter_ == ref.n_iter_
-    np.testing.assert_allclose(got.history_["train_loss"], ref.history_["train_loss"],
-                               rtol=1e-4)
+    np.testing.assert_allclose(got.history_["train_loss"], ref.history_["train_loss"], rtol=1e-4)
     pred = got.predict(Xd)
     assert array_api.namespace(pred) is array_api.namespace(Xd)
     np.testing.assert_array_equal(array_api.to_numpy(pred), ref.predict(X))
@@ -112,8 +138,9 @@ def test_a_fit_on_the_device_lands_where_the_numpy_fit_does(xp, cls, params, dig
     if cls is SoftmaxClassifier:
         P = array_api.to_numpy(got.predict_proba(Xd))
         np.testing.assert_allclose(P, ref.predict_proba(X), rtol=1e-3, atol=1e-5)
-        np.testing.assert_allclose(np.exp(array_api.to_numpy(got.predict_log_proba(Xd))), P,
-                                   rtol=1e-5)
+        np.testing.assert_allclose(
+            np.exp(array_api.to_numpy(got.predict_log_proba(Xd))), P, rtol=1e-5
+        )
 
 
 @pytest.mark.parametrize("cls", [LinearSVM, SoftmaxClassifier])
@@ -126,8 +153,9 @@ def test_only_a_few_sampled_rows_ever_reach_the_host(cls, dispatch, monkeypatch)
     y = np.argmax(X @ rng.standard_normal((16, 4)), axis=1)
     seen = []
     to_numpy = array_api.to_numpy
-    monkeypatch.setattr(array_api, "to_numpy",
-                        lambda a: seen.append(getattr(a, "shape", None)) or to_numpy(a))
+    monkeypatch.setattr(
+        array_api, "to_numpy", lambda a: seen.append(getattr(a, "shape", None)) or to_numpy(a)
+    )
 
     def refused(self, *args, **kwargs):
         raise RuntimeError("no implicit copy to the host")
@@ -143,8 +171,9 @@ def test_only_a_few_sampled_rows_ever_reach_the_host(cls, dispatch, monkeypatch)
 
 def test_string_labels_come_back_on_the_host(digits_split, dispatch):
     X, y = digits_split[0].astype(np.float32), np.asarray(digits_split[1])
-    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
-                      "nine"])[y]
+    names = np.array(
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    )[y]
     clf = LinearSVM(random_state=0, max_epochs=3).fit(_as(xps, X), names)
     pred = clf.predict(_as(xps, X[:20]))
     assert isinstance(pred, np.ndarray) and pred.dtype.kind == "U"
@@ -176,8 +205,7 @@ def test_a_model_fitted_on_the_device_saves_and_loads(digits_split, dispatch, tm
     with sklearn.config_context(array_api_dispatch=False):
         back = load(tmp_path / "m.npz")
         np.testing.assert_array_equal(back.coef_, array_api.to_numpy(clf.coef_))
-        np.testing.assert_array_equal(back.predict(X), array_api.to_numpy(clf.predict(
-            _as(xps, X))))
+        np.testing.assert_array_equal(back.predict(X), array_api.to_numpy(clf.predict(_as(xps, X))))
 
 
 def test_bad_values_on_the_device_are_named(dispatch):
@@ -210,11 +238,16 @@ def test_the_gpu_benchmark_runs_on_the_cpu_and_writes_nothing():
     results = os.path.join(os.path.dirname(bench), "RESULTS.md")
     before = os.stat(results).st_mtime_ns
     if not torch.cuda.is_available():
-        r = subprocess.run([sys.executable, bench, "--quick"], capture_output=True, text=True,
-                           timeout=300)
+        r = subprocess.run(
+            [sys.executable, bench, "--quick"], capture_output=True, text=True, timeout=300
+        )
         assert r.returncode == 1 and "no CUDA device" in r.stderr
-    r = subprocess.run([sys.executable, bench, "--device", "cpu", "--quick", "--repeats", "1"],
-                       capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [sys.executable, bench, "--device", "cpu", "--quick", "--repeats", "1"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert "full-batch loss + gradient, linclass" in r.stdout and "PyTorch loop" in r.stdout
     assert os.stat(results).st_mtime_ns == before

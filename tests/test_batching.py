@@ -44,8 +44,10 @@ def test_permute_rows_in_place_equals_fancy_indexing(perm_seed, n):
 
 
 def collect(reader, epochs=2):
-    return [[(Xb.copy(), yb.copy(), None if wb is None else wb.copy())
-             for Xb, yb, wb in reader.epoch()] for _ in range(epochs)]
+    return [
+        [(Xb.copy(), yb.copy(), None if wb is None else wb.copy()) for Xb, yb, wb in reader.epoch()]
+        for _ in range(epochs)
+    ]
 
 
 @pytest.mark.parametrize("shuffle", [True, False, "blocks"])

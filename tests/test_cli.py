@@ -29,8 +29,14 @@ def test_train_end_to_end(tmp_path):
     for word in ("train", "val", "test", "saved"):
         assert word in r.stdout
     metrics = json.loads((out / "metrics.json").read_text())
-    for key in ("train_accuracy", "val_accuracy", "test_accuracy", "fit_seconds", "params",
-                "history"):
+    for key in (
+        "train_accuracy",
+        "val_accuracy",
+        "test_accuracy",
+        "fit_seconds",
+        "params",
+        "history",
+    ):
         assert key in metrics
     assert metrics["test_accuracy"] >= 0.95
     assert len(metrics["history"]["train_loss"]) == metrics["epochs"]
@@ -44,9 +50,31 @@ def test_train_end_to_end(tmp_path):
 
 def test_train_softmax_with_options(tmp_path):
     out = tmp_path / "soft"
-    r = run("train", "--model", "softmax", "--optimizer", "adam", "--batch-size", "full",
-            "--epochs", "40", "--lr", "0.01", "--reg", "0.001", "--seed", "3", "--quiet",
-            "--early-stopping", "--dev", "600", "--max-steps", "30", "--out", str(out))
+    r = run(
+        "train",
+        "--model",
+        "softmax",
+        "--optimizer",
+        "adam",
+        "--batch-size",
+        "full",
+        "--epochs",
+        "40",
+        "--lr",
+        "0.01",
+        "--reg",
+        "0.001",
+        "--seed",
+        "3",
+        "--quiet",
+        "--early-stopping",
+        "--dev",
+        "600",
+        "--max-steps",
+        "30",
+        "--out",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["params"]["optimizer"] == "adam"
@@ -59,12 +87,25 @@ def test_train_softmax_with_options(tmp_path):
 
 def test_train_softmax_by_lbfgs(tmp_path):
     out = tmp_path / "lbfgs"
-    r = run("train", "--model", "softmax", "--solver", "lbfgs", "--epochs", "60", "--quiet",
-            "--no-plots", "--out", str(out))
+    r = run(
+        "train",
+        "--model",
+        "softmax",
+        "--solver",
+        "lbfgs",
+        "--epochs",
+        "60",
+        "--quiet",
+        "--no-plots",
+        "--out",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr
     assert "L-BFGS" in r.stdout and "learning rate" not in r.stdout
-    metrics = json.loads((out / "metrics.json").read_text(),  # strict JSON: no NaN
-                         parse_constant=lambda c: pytest.fail(f"{c} in metrics.json"))
+    metrics = json.loads(
+        (out / "metrics.json").read_text(),  # strict JSON: no NaN
+        parse_constant=lambda c: pytest.fail(f"{c} in metrics.json"),
+    )
     assert metrics["params"]["solver"] == "lbfgs"
     assert metrics["steps"] == metrics["epochs"] <= 60
     assert metrics["test_accuracy"] >= 0.95
@@ -82,13 +123,16 @@ def test_gradcheck_command():
     assert "faster" in r.stdout and "softmax" in r.stdout and "svm" in r.stdout
 
 
-@pytest.mark.parametrize("args", [
-    ["train", "--model", "tree"],
-    ["train", "--lr", "-1"],
-    ["train", "--epochs", "many"],
-    [],
-    ["fly"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train", "--model", "tree"],
+        ["train", "--lr", "-1"],
+        ["train", "--epochs", "many"],
+        [],
+        ["fly"],
+    ],
+)
 def test_usage_errors_exit_2_with_one_line(args):
     r = run(*args)
     assert r.returncode == 2
@@ -96,12 +140,15 @@ def test_usage_errors_exit_2_with_one_line(args):
     assert "Traceback" not in r.stderr
 
 
-@pytest.mark.parametrize("args,match", [
-    (["evaluate", "no/such/model.npz"], "does not exist"),
-    (["train", "--dataset", "imagenet"], "unknown data set"),
-    (["train", "--lr", "1e30", "--model", "softmax", "--epochs", "5"], "diverged"),
-    (["train", "--variant", "crammer_singer", "--model", "softmax"], "SVM only"),
-])
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        (["evaluate", "no/such/model.npz"], "does not exist"),
+        (["train", "--dataset", "imagenet"], "unknown data set"),
+        (["train", "--lr", "1e30", "--model", "softmax", "--epochs", "5"], "diverged"),
+        (["train", "--variant", "crammer_singer", "--model", "softmax"], "SVM only"),
+    ],
+)
 def test_user_errors_exit_1_with_one_line(args, match, tmp_path):
     r = run(*args, "--out", str(tmp_path / "o")) if args[0] == "train" else run(*args)
     assert r.returncode == 1, r.stdout + r.stderr
@@ -135,10 +182,12 @@ def test_ctrl_c_stops_after_the_step_and_still_saves(tmp_path, monkeypatch, caps
 def test_python_api_matches_the_command(tmp_path):
     from linclass.runs import ModelSpec, Outputs, TrainConfig, train
 
-    result = train(TrainConfig(model=ModelSpec("softmax", max_epochs=5),
-                                output=Outputs(str(tmp_path / "a"))))
-    again = train(TrainConfig(model=ModelSpec("softmax", max_epochs=5),
-                               output=Outputs(str(tmp_path / "b"))))
+    result = train(
+        TrainConfig(model=ModelSpec("softmax", max_epochs=5), output=Outputs(str(tmp_path / "a")))
+    )
+    again = train(
+        TrainConfig(model=ModelSpec("softmax", max_epochs=5), output=Outputs(str(tmp_path / "b")))
+    )
     a = np.load(tmp_path / "a" / "model.npz")["coef"]
     b = np.load(tmp_path / "b" / "model.npz")["coef"]
     np.testing.assert_array_equal(a, b)

@@ -48,8 +48,7 @@ def test_threaded_dask_trains_to_the_in_memory_weights(cls, params, rtol, data, 
     X, y = data[0].astype(params.pop("dtype", np.float32)), data[1]
     w = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
     a = cls(random_state=0, **params).fit(X, y, sample_weight=w)
-    b = cls(random_state=0, **params).fit(da.from_array(X, chunks=(300, 64)), y,
-                                          sample_weight=w)
+    b = cls(random_state=0, **params).fit(da.from_array(X, chunks=(300, 64)), y, sample_weight=w)
     _close(a, b, rtol)
     assert (a.learning_rate_, a.reg_) == (b.learning_rate_, b.reg_)  # the same auto settings
     np.testing.assert_allclose(a.history_["train_loss"], b.history_["train_loss"], rtol=1e-5)
@@ -62,8 +61,9 @@ def test_float32_lbfgs_reaches_the_in_memory_optimum(data):
     X, y = data[:2]
     w = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
     a = SoftmaxClassifier(solver="lbfgs", max_epochs=25).fit(X, y, sample_weight=w)
-    b = SoftmaxClassifier(solver="lbfgs", max_epochs=25).fit(da.from_array(X, chunks=(300, 64)),
-                                                             y, sample_weight=w)
+    b = SoftmaxClassifier(solver="lbfgs", max_epochs=25).fit(
+        da.from_array(X, chunks=(300, 64)), y, sample_weight=w
+    )
     assert b.history_["train_loss"][-1] == pytest.approx(a.history_["train_loss"][-1], rel=1e-5)
     assert np.mean(a.predict(X) == b.predict(X)) >= 0.999
 
@@ -72,12 +72,12 @@ def test_predictions_on_a_dask_array_are_dask_arrays(data):
     X, y, Xv, yv = data
     Xd = da.from_array(X, chunks=(250, 64))
     m = SoftmaxClassifier(batch_size=None, max_epochs=20, random_state=0).fit(
-        Xd, da.from_array(y, chunks=100), eval_set=(da.from_array(Xv, chunks=90), yv))
+        Xd, da.from_array(y, chunks=100), eval_set=(da.from_array(Xv, chunks=90), yv)
+    )
     for method in ("predict", "decision_function", "predict_proba", "predict_log_proba"):
         lazy = getattr(m, method)(Xd)
         assert isinstance(lazy, da.Array), method
-        np.testing.assert_allclose(lazy.compute(), getattr(m, method)(X), rtol=1e-5,
-                                   atol=1e-6)
+        np.testing.assert_allclose(lazy.compute(), getattr(m, method)(X), rtol=1e-5, atol=1e-6)
     assert m.score(Xd, y) == m.score(X, y) > 0.9
     assert len(m.history_["val_accuracy"]) == 20
     assert m.history_["val_accuracy"][-1] == pytest.approx(m.score(Xv, yv))
@@ -89,7 +89,8 @@ def test_labels_missing_from_some_chunks_and_column_chunks(data):
     Xs, ys = X[order], y[order]
     a = LinearSVM(batch_size=None, max_epochs=5, random_state=0).fit(Xs, ys)
     b = LinearSVM(batch_size=None, max_epochs=5, random_state=0).fit(
-        da.from_array(Xs, chunks=(100, 16)), ys)
+        da.from_array(Xs, chunks=(100, 16)), ys
+    )
     _close(a, b, 1e-5)
 
 
@@ -127,8 +128,9 @@ def test_bad_dask_input_is_refused_clearly(data):
 
 @pytest.fixture(scope="module")
 def cluster():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
-                                  dashboard_address=None, processes=True) as c:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None, processes=True
+    ) as c:
         yield c
 
 
@@ -166,30 +168,55 @@ def _free_port():
         return s.getsockname()[1]
 
 
-@pytest.mark.skipif(shutil.which("dask") is None and not os.path.exists(
-    os.path.join(os.path.dirname(sys.executable), "dask")), reason="the dask command is missing")
+@pytest.mark.skipif(
+    shutil.which("dask") is None
+    and not os.path.exists(os.path.join(os.path.dirname(sys.executable), "dask")),
+    reason="the dask command is missing",
+)
 def test_workers_on_other_addresses(data):
     """A scheduler on 127.0.0.1 and workers bound to 127.0.0.2 and 127.0.0.3: the fit goes
     over real TCP between different addresses."""
     dask_cmd = os.path.join(os.path.dirname(sys.executable), "dask")
     port = _free_port()
     env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
-    procs = [subprocess.Popen([dask_cmd, "scheduler", "--host", "127.0.0.1", "--port",
-                               str(port), "--no-dashboard"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    procs = [
+        subprocess.Popen(
+            [dask_cmd, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
     try:
-        procs.extend(subprocess.Popen(
-            [dask_cmd, "worker", f"tcp://127.0.0.1:{port}", "--host", host, "--nthreads",
-             "1", "--no-dashboard", "--no-nanny"], env=env, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL) for host in ("127.0.0.2", "127.0.0.3"))
+        procs.extend(
+            subprocess.Popen(
+                [
+                    dask_cmd,
+                    "worker",
+                    f"tcp://127.0.0.1:{port}",
+                    "--host",
+                    host,
+                    "--nthreads",
+                    "1",
+                    "--no-dashboard",
+                    "--no-nanny",
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for host in ("127.0.0.2", "127.0.0.3")
+        )
         with distributed.Client(f"tcp://127.0.0.1:{port}", timeout=30) as client:
             client.wait_for_workers(2, timeout=60)
-            hosts = {a.split("://")[1].rsplit(":", 1)[0] for a in client.scheduler_info()[
-                "workers"]}
+            hosts = {
+                a.split("://")[1].rsplit(":", 1)[0] for a in client.scheduler_info()["workers"]
+            }
             assert hosts == {"127.0.0.2", "127.0.0.3"}
             X, y = data[:2]
             m = SoftmaxClassifier(solver="lbfgs", max_epochs=10).fit(
-                da.from_array(X, chunks=(300, 64)), y)
+                da.from_array(X, chunks=(300, 64)), y
+            )
         ref = SoftmaxClassifier(solver="lbfgs", max_epochs=10).fit(X, y)
         _close(ref, m, 1e-5)
     finally:
@@ -205,8 +232,9 @@ def test_workers_on_other_addresses(data):
 
 def test_a_cluster_gone_for_good_is_a_clear_error(data):
     X, y = data[:2]
-    c = distributed.LocalCluster(n_workers=1, threads_per_worker=1, host="127.0.0.1",
-                                 dashboard_address=None, processes=True)
+    c = distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, host="127.0.0.1", dashboard_address=None, processes=True
+    )
     client = distributed.Client(c)
     m = LinearSVM(batch_size=None, max_epochs=50, tol=None)
 
@@ -225,15 +253,29 @@ def test_a_cluster_gone_for_good_is_a_clear_error(data):
 
 def _cli(*args):
     env = {**os.environ, "COLUMNS": "120"}
-    return subprocess.run([sys.executable, "-m", "linclass", *args], capture_output=True,
-                          text=True, timeout=300, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "linclass", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
 
 
 def test_train_through_dask_from_the_command_line(tmp_path):
     import json
 
-    common = ["train", "--model", "softmax", "--solver", "lbfgs", "--epochs", "30", "--quiet",
-              "--no-plots"]
+    common = [
+        "train",
+        "--model",
+        "softmax",
+        "--solver",
+        "lbfgs",
+        "--epochs",
+        "30",
+        "--quiet",
+        "--no-plots",
+    ]
     r = _cli(*common, "--out", str(tmp_path / "mem"))
     assert r.returncode == 0, r.stderr
     want = json.loads((tmp_path / "mem" / "metrics.json").read_text())
@@ -243,10 +285,12 @@ def test_train_through_dask_from_the_command_line(tmp_path):
         got = json.loads((tmp_path / scheduler / "metrics.json").read_text())
         assert got["test_accuracy"] == pytest.approx(want["test_accuracy"], abs=0.006)
         assert got["history"]["train_loss"][-1] == pytest.approx(
-            want["history"]["train_loss"][-1], rel=1e-4)
-    for bad, message in ((["--scheduler", "local:none"], "needs a number of workers"),
-                         (["--scheduler", f"tcp://127.0.0.1:{_free_port()}"],
-                          "no Dask scheduler answers")):
+            want["history"]["train_loss"][-1], rel=1e-4
+        )
+    for bad, message in (
+        (["--scheduler", "local:none"], "needs a number of workers"),
+        (["--scheduler", f"tcp://127.0.0.1:{_free_port()}"], "no Dask scheduler answers"),
+    ):
         r = _cli(*common, *bad, "--out", str(tmp_path / "bad"))
         assert r.returncode == 1 and message in r.stderr and "Traceback" not in r.stderr
 

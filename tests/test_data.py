@@ -47,8 +47,9 @@ def test_split_is_stratified_disjoint_and_seeded():
 def test_split_keeps_an_official_test_split():
     X = np.arange(200, dtype=np.uint8).reshape(100, 2)
     y = np.arange(100) % 2
-    ds = Dataset(X=X, y=y, class_names=["a", "b"], image_shape=(2,), name="t",
-                 X_test=X[:10], y_test=y[:10])
+    ds = Dataset(
+        X=X, y=y, class_names=["a", "b"], image_shape=(2,), name="t", X_test=X[:10], y_test=y[:10]
+    )
     sp = train_val_test_split(ds, val_size=20, random_state=0)
     assert len(sp.y_test) == 10 and len(sp.y_val) == 20 and len(sp.y_train) == 80
     with pytest.raises(ValueError, match="val_size"):
@@ -101,8 +102,8 @@ def test_the_loaders_and_the_record_do_not_import_each_other():
 
     here = Path(linclass.data.__file__).parent
     tree = ast.parse((here / "dataset.py").read_text())
-    imported = {node.module for node in ast.walk(tree)
-                if isinstance(node, ast.ImportFrom) and node.module}
+    imported = {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
     assert not imported & {"cifar10", "digits", "folder", "mnist", "downloads"}, imported
     assert linclass.data.load_dataset.__module__ == "linclass.data"
-

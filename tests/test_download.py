@@ -76,9 +76,14 @@ def mnist_files():
 def server(mnist_files, monkeypatch):
     srv = Server(mnist_files)
     md5 = {name: hashlib.md5(data).hexdigest() for name, data in mnist_files.items()}
-    monkeypatch.setitem(dl.SOURCES, "mnist", tuple(
-        dl.Remote(name, (srv.url + "missing/" + name, srv.url + name), md5[name])
-        for name in mnist_files))
+    monkeypatch.setitem(
+        dl.SOURCES,
+        "mnist",
+        tuple(
+            dl.Remote(name, (srv.url + "missing/" + name, srv.url + name), md5[name])
+            for name in mnist_files
+        ),
+    )
     yield srv
     srv.close()
 
@@ -125,9 +130,17 @@ def test_offline_fails_fast_and_says_where_to_put_the_files(tmp_path, monkeypatc
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    monkeypatch.setitem(dl.SOURCES, "cifar10", (dl.Remote(
-        "cifar-10-python.tar.gz", (f"http://127.0.0.1:{port}/cifar-10-python.tar.gz",),
-        "0" * 32),))
+    monkeypatch.setitem(
+        dl.SOURCES,
+        "cifar10",
+        (
+            dl.Remote(
+                "cifar-10-python.tar.gz",
+                (f"http://127.0.0.1:{port}/cifar-10-python.tar.gz",),
+                "0" * 32,
+            ),
+        ),
+    )
     t = time.perf_counter()
     with pytest.raises(dl.DownloadError, match=r"cannot reach.*Download by hand.*cifar-10-python"):
         dl.download("cifar10", tmp_path, backoff=0)

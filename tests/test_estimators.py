@@ -64,8 +64,9 @@ def test_float32_trains_in_float32_and_X_is_never_written(cls, digits_split, mon
 @pytest.mark.parametrize("cls", BOTH)
 def test_string_and_sparse_integer_labels(cls, digits_split):
     Xtr, ytr, _, _, Xte, yte = digits_split
-    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
-                      "nine"])
+    names = np.array(
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    )
     m = cls(random_state=0, max_epochs=20).fit(Xtr, names[ytr])
     assert set(m.classes_) == set(names)
     pred = m.predict(Xte)
@@ -105,8 +106,13 @@ def test_the_svm_has_no_probabilities(digits_split):
 @pytest.mark.parametrize("batch_size", [None, 100])
 def test_every_optimizer_and_both_ways_to_train(optimizer, batch_size, digits_split):
     Xtr, ytr, Xva, yva = digits_split[:4]
-    m = SoftmaxClassifier(optimizer=optimizer, batch_size=batch_size, random_state=0,
-                          max_epochs=60 if batch_size else 150, lr_decay=0.99)
+    m = SoftmaxClassifier(
+        optimizer=optimizer,
+        batch_size=batch_size,
+        random_state=0,
+        max_epochs=60 if batch_size else 150,
+        lr_decay=0.99,
+    )
     m.fit(Xtr, ytr, eval_set=(Xva, yva))
     assert m.history_["val_accuracy"][-1] > 0.9
     assert m.history_["train_loss"][-1] < m.history_["train_loss"][0]
@@ -120,8 +126,9 @@ def test_full_batch_is_gradient_descent_on_the_objective(digits_split):
     from linclass.objective import loss_and_gradient
 
     Xtr, ytr = digits_split[:2]
-    m = SoftmaxClassifier(batch_size=None, max_epochs=1, random_state=3, reg=0.01,
-                          learning_rate=1e-3).fit(Xtr, ytr)
+    m = SoftmaxClassifier(
+        batch_size=None, max_epochs=1, random_state=3, reg=0.01, learning_rate=1e-3
+    ).fit(Xtr, ytr)
     W0 = (0.001 * np.random.default_rng(3).standard_normal(m.coef_.shape)).astype(np.float32)
     b0 = np.zeros(10, np.float32)
     loss, dW, db, _ = loss_and_gradient(W0, b0, Xtr, ytr, softmax_cross_entropy, reg=0.01)
@@ -151,8 +158,14 @@ def test_minibatches_visit_every_row_once_per_epoch(digits_split, monkeypatch):
 
 def test_early_stopping_keeps_the_best_validation_weights(digits_split):
     Xtr, ytr, Xva, yva = digits_split[:4]
-    m = LinearSVM(early_stopping=True, n_iter_no_change=3, max_epochs=200, random_state=0,
-                  learning_rate=0.01, scoring="accuracy")
+    m = LinearSVM(
+        early_stopping=True,
+        n_iter_no_change=3,
+        max_epochs=200,
+        random_state=0,
+        learning_rate=0.01,
+        scoring="accuracy",
+    )
     m.fit(Xtr, ytr, eval_set=(Xva, yva))
     best = int(np.argmax(m.history_["val_accuracy"]))
     assert m.best_epoch_ == m.history_["epoch"][best]
@@ -162,8 +175,9 @@ def test_early_stopping_keeps_the_best_validation_weights(digits_split):
 
 def test_early_stopping_holds_out_a_validation_fraction(digits_split):
     Xtr, ytr = digits_split[:2]
-    m = SoftmaxClassifier(early_stopping=True, validation_fraction=0.2, random_state=0,
-                          max_epochs=10).fit(Xtr, ytr)
+    m = SoftmaxClassifier(
+        early_stopping=True, validation_fraction=0.2, random_state=0, max_epochs=10
+    ).fit(Xtr, ytr)
     assert len(m.history_["val_accuracy"]) == m.n_iter_
 
 
@@ -225,25 +239,39 @@ def test_divergence_names_the_learning_rate_and_returns_no_nan_model(digits_spli
     assert good.n_iter_ == 2
 
 
-@pytest.mark.parametrize("X,y,match", [
-    (np.array([[1.0, np.nan], [0.0, 1.0]]), [0, 1], "NaN"),
-    (np.array([[1.0, np.inf], [0.0, 1.0]]), [0, 1], "infinity"),
-    (np.ones((3, 2)), [0, 1], "inconsistent"),
-    (np.ones((3, 2)), [1, 1, 1], "at least 2 classes"),
-    (np.ones((0, 2)), [], "0 sample"),
-    (np.ones((3, 2)), [0.5, 1.5, 2.5], "Unknown label type"),
-])
+@pytest.mark.parametrize(
+    "X,y,match",
+    [
+        (np.array([[1.0, np.nan], [0.0, 1.0]]), [0, 1], "NaN"),
+        (np.array([[1.0, np.inf], [0.0, 1.0]]), [0, 1], "infinity"),
+        (np.ones((3, 2)), [0, 1], "inconsistent"),
+        (np.ones((3, 2)), [1, 1, 1], "at least 2 classes"),
+        (np.ones((0, 2)), [], "0 sample"),
+        (np.ones((3, 2)), [0.5, 1.5, 2.5], "Unknown label type"),
+    ],
+)
 def test_bad_input_gets_a_clear_error(X, y, match):
     with pytest.raises(ValueError, match=match):
         LinearSVM().fit(X, np.asarray(y))
 
 
-@pytest.mark.parametrize("param,value", [
-    ("learning_rate", -1.0), ("learning_rate", "fast"), ("reg", -1), ("batch_size", 0),
-    ("max_epochs", 0), ("optimizer", "rmsprop"), ("momentum", 1.5), ("lr_decay", 0),
-    ("tol", -1), ("validation_fraction", 1.0), ("n_iter_no_change", 0),
-    ("loss_variant", "ovr"),
-])
+@pytest.mark.parametrize(
+    "param,value",
+    [
+        ("learning_rate", -1.0),
+        ("learning_rate", "fast"),
+        ("reg", -1),
+        ("batch_size", 0),
+        ("max_epochs", 0),
+        ("optimizer", "rmsprop"),
+        ("momentum", 1.5),
+        ("lr_decay", 0),
+        ("tol", -1),
+        ("validation_fraction", 1.0),
+        ("n_iter_no_change", 0),
+        ("loss_variant", "ovr"),
+    ],
+)
 def test_bad_parameters_are_named(param, value, rng):
     X, y = rng.standard_normal((10, 3)), np.arange(10) % 2
     with pytest.raises(ValueError, match=param):
@@ -317,25 +345,26 @@ def test_softmax_auto_step_uses_the_curvature_of_a_minibatch(rng):
     sq = mean_squared_norm(X)
     top = 7.0
     assert auto_learning_rate(sq, curvature=0.5, top_eig=top, batch_size=50) == pytest.approx(
-        1 / (0.5 * (top + sq / 50)))
+        1 / (0.5 * (top + sq / 50))
+    )
     assert auto_learning_rate(sq, curvature=0.5, top_eig=top) == pytest.approx(1 / (0.5 * top))
-    m = SoftmaxClassifier(random_state=0, max_epochs=1, batch_size=50).fit(X, rng.integers(0, 3,
-                                                                                          400))
+    m = SoftmaxClassifier(random_state=0, max_epochs=1, batch_size=50).fit(
+        X, rng.integers(0, 3, 400)
+    )
     assert m.learning_rate_ == pytest.approx(2 / (top_eigenvalue(X) + sq / 50))
 
 
 # -- solver="lbfgs" ----------------------------------------------------------------------------
 
+
 def _objective(model, X, y):
     from linclass.objective import loss_and_gradient
 
     y_idx = np.searchsorted(model.classes_, y)
-    return loss_and_gradient(model.coef_, model.intercept_, X, y_idx, model._loss(),
-                             model.reg_)[0]
+    return loss_and_gradient(model.coef_, model.intercept_, X, y_idx, model._loss(), model.reg_)[0]
 
 
-@pytest.mark.parametrize("model", [SoftmaxClassifier(reg=0.05),
-                                   LinearSVM(reg=0.05, squared=True)])
+@pytest.mark.parametrize("model", [SoftmaxClassifier(reg=0.05), LinearSVM(reg=0.05, squared=True)])
 def test_lbfgs_reaches_a_lower_objective_than_sgd(model, digits_split):
     from sklearn.base import clone
 
@@ -363,15 +392,17 @@ def test_lbfgs_with_sample_weight_equals_repeated_rows(rng):
 
 def test_lbfgs_early_stopping_callback_and_max_steps(digits_split):
     Xtr, ytr, Xva, yva = digits_split[:4]
-    m = SoftmaxClassifier(solver="lbfgs", early_stopping=True, max_epochs=200, random_state=0,
-                          scoring="accuracy")
+    m = SoftmaxClassifier(
+        solver="lbfgs", early_stopping=True, max_epochs=200, random_state=0, scoring="accuracy"
+    )
     m.fit(Xtr, ytr, eval_set=(Xva, yva))
     best = int(np.argmax(m.history_["val_accuracy"]))
     assert m.best_epoch_ == m.history_["epoch"][best]
     assert m.score(Xva, yva) == pytest.approx(m.history_["val_accuracy"][best])
     seen = []
     SoftmaxClassifier(solver="lbfgs", tol=None).fit(
-        Xtr, ytr, callback=lambda info: seen.append(info["epoch"]) or len(seen) == 3)
+        Xtr, ytr, callback=lambda info: seen.append(info["epoch"]) or len(seen) == 3
+    )
     assert seen == [1, 2, 3]
     assert SoftmaxClassifier(solver="lbfgs", max_steps=4, tol=None).fit(Xtr, ytr).n_iter_ == 4
     nb = SoftmaxClassifier(solver="lbfgs", fit_intercept=False, max_epochs=20).fit(Xtr, ytr)
@@ -399,8 +430,9 @@ def test_early_stopping_by_validation_loss_does_not_make_the_model_worse(cls):
     Xte, yte = pre.transform(sp.X_test), names[sp.y_test]
     common = dict(random_state=0, shuffle="blocks")
     plain = cls(**common).fit(Xtr, names[sp.y_train], eval_set=(Xv, names[sp.y_val]))
-    stopped = cls(early_stopping=True, **common).fit(Xtr, names[sp.y_train],
-                                                     eval_set=(Xv, names[sp.y_val]))
+    stopped = cls(early_stopping=True, **common).fit(
+        Xtr, names[sp.y_train], eval_set=(Xv, names[sp.y_val])
+    )
     best = int(np.argmin(stopped.history_["val_loss"]))
     assert stopped.best_epoch_ == stopped.history_["epoch"][best]
     assert stopped.score(Xte, yte) >= plain.score(Xte, yte) - 0.005

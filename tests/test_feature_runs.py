@@ -26,7 +26,7 @@ def images(n=60, seed=0, shape=SHAPE):
     y = np.arange(n) % 2
     for i in range(n):
         c = 1 + 6 * y[i]
-        X[i, 2:8, c:c + 4] = rng.integers(150, 255, shape[2] if len(shape) == 3 else 1)
+        X[i, 2:8, c : c + 4] = rng.integers(150, 255, shape[2] if len(shape) == 3 else 1)
     return X.reshape(n, -1), y
 
 
@@ -37,15 +37,25 @@ def small(name, shape=SHAPE, seed=0):
     return feat
 
 
-@pytest.mark.parametrize("text, canonical", [
-    ("raw", "raw"), ("HOG", "hog"), (" hog+color ", "hog+color"), ("hog+hsv", "hog+hsv"),
-    ("patches", "patches:1600"), ("patches:4000", "patches:4000"), ("patches:07", "patches:7")])
+@pytest.mark.parametrize(
+    "text, canonical",
+    [
+        ("raw", "raw"),
+        ("HOG", "hog"),
+        (" hog+color ", "hog+color"),
+        ("hog+hsv", "hog+hsv"),
+        ("patches", "patches:1600"),
+        ("patches:4000", "patches:4000"),
+        ("patches:07", "patches:7"),
+    ],
+)
 def test_names_have_one_canonical_form(text, canonical):
     assert spec.parse(text) == canonical
 
 
-@pytest.mark.parametrize("text", ["pixels", "patches:0", "patches:-3", "patches:x", "hog+",
-                                  "patches:1000000", ""])
+@pytest.mark.parametrize(
+    "text", ["pixels", "patches:0", "patches:-3", "patches:x", "hog+", "patches:1000000", ""]
+)
 def test_an_unknown_name_lists_the_known_ones(text):
     with pytest.raises(InputError, match="raw, hog, hog\\+color, hog\\+hsv, patches|centroids"):
         spec.parse(text)
@@ -66,8 +76,13 @@ def test_each_name_builds_its_documented_transformer():
 @pytest.mark.parametrize("name", ["hog", "hog+color", "hog+hsv", "patches:12"])
 def test_a_model_with_features_saves_and_loads_bit_for_bit(name, tmp_path):
     X, y = images()
-    model = Pipeline([("features", small(name)), ("preprocess", MeanImage(standardize=True)),
-                      ("classifier", SoftmaxClassifier(solver="lbfgs", reg=1e-3))]).fit(X, y)
+    model = Pipeline(
+        [
+            ("features", small(name)),
+            ("preprocess", MeanImage(standardize=True)),
+            ("classifier", SoftmaxClassifier(solver="lbfgs", reg=1e-3)),
+        ]
+    ).fit(X, y)
     save(model, tmp_path / "m.npz")
     back = load(tmp_path / "m.npz")
     assert [n for n, _ in back.steps] == ["features", "preprocess", "classifier"]
@@ -95,27 +110,32 @@ def _info_change(fn):
         info = json.loads(str(arrays["features"]))
         fn(info)
         arrays["features"] = np.array(json.dumps(info))
+
     return change
 
 
-@pytest.mark.parametrize("change, match", [
-    (_info_change(lambda i: i["steps"][0].update(kind="Pickle")), "not a known kind"),
-    (_info_change(lambda i: i.update(steps=[])), "1 to 8 steps"),
-    (_info_change(lambda i: i["steps"][0]["params"].update(evil=1)), "unknown parameters"),
-    (_info_change(lambda i: i["steps"][0]["params"].update(patch_size=0)), "cannot be used"),
-    (_info_change(lambda i: i["steps"][0]["params"].update(n_centroids=13)), "centroids"),
-    (_info_change(lambda i: i["steps"][0].update(image_shape=[10, 12, -3])), "image shape"),
-    (_info_change(lambda i: i["steps"][0].update(image_shape=[3, 3, 3])), "cannot be used"),
-    (_info_change(lambda i: i["steps"][0].update(inertia="x")), "inertia"),
-    (lambda a: a.update(features_0_centroids=np.full((12, 48), np.nan, np.float32)), "finite"),
-    (lambda a: a.update(features_0_zca=np.eye(48)), "float32"),
-    (lambda a: a.pop("features_0_zca_mean"), "lacks features_0_zca_mean"),
-    (lambda a: a.update(features=np.array("[1, 2")), "not JSON"),
-])
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (_info_change(lambda i: i["steps"][0].update(kind="Pickle")), "not a known kind"),
+        (_info_change(lambda i: i.update(steps=[])), "1 to 8 steps"),
+        (_info_change(lambda i: i["steps"][0]["params"].update(evil=1)), "unknown parameters"),
+        (_info_change(lambda i: i["steps"][0]["params"].update(patch_size=0)), "cannot be used"),
+        (_info_change(lambda i: i["steps"][0]["params"].update(n_centroids=13)), "centroids"),
+        (_info_change(lambda i: i["steps"][0].update(image_shape=[10, 12, -3])), "image shape"),
+        (_info_change(lambda i: i["steps"][0].update(image_shape=[3, 3, 3])), "cannot be used"),
+        (_info_change(lambda i: i["steps"][0].update(inertia="x")), "inertia"),
+        (lambda a: a.update(features_0_centroids=np.full((12, 48), np.nan, np.float32)), "finite"),
+        (lambda a: a.update(features_0_zca=np.eye(48)), "float32"),
+        (lambda a: a.pop("features_0_zca_mean"), "lacks features_0_zca_mean"),
+        (lambda a: a.update(features=np.array("[1, 2")), "not JSON"),
+    ],
+)
 def test_a_damaged_feature_step_is_a_clear_error(change, match, tmp_path):
     X, y = images()
-    model = Pipeline([("features", small("patches:12")),
-                      ("classifier", SoftmaxClassifier(solver="lbfgs"))]).fit(X, y)
+    model = Pipeline(
+        [("features", small("patches:12")), ("classifier", SoftmaxClassifier(solver="lbfgs"))]
+    ).fit(X, y)
     save(model, tmp_path / "m.npz")
     _rewrite(tmp_path / "m.npz", change)
     with pytest.raises(ModelFileError, match=match):
@@ -126,8 +146,9 @@ def test_features_that_do_not_fit_the_weights_are_refused(tmp_path):
     X, y = images()
     model = Pipeline([("features", small("hog")), ("classifier", SoftmaxClassifier())]).fit(X, y)
     save(model, tmp_path / "m.npz")
-    _rewrite(tmp_path / "m.npz", _info_change(
-        lambda i: i["steps"][0]["params"].update(orientations=5)))
+    _rewrite(
+        tmp_path / "m.npz", _info_change(lambda i: i["steps"][0]["params"].update(orientations=5))
+    )
     with pytest.raises(ModelFileError, match="give 5 values but the weights take 9"):
         load(tmp_path / "m.npz")
 
@@ -144,6 +165,7 @@ def test_only_linclass_features_are_saved(tmp_path):
 
 # -- the cache -----------------------------------------------------------------------------------
 
+
 def _counting(monkeypatch):
     """Count the real fits and transforms of every feature kind."""
     calls = {"fit": 0, "transform": 0}
@@ -154,6 +176,7 @@ def _counting(monkeypatch):
             def counted(self, *a, _real=real, _what=what, **k):
                 calls[_what] += 1
                 return _real(self, *a, **k)
+
             monkeypatch.setattr(cls, what, counted)
     return calls
 
@@ -226,8 +249,16 @@ def _damage_nan(path):
     _rewrite(path, lambda a: a["features"].__setitem__((0, 0), np.nan))
 
 
-@pytest.mark.parametrize("damage", [_damage_truncate, _damage_features, _damage_key,
-                                    _damage_nan, lambda p: p.write_bytes(b"PK\x03\x04" * 9)])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        _damage_truncate,
+        _damage_features,
+        _damage_key,
+        _damage_nan,
+        lambda p: p.write_bytes(b"PK\x03\x04" * 9),
+    ],
+)
 def test_a_damaged_entry_is_computed_again_never_used(damage, tmp_path, monkeypatch):
     X, _ = images()
     feat = small("hog").fit(X)
@@ -285,13 +316,21 @@ def test_a_cache_entry_is_an_npz_without_pickle(tmp_path):
     (entry,) = tmp_path.glob("fit-*.npz")
     with zipfile.ZipFile(entry) as z:
         assert sorted(z.namelist()) == sorted(
-            ["format.npy", "key.npy", "state.npy", "features_0_zca_mean.npy",
-             "features_0_zca.npy", "features_0_centroids.npy"])
+            [
+                "format.npy",
+                "key.npy",
+                "state.npy",
+                "features_0_zca_mean.npy",
+                "features_0_zca.npy",
+                "features_0_centroids.npy",
+            ]
+        )
     with np.load(entry, allow_pickle=False) as data:
         assert str(data["format"]) == "linclass-features"
 
 
 # -- in a training run -------------------------------------------------------------------------
+
 
 def _tree(root, per_class=12):
     from test_loaders import make_tree
@@ -315,8 +354,10 @@ def test_train_tune_evaluate_and_predict_with_features(tmp_path, monkeypatch):
     data = DataSpec(dataset=f"folder:{root}", features=" HOG+hsv", val_size=4, test_size=6)
     model = ModelSpec(model="softmax", solver="lbfgs", max_epochs=20)
     stages = []
-    result = train(TrainConfig(data, model, Outputs(out=str(tmp_path / "run"))),
-                   on_stage=lambda name, counts=None: stages.append((name, counts)))
+    result = train(
+        TrainConfig(data, model, Outputs(out=str(tmp_path / "run"))),
+        on_stage=lambda name, counts=None: stages.append((name, counts)),
+    )
     assert ("features", None) in stages
     counts = [c for n, c in stages if n == "features" and c]
     assert {c[0] for c in counts} == {"train", "val", "test"}
@@ -344,26 +385,52 @@ def test_train_tune_evaluate_and_predict_with_features(tmp_path, monkeypatch):
 def test_features_meet_the_images_they_need(tmp_path):
     from linclass.runs import DataSpec, ModelSpec, Outputs, TrainConfig, train
 
-    config = TrainConfig(DataSpec(features="hog+color"), ModelSpec(max_epochs=2),
-                         Outputs(out=str(tmp_path / "o"), plots=False))
+    config = TrainConfig(
+        DataSpec(features="hog+color"),
+        ModelSpec(max_epochs=2),
+        Outputs(out=str(tmp_path / "o"), plots=False),
+    )
     with pytest.raises(InputError, match="Grey images have no hue"):
         train(config)  # the digits are grey
     with pytest.raises(InputError, match="smaller than a patch"):
-        train(TrainConfig(DataSpec(features="patches", image_size=4,
-                                   dataset=f"folder:{_tree(tmp_path / 'p')}"),
-                          ModelSpec(max_epochs=2), Outputs(out=str(tmp_path / "o"))))
+        train(
+            TrainConfig(
+                DataSpec(
+                    features="patches", image_size=4, dataset=f"folder:{_tree(tmp_path / 'p')}"
+                ),
+                ModelSpec(max_epochs=2),
+                Outputs(out=str(tmp_path / "o")),
+            )
+        )
     assert not (tmp_path / "o").exists()
     with pytest.raises(InputError, match="--features does not apply to a prepared data set"):
-        train(TrainConfig(DataSpec(dataset=f"npy:{tmp_path}", features="HOG"),
-                          ModelSpec(max_epochs=2), Outputs(out=str(tmp_path / "o"))))
+        train(
+            TrainConfig(
+                DataSpec(dataset=f"npy:{tmp_path}", features="HOG"),
+                ModelSpec(max_epochs=2),
+                Outputs(out=str(tmp_path / "o")),
+            )
+        )
 
 
 def test_the_command_line_trains_with_features_and_says_what_the_cache_did(tmp_path):
     from test_cli import run
 
     out = tmp_path / "run"
-    args = ("train", "--model", "softmax", "--features", "hog", "--epochs", "5", "--no-plots",
-            "--out", str(out), "--dataset", f"folder:{_tree(tmp_path / 'pets')}")
+    args = (
+        "train",
+        "--model",
+        "softmax",
+        "--features",
+        "hog",
+        "--epochs",
+        "5",
+        "--no-plots",
+        "--out",
+        str(out),
+        "--dataset",
+        f"folder:{_tree(tmp_path / 'pets')}",
+    )
     r = run(*args)
     assert r.returncode == 0, r.stderr
     assert "features hog" in r.stderr and "from the cache" not in r.stderr

@@ -11,10 +11,22 @@ from linclass import fused
 from linclass.losses import Hinge, SoftmaxCrossEntropy
 from linclass.objective import loss_and_gradient
 
-LOSSES = [Hinge(), Hinge(margin=0.5), Hinge(squared=True), Hinge(variant="crammer_singer"),
-          Hinge(variant="crammer_singer", squared=True), SoftmaxCrossEntropy()]
-NAMES = ["hinge", "hinge-margin-0.5", "hinge-squared", "crammer-singer",
-         "crammer-singer-squared", "softmax"]
+LOSSES = [
+    Hinge(),
+    Hinge(margin=0.5),
+    Hinge(squared=True),
+    Hinge(variant="crammer_singer"),
+    Hinge(variant="crammer_singer", squared=True),
+    SoftmaxCrossEntropy(),
+]
+NAMES = [
+    "hinge",
+    "hinge-margin-0.5",
+    "hinge-squared",
+    "crammer-singer",
+    "crammer-singer-squared",
+    "softmax",
+]
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
 
 
@@ -43,8 +55,9 @@ def _close(got, ref, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("loss", LOSSES, ids=NAMES)
-@pytest.mark.parametrize("n,d,c", [(1, 1, 2), (1, 7, 3), (5, 13, 10), (300, 65, 10),
-                                   (1000, 257, 4), (2100, 33, 2)])
+@pytest.mark.parametrize(
+    "n,d,c", [(1, 1, 2), (1, 7, 3), (5, 13, 10), (300, 65, 10), (1000, 257, 4), (2100, 33, 2)]
+)
 @pytest.mark.parametrize("weighted", [False, True])
 def test_the_kernel_equals_the_reference(dtype, loss, n, d, c, weighted):
     rng = np.random.default_rng(n * 1000 + d)
@@ -59,15 +72,22 @@ def test_the_kernel_equals_the_reference(dtype, loss, n, d, c, weighted):
 def test_without_a_bias(loss):
     rng = np.random.default_rng(3)
     X, y, W, _, _ = _problem(rng, 400, 50, 5, np.float64, False, bias=False)
-    _close(fused.loss_and_gradient(W, None, X, y, loss, 0.0),
-           loss_and_gradient(W, None, X, y, loss, 0.0), np.float64)
+    _close(
+        fused.loss_and_gradient(W, None, X, y, loss, 0.0),
+        loss_and_gradient(W, None, X, y, loss, 0.0),
+        np.float64,
+    )
 
 
 def test_the_same_bits_for_any_number_of_threads():
     rng = np.random.default_rng(5)
     X, y, W, b, w = _problem(rng, 9_000, 64, 10, np.float32, True)
-    runs = [loss_and_gradient(W, b, X, y, SoftmaxCrossEntropy(), 0.1, w, block_rows=700,
-                              workers=k, kernel="fused") for k in (1, 2, 3)]
+    runs = [
+        loss_and_gradient(
+            W, b, X, y, SoftmaxCrossEntropy(), 0.1, w, block_rows=700, workers=k, kernel="fused"
+        )
+        for k in (1, 2, 3)
+    ]
     for other in runs[1:]:
         assert other[0] == runs[0][0] and other[3] == runs[0][3]
         assert np.array_equal(other[1], runs[0][1]) and np.array_equal(other[2], runs[0][2])
@@ -93,8 +113,9 @@ def test_what_it_does_not_take_stays_on_the_numpy_path():
     assert not fused.supports(X.astype(np.float16), Hinge())
     assert not fused.supports(sp.csr_matrix(X), Hinge())
     with pytest.raises(ValueError, match="use linclass.objective"):
-        fused.loss_and_gradient(np.zeros((2, 3), np.float32), None, X.astype(np.float16),
-                                np.zeros(4, int), Hinge())
+        fused.loss_and_gradient(
+            np.zeros((2, 3), np.float32), None, X.astype(np.float16), np.zeros(4, int), Hinge()
+        )
 
 
 @pytest.mark.parametrize("bad", ["label", "shape", "weights", "bias", "empty"])
@@ -115,8 +136,8 @@ def test_bad_shapes_and_labels_are_refused_before_the_kernel_runs(bad):
         fused.loss_and_gradient(W, b, X, y, Hinge(), 0.0, w)
 
 
-
 # -- where the kernel runs: the choice, the fallbacks, the layouts --------------------------------
+
 
 def test_the_choice_follows_size_dtype_loss_and_the_environment(monkeypatch):
     import scipy.sparse as sp
@@ -173,8 +194,13 @@ def test_a_kernel_that_fails_to_compile_is_said_once_and_numpy_runs(monkeypatch)
     rng = np.random.default_rng(2)
     X, y, W, b, w = _problem(rng, 3000, 20, 4, np.float64, True)
     step = fused.Step(W, b, Hinge())
-    monkeypatch.setattr(fused.Step, "__init__", lambda self, *a: (
-        step.__dict__.update(_rows=broken), self.__dict__.update(step.__dict__))[0])
+    monkeypatch.setattr(
+        fused.Step,
+        "__init__",
+        lambda self, *a: (step.__dict__.update(_rows=broken), self.__dict__.update(step.__dict__))[
+            0
+        ],
+    )
     with pytest.warns(fused.FusedKernelWarning, match="failed to compile"):
         got = loss_and_gradient(W, b, X, y, Hinge(), 0.1, w, block_rows=500, kernel="fused")
     ref = loss_and_gradient(W, b, X, y, Hinge(), 0.1, w, block_rows=500)
@@ -183,8 +209,7 @@ def test_a_kernel_that_fails_to_compile_is_said_once_and_numpy_runs(monkeypatch)
 
 
 @pytest.mark.parametrize("batch_size", [None, 64], ids=["full-batch", "minibatch"])
-def test_a_fit_whose_kernel_fails_to_compile_says_so_and_trains_on_numpy(batch_size,
-                                                                          monkeypatch):
+def test_a_fit_whose_kernel_fails_to_compile_says_so_and_trains_on_numpy(batch_size, monkeypatch):
     from linclass import LinearSVM
 
     class TypingError(Exception):
@@ -210,8 +235,9 @@ def test_a_fit_whose_kernel_fails_to_compile_says_so_and_trains_on_numpy(batch_s
     np.testing.assert_array_equal(got.coef_, ref.coef_)
 
 
-@pytest.mark.parametrize("layout", ["fortran", "strided-rows", "strided-columns", "read-only",
-                                    "memmap"])
+@pytest.mark.parametrize(
+    "layout", ["fortran", "strided-rows", "strided-columns", "read-only", "memmap"]
+)
 def test_every_layout_gives_the_contiguous_result_and_is_not_written(layout, tmp_path):
     rng = np.random.default_rng(11)
     X, y, W, b, w = _problem(rng, 1500, 40, 6, np.float32, True)
@@ -242,19 +268,29 @@ def test_row_and_class_counts_off_the_tile(n, c):
     rng = np.random.default_rng(n * 10 + c)
     X, y, W, b, w = _problem(rng, n, 13, c, np.float64, True)
     for loss in LOSSES:
-        _close(fused.loss_and_gradient(W, b, X, y, loss, 0.1, w),
-               loss_and_gradient(W, b, X, y, loss, 0.1, w), np.float64)
+        _close(
+            fused.loss_and_gradient(W, b, X, y, loss, 0.1, w),
+            loss_and_gradient(W, b, X, y, loss, 0.1, w),
+            np.float64,
+        )
 
 
 # -- training through the kernel ------------------------------------------------------------------
 
-@pytest.mark.parametrize("params", [dict(batch_size=None, max_epochs=4),
-                                    dict(batch_size=64, max_epochs=3),
-                                    dict(solver="lbfgs", max_epochs=10, squared=True)],
-                         ids=["full-batch", "minibatch", "lbfgs"])
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(batch_size=None, max_epochs=4),
+        dict(batch_size=64, max_epochs=3),
+        dict(solver="lbfgs", max_epochs=10, squared=True),
+    ],
+    ids=["full-batch", "minibatch", "lbfgs"],
+)
 @pytest.mark.parametrize("cls", ["LinearSVM", "SoftmaxClassifier"])
-def test_a_fit_runs_on_the_kernel_and_lands_where_numpy_does(cls, params, digits_split,
-                                                             monkeypatch):
+def test_a_fit_runs_on_the_kernel_and_lands_where_numpy_does(
+    cls, params, digits_split, monkeypatch
+):
     import linclass
 
     X, y = digits_split[0].astype(np.float64), digits_split[1]

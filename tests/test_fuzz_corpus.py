@@ -38,13 +38,13 @@ def _damaged(draw, seeds):
         if how == "flip" and blob:
             blob[at] ^= 1 << draw(st.integers(0, 7))
         elif how == "cut":
-            del blob[at:at + draw(st.integers(1, 512))]
+            del blob[at : at + draw(st.integers(1, 512))]
         elif how == "insert":
             blob[at:at] = draw(st.binary(min_size=1, max_size=64))
         elif how == "repeat":
-            blob[at:at] = blob[at:at + 64] * draw(st.integers(1, 20))
+            blob[at:at] = blob[at : at + 64] * draw(st.integers(1, 20))
         elif how == "zero" and blob:
-            blob[at:at + 8] = bytes(len(blob[at:at + 8]))
+            blob[at : at + 8] = bytes(len(blob[at : at + 8]))
     return bytes(blob)
 
 

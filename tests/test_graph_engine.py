@@ -35,6 +35,7 @@ def test_sigmoid_neuron():
     sig = float(s.value)
     assert sig == pytest.approx(f.data)
     from linclass.graph.render import local_gradients
+
     assert float(local_gradients(s)[0]) == pytest.approx(sig * (1 - sig))
     assert [w0.grad, w1.grad, w2.grad] == pytest.approx([-0.1966, -0.3932, 0.1966], abs=1e-4)
 
@@ -169,8 +170,9 @@ def test_sigmoid_is_stable_for_large_inputs():
     with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow to 0 is fine
         s = ops.sigmoid(x)
         s.sum().backward()
-    np.testing.assert_allclose(s.value, [0, 1 / (1 + math.exp(50)), 0.5, 1 / (1 + math.exp(-50)),
-                                         1], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(
+        s.value, [0, 1 / (1 + math.exp(50)), 0.5, 1 / (1 + math.exp(-50)), 1], rtol=1e-12, atol=0
+    )
     assert np.all(np.isfinite(x.grad))
 
 
@@ -191,9 +193,15 @@ OPS = ["add", "sub", "mul", "div_safe", "pow2", "relu", "neg", "radd", "rmul"]
 def programs(draw):
     n_inputs = draw(st.integers(1, 4))
     inputs = [draw(st.floats(-3, 3)) for _ in range(n_inputs)]
-    steps = draw(st.lists(st.tuples(st.sampled_from(OPS), st.integers(0, 10**6),
-                                    st.integers(0, 10**6), st.floats(-2, 2)),
-                          min_size=1, max_size=25))
+    steps = draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(OPS), st.integers(0, 10**6), st.integers(0, 10**6), st.floats(-2, 2)
+            ),
+            min_size=1,
+            max_size=25,
+        )
+    )
     return inputs, steps
 
 
@@ -221,9 +229,9 @@ def run_program(cls, inputs, steps):
             r = k * a
         vals.append(r)
     out = vals[-1]
-    for v in vals[len(inputs):-1]:
+    for v in vals[len(inputs) : -1]:
         out = out + v * 0.1  # every intermediate result feeds the output
-    return vals[:len(inputs)], out
+    return vals[: len(inputs)], out
 
 
 @given(programs())
@@ -241,16 +249,23 @@ def test_same_values_and_gradients_as_micrograd(program):
 
 
 LEAVES = st.sampled_from(["x", "y", "z", "1.5", "2", "0.5"])
-EXPRESSIONS = st.recursive(LEAVES, lambda inner: st.one_of(
-    st.tuples(inner, st.sampled_from(["+", "-", "*", "/"]), inner).map(
-        lambda t: f"({t[0]} {t[1]} {t[2]})"),
-    st.tuples(st.sampled_from(["exp", "sigmoid", "tanh", "relu", "abs", "log"]), inner).map(
-        lambda t: f"{t[0]}({t[1]})"),
-    st.tuples(st.sampled_from(["max", "min"]), inner, inner).map(
-        lambda t: f"{t[0]}({t[1]}, {t[2]})"),
-    inner.map(lambda e: f"-{e}"),
-    inner.map(lambda e: f"({e}) ** 2"),
-), max_leaves=12)
+EXPRESSIONS = st.recursive(
+    LEAVES,
+    lambda inner: st.one_of(
+        st.tuples(inner, st.sampled_from(["+", "-", "*", "/"]), inner).map(
+            lambda t: f"({t[0]} {t[1]} {t[2]})"
+        ),
+        st.tuples(st.sampled_from(["exp", "sigmoid", "tanh", "relu", "abs", "log"]), inner).map(
+            lambda t: f"{t[0]}({t[1]})"
+        ),
+        st.tuples(st.sampled_from(["max", "min"]), inner, inner).map(
+            lambda t: f"{t[0]}({t[1]}, {t[2]})"
+        ),
+        inner.map(lambda e: f"-{e}"),
+        inner.map(lambda e: f"({e}) ** 2"),
+    ),
+    max_leaves=12,
+)
 
 
 @given(EXPRESSIONS)

@@ -18,15 +18,24 @@ from linclass.objective import loss_and_gradient
 # either side can promise: there the check asks for agreement to 1e-15 of the terms.
 TINY = 1e-5
 
-problems = st.tuples(st.integers(1, 15), st.integers(1, 10), st.integers(2, 8),
-                     st.integers(0, 2**32 - 1), st.sampled_from([0.0, 0.1, 3.0]),
-                     st.sampled_from([0.01, 1.0, 10.0]))
+problems = st.tuples(
+    st.integers(1, 15),
+    st.integers(1, 10),
+    st.integers(2, 8),
+    st.integers(0, 2**32 - 1),
+    st.sampled_from([0.0, 0.1, 3.0]),
+    st.sampled_from([0.01, 1.0, 10.0]),
+)
 
 
 def make(N, D, C, seed, scale):
     rng = np.random.default_rng(seed)
-    return (rng.standard_normal((C, D)), scale * rng.standard_normal((N, D)),
-            rng.integers(C, size=N), rng.standard_normal(C))
+    return (
+        rng.standard_normal((C, D)),
+        scale * rng.standard_normal((N, D)),
+        rng.integers(C, size=N),
+        rng.standard_normal(C),
+    )
 
 
 @given(problems)
@@ -44,8 +53,10 @@ def test_graph_losses_equal_the_hand_derived_ones(problem):
 def test_with_a_bias_against_the_training_objective(problem):
     N, D, C, seed, reg, scale = problem
     W, X, y, b = make(N, D, C, seed, scale)
-    for build, loss_fn in ((graph.svm_loss_graph, losses.multiclass_hinge),
-                           (graph.softmax_loss_graph, losses.softmax_cross_entropy)):
+    for build, loss_fn in (
+        (graph.svm_loss_graph, losses.multiclass_hinge),
+        (graph.softmax_loss_graph, losses.softmax_cross_entropy),
+    ):
         Wn, bn = Node(W), Node(b)
         out = build(Wn, X, y, reg, b=bn)
         out.backward()

@@ -11,8 +11,15 @@ from linclass.graph import Node, ops
 
 torch = pytest.importorskip("torch")
 
-BROADCAST_PAIRS = [((3, 4), (3, 4)), ((3, 4), (4,)), ((3, 1), (1, 4)), ((2, 3, 4), (3, 1)),
-                   ((), (2, 3)), ((5,), ()), ((1, 4), (3, 1))]
+BROADCAST_PAIRS = [
+    ((3, 4), (3, 4)),
+    ((3, 4), (4,)),
+    ((3, 1), (1, 4)),
+    ((2, 3, 4), (3, 1)),
+    ((), (2, 3)),
+    ((5,), ()),
+    ((1, 4), (3, 1)),
+]
 
 
 def check(fn_ours, fn_torch, *arrays, rtol=1e-10):
@@ -39,10 +46,24 @@ def test_binary_ops_with_broadcasting(op, sa, sb, rng):
         b = np.sign(b) * (np.abs(b) + 0.5)
     if op == "pow":
         a = np.abs(a) + 0.5
-    ours = {"add": ops.add, "sub": ops.sub, "mul": ops.mul, "div": ops.div, "pow": ops.power,
-            "maximum": ops.maximum, "minimum": ops.minimum}[op]
-    theirs = {"add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div,
-              "pow": torch.pow, "maximum": torch.maximum, "minimum": torch.minimum}[op]
+    ours = {
+        "add": ops.add,
+        "sub": ops.sub,
+        "mul": ops.mul,
+        "div": ops.div,
+        "pow": ops.power,
+        "maximum": ops.maximum,
+        "minimum": ops.minimum,
+    }[op]
+    theirs = {
+        "add": torch.add,
+        "sub": torch.sub,
+        "mul": torch.mul,
+        "div": torch.div,
+        "pow": torch.pow,
+        "maximum": torch.maximum,
+        "minimum": torch.minimum,
+    }[op]
     check(ours, theirs, a, b)
 
 
@@ -52,27 +73,63 @@ def test_unary_ops(op, shape, rng):
     a = rng.standard_normal(shape) * 3
     if op == "log":
         a = np.abs(a) + 0.1
-    ours = {"neg": ops.neg, "exp": ops.exp, "log": ops.log, "relu": ops.relu,
-            "sigmoid": ops.sigmoid, "tanh": ops.tanh, "abs": ops.absolute}[op]
-    theirs = {"neg": torch.neg, "exp": torch.exp, "log": torch.log, "relu": torch.relu,
-              "sigmoid": torch.sigmoid, "tanh": torch.tanh, "abs": torch.abs}[op]
+    ours = {
+        "neg": ops.neg,
+        "exp": ops.exp,
+        "log": ops.log,
+        "relu": ops.relu,
+        "sigmoid": ops.sigmoid,
+        "tanh": ops.tanh,
+        "abs": ops.absolute,
+    }[op]
+    theirs = {
+        "neg": torch.neg,
+        "exp": torch.exp,
+        "log": torch.log,
+        "relu": torch.relu,
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+        "abs": torch.abs,
+    }[op]
     check(ours, theirs, a)
 
 
-@pytest.mark.parametrize("sa,sb", [((3, 4), (4, 5)), ((4,), (4, 5)), ((3, 4), (4,)),
-                                   ((4,), (4,)), ((2, 3, 4), (4, 5)), ((2, 3, 4), (2, 4, 5)),
-                                   ((3, 4), (2, 4, 5))])
+@pytest.mark.parametrize(
+    "sa,sb",
+    [
+        ((3, 4), (4, 5)),
+        ((4,), (4, 5)),
+        ((3, 4), (4,)),
+        ((4,), (4,)),
+        ((2, 3, 4), (4, 5)),
+        ((2, 3, 4), (2, 4, 5)),
+        ((3, 4), (2, 4, 5)),
+    ],
+)
 def test_matmul_shapes(sa, sb, rng):
     check(ops.matmul, torch.matmul, rng.standard_normal(sa), rng.standard_normal(sb))
 
 
-@pytest.mark.parametrize("axis,keepdims", [(None, False), (None, True), (0, False), (1, True),
-                                           (-1, False), ((0, 2), False), ((0, 2), True)])
+@pytest.mark.parametrize(
+    "axis,keepdims",
+    [
+        (None, False),
+        (None, True),
+        (0, False),
+        (1, True),
+        (-1, False),
+        ((0, 2), False),
+        ((0, 2), True),
+    ],
+)
 @pytest.mark.parametrize("op", ["sum", "mean"])
 def test_reductions(op, axis, keepdims, rng):
     a = rng.standard_normal((3, 4, 5))
-    ours = (lambda x: ops.sum_reduce(x, axis, keepdims)) if op == "sum" else (
-        lambda x: ops.mean(x, axis, keepdims))
+    ours = (
+        (lambda x: ops.sum_reduce(x, axis, keepdims))
+        if op == "sum"
+        else (lambda x: ops.mean(x, axis, keepdims))
+    )
     dim = axis if axis is not None else tuple(range(3))
 
     def theirs(x):

@@ -22,6 +22,7 @@ Image = pytest.importorskip("PIL.Image")
 
 # -- CIFAR-10 python batches: what numpy would build is built by linclass --------------------
 
+
 def _batch_bytes(X, labels, protocol=2):
     return pickle.dumps({b"data": X, b"labels": labels}, protocol=protocol)
 
@@ -48,6 +49,7 @@ def _craft(tmp_path, name, blob):
 def test_an_array_without_its_bytes_is_refused(tmp_path, rows):
     """numpy's ``_reconstruct`` alone makes an array of any shape from uninitialised memory
     (gigabytes, for a few bytes of file); here it only describes one, which has no bytes."""
+
     class Hollow:
         def __reduce__(self):
             return (np._core.multiarray._reconstruct, (np.ndarray, (rows, 3072), b"B"))
@@ -71,21 +73,25 @@ def test_a_dtype_state_is_not_numpys_to_take(tmp_path):
 
 @pytest.mark.parametrize("dtype", ["O", "V8", "f8", "U1", "M8"])
 def test_only_integer_arrays_are_described(tmp_path, dtype):
-    blob = _batch_bytes(np.zeros((2, 3072), np.uint8), [1, 2]).replace(b"X\x02\x00\x00\x00u1",
-                                                                         b"X\x02\x00\x00\x00" +
-                                                                         dtype.encode().ljust(2)[:2])
+    blob = _batch_bytes(np.zeros((2, 3072), np.uint8), [1, 2]).replace(
+        b"X\x02\x00\x00\x00u1", b"X\x02\x00\x00\x00" + dtype.encode().ljust(2)[:2]
+    )
     folder = _craft(tmp_path, "data_batch_2", blob)
     with pytest.raises(DataFileError, match="data_batch_2"):
         load_cifar10(folder)
 
 
-@pytest.mark.parametrize("shape,nbytes", [((2, 3072), 10), ((2**30, 2**30), 6144),
-                                           ((-1, 3072), 6144), ((3072,), 3072)])
+@pytest.mark.parametrize(
+    "shape,nbytes", [((2, 3072), 10), ((2**30, 2**30), 6144), ((-1, 3072), 6144), ((3072,), 3072)]
+)
 def test_declared_shapes_must_match_the_bytes(tmp_path, shape, nbytes):
     class Fake:  # pickles as numpy's own array path, with a shape that lies
         def __reduce__(self):
-            return (np._core.multiarray._reconstruct, (np.ndarray, (0,), b"b"),
-                    (1, shape, np.dtype("u1"), False, b"\x00" * nbytes))
+            return (
+                np._core.multiarray._reconstruct,
+                (np.ndarray, (0,), b"b"),
+                (1, shape, np.dtype("u1"), False, b"\x00" * nbytes),
+            )
 
     folder = _craft(tmp_path, "data_batch_2", _batch_bytes(Fake(), [0]))
     with pytest.raises(DataFileError, match="data_batch_2"):
@@ -105,8 +111,7 @@ def test_billion_laughs_through_the_memo_is_refused(tmp_path):
 
 @pytest.mark.parametrize("labels", [[1.5], ["a"], [[1] * 3] * 2, [300], None, {1: 2}])
 def test_labels_must_be_small_integers(tmp_path, labels):
-    folder = _craft(tmp_path, "data_batch_2",
-                    _batch_bytes(np.zeros((1, 3072), np.uint8), labels))
+    folder = _craft(tmp_path, "data_batch_2", _batch_bytes(np.zeros((1, 3072), np.uint8), labels))
     with pytest.raises(DataFileError, match="data_batch_2"):
         load_cifar10(folder)
 
@@ -130,11 +135,13 @@ def test_truncated_pickles_are_named(tmp_path, cut):
 
 # -- archives ---------------------------------------------------------------------------------
 
+
 def _cifar_tar(tmp_path, mode="w:gz"):
     folder = tmp_path / "src" / "cifar-10-batches-py"
     write_cifar_python(folder)
-    target = tmp_path / ("cifar.tar" + {"w:gz": ".gz", "w": "", "w:bz2": ".bz2",
-                                        "w:xz": ".xz"}[mode])
+    target = tmp_path / (
+        "cifar.tar" + {"w:gz": ".gz", "w": "", "w:bz2": ".bz2", "w:xz": ".xz"}[mode]
+    )
     with tarfile.open(target, mode) as tar:
         tar.add(folder, arcname=folder.name)
     return target
@@ -145,7 +152,7 @@ def _cifar_tar(tmp_path, mode="w:gz"):
 def test_archives_cut_short_are_named(tmp_path, mode, keep):
     target = _cifar_tar(tmp_path, mode)
     blob = target.read_bytes()
-    target.write_bytes(blob[:int(len(blob) * keep)])
+    target.write_bytes(blob[: int(len(blob) * keep)])
     with pytest.raises(DataFileError, match="cifar.tar"):
         load_cifar10(target)
 
@@ -199,7 +206,7 @@ def test_damaged_zip_members_are_named(tmp_path):
     with zipfile.ZipFile(target) as zf:
         info = zf.infolist()[1]
     start = info.header_offset + 30 + len(info.filename)
-    blob[start:start + 20] = bytes(20)  # the member's compressed data: bad CRC or bad stream
+    blob[start : start + 20] = bytes(20)  # the member's compressed data: bad CRC or bad stream
     target.write_bytes(bytes(blob))
     with pytest.raises(DataFileError, match="imgs.zip"):
         load_image_folder(target)
@@ -222,7 +229,7 @@ def test_encrypted_or_unsupported_zip_members(tmp_path):
     for sig, method_at in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
         i = blob.find(sig)
         while i >= 0:
-            blob[i + method_at:i + method_at + 2] = (99).to_bytes(2, "little")
+            blob[i + method_at : i + method_at + 2] = (99).to_bytes(2, "little")
             i = blob.find(sig, i + 4)
     target.write_bytes(bytes(blob))
     with pytest.raises(DataFileError, match="imgs.zip"):
@@ -231,12 +238,15 @@ def test_encrypted_or_unsupported_zip_members(tmp_path):
 
 def test_an_archive_member_past_the_memory_cap_is_not_read(tmp_path):
     target = _cifar_tar(tmp_path)
-    with limits.caps(max_bytes=1000), pytest.raises(ResourceLimitError,
-                                                    match=r"cifar.tar.gz:.*more than the cap"):
+    with (
+        limits.caps(max_bytes=1000),
+        pytest.raises(ResourceLimitError, match=r"cifar.tar.gz:.*more than the cap"),
+    ):
         load_cifar10(target)
 
 
 # -- IDX --------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("gz", [False, True])
 def test_idx_sizes_are_checked_before_reading(tmp_path, gz):
@@ -256,6 +266,7 @@ def test_idx_within_the_file_but_past_the_cap(tmp_path):
 
 
 # -- special files and links ------------------------------------------------------------------
+
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
 def test_a_fifo_is_refused_not_waited_on(tmp_path):
@@ -291,6 +302,7 @@ def test_symlinked_class_folders_are_followed_and_loops_stop(tmp_path):
 
 
 # -- images -----------------------------------------------------------------------------------
+
 
 def test_sixteen_bit_grey_is_scaled_not_clipped(tmp_path):
     root = tmp_path / "imgs"
@@ -342,12 +354,15 @@ def test_decoded_images_past_the_memory_cap(tmp_path):
         for i in range(3):
             Image.new("RGB", (64, 64), (i, 0, 0)).save(root / cls / f"{i}.png")
     assert sum(p.stat().st_size for p in root.rglob("*.png")) < 2000
-    with limits.caps(max_bytes=10_000), pytest.raises(ResourceLimitError,
-                                                      match="6 images of 64 x 64"):
+    with (
+        limits.caps(max_bytes=10_000),
+        pytest.raises(ResourceLimitError, match="6 images of 64 x 64"),
+    ):
         load_image_folder(root)
 
 
 # -- the caps themselves ------------------------------------------------------------------------
+
 
 def test_caps_from_the_environment_and_in_a_block(monkeypatch):
     assert limits.parse_size("8G") == 8 * 2**30 and limits.parse_size("1.5k") == 1536
@@ -374,12 +389,14 @@ def test_pictures_of_a_thousand_classes_stay_a_sane_size(tmp_path):
     rng = np.random.default_rng(0)
     names = [f"c{i}" for i in range(1000)]
     y, p = rng.integers(0, 1000, 5000), rng.integers(0, 1000, 5000)
-    path = plots.confusion_matrix(np.array(names)[y], np.array(names)[p], names,
-                                  tmp_path / "cm.png")
+    path = plots.confusion_matrix(
+        np.array(names)[y], np.array(names)[p], names, tmp_path / "cm.png"
+    )
     with Image.open(path) as im:
         assert max(im.size) < 4000
-    path = plots.weight_templates(rng.standard_normal((1000, 12)), (2, 2, 3), names,
-                                  tmp_path / "w.png")
+    path = plots.weight_templates(
+        rng.standard_normal((1000, 12)), (2, 2, 3), names, tmp_path / "w.png"
+    )
     with Image.open(path) as im:
         assert max(im.size) < 4000
 
@@ -419,8 +436,10 @@ def test_many_members_that_decompress_past_the_cap_together(tmp_path, kind):
                 info.size = len(member)
                 tar.addfile(info, io.BytesIO(member))
     assert target.stat().st_size < 200_000
-    with limits.caps(max_bytes=2_000_000), pytest.raises(ResourceLimitError,
-                                                         match="image files read so far"):
+    with (
+        limits.caps(max_bytes=2_000_000),
+        pytest.raises(ResourceLimitError, match="image files read so far"),
+    ):
         load_image_folder(target)
     assert len(load_image_folder(target).y) == 100
 
@@ -432,6 +451,7 @@ def test_predict_refuses_a_fifo_where_an_image_should_be(tmp_path, capsys):
     assert cli.main(["train", "--epochs", "2", "--no-plots", "--out", str(tmp_path / "run")]) == 0
     os.mkfifo(tmp_path / "stuck.png")
     capsys.readouterr()
-    assert cli.main(["predict", str(tmp_path / "run" / "model.npz"),
-                     str(tmp_path / "stuck.png")]) == 1
+    assert (
+        cli.main(["predict", str(tmp_path / "run" / "model.npz"), str(tmp_path / "stuck.png")]) == 1
+    )
     assert "stuck.png is not a regular file" in capsys.readouterr().err

@@ -22,8 +22,12 @@ def good(tmp_path_factory, digits_split):
     Xtr, ytr = digits_split[:2]
     clf = LinearSVM(random_state=0, max_epochs=2).fit(Xtr, ytr)
     path = tmp_path_factory.mktemp("m") / "model.npz"
-    linclass.save(clf, path, preprocessing=MeanImage(standardize=True).fit(Xtr),
-                  metadata={"dataset": "digits"})
+    linclass.save(
+        clf,
+        path,
+        preprocessing=MeanImage(standardize=True).fit(Xtr),
+        metadata={"dataset": "digits"},
+    )
     with np.load(path) as data:
         return path, {k: data[k] for k in data.files}
 
@@ -54,14 +58,17 @@ BAD_FIELDS = {
     "fitted a list": lambda g: {"fitted": _json_text([])},
     "fitted n_iter_ text": lambda g: _fitted(g, n_iter_="3"),
     "fitted n_iter_ negative": lambda g: _fitted(g, n_iter_=-1),
-    "fitted reg_ nan": lambda g: {"fitted": np.array(
-        str(g[1]["fitted"]).replace('"reg_": ', '"reg_": NaN, "x": '))},
+    "fitted reg_ nan": lambda g: {
+        "fitted": np.array(str(g[1]["fitted"]).replace('"reg_": ', '"reg_": NaN, "x": '))
+    },
     "fitted learning_rate_ a list": lambda g: _fitted(g, learning_rate_=[1]),
     "fitted history_ text": lambda g: _fitted(g, history_="long"),
     "fitted history_ unknown key": lambda g: _fitted(g, history_={"rm -rf": [1]}),
     "fitted features disagree": lambda g: _fitted(g, n_features_in_=3),
-    "nested thousands deep": lambda g: {"metadata": np.array("[" * 5000 + "]" * 5000),
-                                        "params": np.array("[" * 5000 + "]" * 5000)},
+    "nested thousands deep": lambda g: {
+        "metadata": np.array("[" * 5000 + "]" * 5000),
+        "params": np.array("[" * 5000 + "]" * 5000),
+    },
     "estimator a number": lambda g: {"estimator": np.array(3)},
     "estimator unknown": lambda g: {"estimator": np.array("os.system")},
     "no coef": lambda g: {"coef": None},
@@ -73,15 +80,22 @@ BAD_FIELDS = {
     "intercept another dtype": lambda g: {"intercept": g[1]["intercept"].astype(np.float16)},
     "classes complex": lambda g: {"classes": g[1]["classes"].astype(complex)},
     "classes duplicated": lambda g: {"classes": np.zeros(10, int)},
-    "zero classes": lambda g: {"classes": np.zeros(0, int), "coef": np.zeros((0, 64)),
-                               "intercept": np.zeros(0)},
-    "one class": lambda g: {"classes": np.zeros(1, int), "coef": np.zeros((1, 64)),
-                            "intercept": np.zeros(1)},
+    "zero classes": lambda g: {
+        "classes": np.zeros(0, int),
+        "coef": np.zeros((0, 64)),
+        "intercept": np.zeros(0),
+    },
+    "one class": lambda g: {
+        "classes": np.zeros(1, int),
+        "coef": np.zeros((1, 64)),
+        "intercept": np.zeros(1),
+    },
     "zero features": lambda g: {"coef": np.zeros((10, 0))},
     "weights inf": lambda g: {"coef": np.full((10, 64), np.inf)},
     "preprocessing unknown kind": lambda g: {"preprocessing": _json_text({"kind": "eval"})},
-    "preprocessing standardize text": lambda g: {"preprocessing": _json_text(
-        {"kind": "mean_image", "standardize": "yes"})},
+    "preprocessing standardize text": lambda g: {
+        "preprocessing": _json_text({"kind": "mean_image", "standardize": "yes"})
+    },
     "preprocessing mean wrong size": lambda g: {"preprocessing_mean": np.zeros(3)},
     "preprocessing mean text": lambda g: {"preprocessing_mean": np.array(["a"] * 64)},
     "preprocessing scale zero": lambda g: {"preprocessing_scale": np.zeros(64, np.float32)},
@@ -95,7 +109,13 @@ BAD_FIELDS = {
 def test_every_malformed_field_is_a_model_file_error(good, tmp_path, case):
     path = _write(tmp_path, good[1], **BAD_FIELDS[case](good))
     with pytest.raises(ModelFileError, match="edited.npz"):
-        linclass.load(path)
+        _load_and_read_metadata(path)
+
+
+def _load_and_read_metadata(path):
+    """The model, then its metadata alone: a bad field fails one or the other."""
+    linclass.load(path)
+    linclass.io.load_metadata(path)
 
 
 def test_the_good_file_loads(good):
@@ -118,8 +138,10 @@ def test_a_member_declaring_more_than_it_holds(good, tmp_path):
     path.write_bytes(buf.getvalue())
     with pytest.raises(ModelFileError, match="coef.npy declares"):
         linclass.load(path)
-    with linclass.limits.caps(max_bytes=100), pytest.raises(ResourceLimitError,
-                                                            match="more than the cap"):
+    with (
+        linclass.limits.caps(max_bytes=100),
+        pytest.raises(ResourceLimitError, match="more than the cap"),
+    ):
         linclass.load(good[0])
 
 
@@ -137,7 +159,7 @@ def test_random_damage_is_always_a_model_file_error(good, tmp_path, data):
         for i in data.draw(st.lists(st.integers(0, len(blob) - 1), min_size=1, max_size=20)):
             blob[i] = data.draw(st.integers(0, 255))
     elif how == "cut":
-        blob = blob[:data.draw(st.integers(0, len(blob) - 1))]
+        blob = blob[: data.draw(st.integers(0, len(blob) - 1))]
     else:
         at = data.draw(st.integers(0, len(blob)))
         blob[at:at] = data.draw(st.binary(min_size=1, max_size=200))
@@ -154,13 +176,23 @@ def test_random_damage_is_always_a_model_file_error(good, tmp_path, data):
     clf.predict(np.zeros((1, 64)))
 
 
-@pytest.mark.parametrize("field,value", [
-    ("dataset", 3), ("dataset", ""), ("image_size", "big"), ("image_size", [1, 2, 3]),
-    ("image_shape", [0, 8]), ("seed", "x"), ("val_size", -1), ("skip_bad", "yes"),
-    ("pixel_max", None),
-])
-def test_metadata_fields_are_checked_before_evaluate_acts_on_them(good, tmp_path, field,
-                                                                   value, capsys):
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("dataset", 3),
+        ("dataset", ""),
+        ("image_size", "big"),
+        ("image_size", [1, 2, 3]),
+        ("image_shape", [0, 8]),
+        ("seed", "x"),
+        ("val_size", -1),
+        ("skip_bad", "yes"),
+        ("pixel_max", None),
+    ],
+)
+def test_metadata_fields_are_checked_before_evaluate_acts_on_them(
+    good, tmp_path, field, value, capsys
+):
     from linclass import cli
 
     meta = json.loads(str(good[1]["metadata"]))

@@ -25,10 +25,14 @@ def test_a_loss_growing_by_orders_of_magnitude_is_divergence(digits_split):
     """Softmax, full batch, learning rate 100: the loss climbs from 2.3 to 1e15 while staying
     finite; it used to be reported as a success with accuracy 0."""
     Xtr, ytr = digits_split[:2]
-    m = SoftmaxClassifier(batch_size=None, learning_rate=100, max_epochs=30, tol=None,
-                          random_state=0)
-    with pytest.raises(TrainingDivergedError, match=r"grew from 2\.3\d* to .* learning_rate=100"
-                                                     r".*\"auto\""):
+    m = SoftmaxClassifier(
+        batch_size=None, learning_rate=100, max_epochs=30, tol=None, random_state=0
+    )
+    with pytest.raises(
+        TrainingDivergedError,
+        match=r"grew from 2\.3\d* to .* learning_rate=100"
+        r".*\"auto\"",
+    ):
         m.fit(Xtr, ytr)
     assert not hasattr(m, "coef_")
 
@@ -39,16 +43,17 @@ def test_a_high_but_stable_step_is_not_called_divergence(digits_split, batch_siz
     for cls in (LinearSVM, SoftmaxClassifier):
         m = cls(batch_size=batch_size, max_epochs=20, random_state=0).fit(Xtr, ytr)
         auto = m.learning_rate_
-        cls(batch_size=batch_size, learning_rate=auto, max_epochs=20, random_state=0).fit(
-            Xtr, ytr)
+        cls(batch_size=batch_size, learning_rate=auto, max_epochs=20, random_state=0).fit(Xtr, ytr)
 
 
 # -- warm start with changed settings ---------------------------------------------------------
 
+
 def test_warm_start_takes_the_settings_changed_since(digits_split):
     Xtr, ytr = digits_split[:2]
-    m = LinearSVM(warm_start=True, max_epochs=2, learning_rate=1e-3, optimizer="momentum",
-                  random_state=0).fit(Xtr, ytr)
+    m = LinearSVM(
+        warm_start=True, max_epochs=2, learning_rate=1e-3, optimizer="momentum", random_state=0
+    ).fit(Xtr, ytr)
     opt = m._optimizer
     m.fit(Xtr, ytr)
     assert m._optimizer is opt  # nothing changed: the optimizer keeps its state
@@ -68,11 +73,18 @@ def test_warm_start_takes_the_settings_changed_since(digits_split):
 
 # -- class weights ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("weights,match", [
-    ({0: -1.0}, "finite weight >= 0"), ({0: float("nan")}, "finite weight >= 0"),
-    ({0: float("inf")}, "finite weight >= 0"), ({0: "2"}, "finite weight >= 0"),
-    ({0: True}, "finite weight >= 0"), (dict.fromkeys(range(10), 0.0), "every class a weight of 0"),
-])
+
+@pytest.mark.parametrize(
+    "weights,match",
+    [
+        ({0: -1.0}, "finite weight >= 0"),
+        ({0: float("nan")}, "finite weight >= 0"),
+        ({0: float("inf")}, "finite weight >= 0"),
+        ({0: "2"}, "finite weight >= 0"),
+        ({0: True}, "finite weight >= 0"),
+        (dict.fromkeys(range(10), 0.0), "every class a weight of 0"),
+    ],
+)
 def test_impossible_class_weights_are_refused(digits_split, weights, match):
     Xtr, ytr = digits_split[:2]
     with pytest.raises(ValueError, match=match):
@@ -80,6 +92,7 @@ def test_impossible_class_weights_are_refused(digits_split, weights, match):
 
 
 # -- the command line: --out, Ctrl-C while loading, interrupted runs -----------------------------
+
 
 def _never_load(config):
     raise AssertionError("the data set was loaded before --out was checked")
@@ -148,14 +161,31 @@ def test_an_interrupted_run_keeps_the_model_that_was_there(trained, monkeypatch,
 
 def test_a_diverged_run_saves_nothing(trained, capsys):
     out, before = trained
-    assert cli.main(["train", "--model", "softmax", "--batch-size", "full", "--lr", "100",
-                     "--epochs", "30", "--out", str(out)]) == 1
+    assert (
+        cli.main(
+            [
+                "train",
+                "--model",
+                "softmax",
+                "--batch-size",
+                "full",
+                "--lr",
+                "100",
+                "--epochs",
+                "30",
+                "--out",
+                str(out),
+            ]
+        )
+        == 1
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "grew from" in err[0] and "--lr auto" in err[0]
     assert (out / "model.npz").read_bytes() == before
 
 
 # -- atomic writes ----------------------------------------------------------------------------
+
 
 def _temporaries(folder):
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
@@ -177,8 +207,9 @@ def test_a_failed_write_leaves_the_old_file_and_nothing_else(tmp_path):
 
 
 def test_temporaries_of_dead_writers_are_removed(tmp_path):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
     stale = tmp_path / f".model.npz.{dead}.abc123.tmp"
     live = tmp_path / f".model.npz.{os.getpid()}.abc123.tmp"
     other = tmp_path / f".notes.txt.{dead}.abc123.tmp"
@@ -219,8 +250,9 @@ def test_save_killed_at_random_moments_never_loses_the_model(tmp_path):
     rng = random.Random(0)
     seen, left = set(), 0
     for _ in range(KILLS):
-        p = subprocess.Popen([sys.executable, "-c", _SAVER, str(target)],
-                             stdout=subprocess.PIPE, text=True)
+        p = subprocess.Popen(
+            [sys.executable, "-c", _SAVER, str(target)], stdout=subprocess.PIPE, text=True
+        )
         assert p.stdout.readline().strip() == "ready"
         time.sleep(rng.uniform(0.0, 0.4))
         p.kill()
@@ -248,9 +280,23 @@ def test_train_killed_at_random_moments_keeps_the_model_intact(tmp_path, sig):
     assert cli.main(["train", "--epochs", "2", "--out", str(out), "--no-plots"]) == 0
     rng = random.Random(int(sig))
     for _ in range(max(2, KILLS // 4)):
-        p = subprocess.Popen([sys.executable, "-m", "linclass", "train", "--epochs", "40",
-                              "--out", str(out), "--no-plots", "--quiet"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        p = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "linclass",
+                "train",
+                "--epochs",
+                "40",
+                "--out",
+                str(out),
+                "--no-plots",
+                "--quiet",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(rng.uniform(0.5, 4.0))
         p.send_signal(sig)
         try:
@@ -271,12 +317,16 @@ def test_import_linclass_is_light_so_the_command_can_catch_ctrl_c():
     """The package imports its heavy parts (scikit-learn) on first use: the command line is
     inside its own error handling before they load, so Ctrl-C then is 'interrupted', exit 130,
     not a traceback."""
-    code = ("import sys, linclass, linclass.cli; "
-            "print('sklearn' in sys.modules, callable(linclass.scores)); "
-            "import linclass.estimators; print(callable(linclass.scores), linclass.LinearSVM)")
+    code = (
+        "import sys, linclass, linclass.cli; "
+        "print('sklearn' in sys.modules, callable(linclass.scores)); "
+        "import linclass.estimators; print(callable(linclass.scores), linclass.LinearSVM)"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert r.stdout.splitlines() == ["False True",
-                                     "True <class 'linclass.estimators.LinearSVM'>"], r.stderr
+    assert r.stdout.splitlines() == [
+        "False True",
+        "True <class 'linclass.estimators.LinearSVM'>",
+    ], r.stderr
 
 
 @pytest.mark.parametrize("unnamed", [True, False])

@@ -28,8 +28,14 @@ def test_ranges_and_grids():
 
 def test_search_is_reproducible_and_parallel_equals_serial(digits_split, tmp_path):
     Xtr, ytr, Xva, yva = digits_split[:4]
-    kw = dict(lr_range=(1e-4, 1e-2), reg_range=(1e-3, 1.0), trials=4, seed=3,
-              params={"max_epochs": 5}, workdir=tmp_path)
+    kw = dict(
+        lr_range=(1e-4, 1e-2),
+        reg_range=(1e-3, 1.0),
+        trials=4,
+        seed=3,
+        params={"max_epochs": 5},
+        workdir=tmp_path,
+    )
     serial, best_s = search("softmax", Xtr, ytr, Xva, yva, n_jobs=1, **kw)
     parallel, best_p = search("softmax", Xtr, ytr, Xva, yva, n_jobs=2, **kw)
     assert [r["val_accuracy"] for r in serial] == [r["val_accuracy"] for r in parallel]
@@ -42,20 +48,46 @@ def test_search_is_reproducible_and_parallel_equals_serial(digits_split, tmp_pat
 
 def test_diverging_trials_are_reported_not_fatal(digits_split, tmp_path):
     Xtr, ytr, Xva, yva = digits_split[:4]
-    results, _ = search("softmax", Xtr * 1e3, ytr, Xva * 1e3, yva, lr_range=(1e-3, 1e9),
-                        reg_range=(1e-3, 1e-3), trials=4, grid=True, n_jobs=1,
-                        params={"max_epochs": 3}, workdir=tmp_path)
+    results, _ = search(
+        "softmax",
+        Xtr * 1e3,
+        ytr,
+        Xva * 1e3,
+        yva,
+        lr_range=(1e-3, 1e9),
+        reg_range=(1e-3, 1e-3),
+        trials=4,
+        grid=True,
+        n_jobs=1,
+        params={"max_epochs": 3},
+        workdir=tmp_path,
+    )
     assert any("error" in r for r in results)
     assert "error" not in results[0]
     with pytest.raises(ValueError, match="every trial diverged"):
-        search("softmax", Xtr * 1e3, ytr, Xva * 1e3, yva, lr_range=(1e9, 1e10),
-               reg_range=(1e-3, 1e-3), trials=2, n_jobs=1, params={"max_epochs": 3},
-               workdir=tmp_path)
+        search(
+            "softmax",
+            Xtr * 1e3,
+            ytr,
+            Xva * 1e3,
+            yva,
+            lr_range=(1e9, 1e10),
+            reg_range=(1e-3, 1e-3),
+            trials=2,
+            n_jobs=1,
+            params={"max_epochs": 3},
+            workdir=tmp_path,
+        )
 
 
 def test_tune_run_saves_the_best_model_and_a_report(tmp_path):
-    result = tune(TrainConfig(model=ModelSpec("svm", max_epochs=10), output=Outputs(str(tmp_path))),
-                  lr_range=(1e-4, 1e-2), reg_range=(1e-3, 1.0), trials=4, n_jobs=1)
+    result = tune(
+        TrainConfig(model=ModelSpec("svm", max_epochs=10), output=Outputs(str(tmp_path))),
+        lr_range=(1e-4, 1e-2),
+        reg_range=(1e-3, 1.0),
+        trials=4,
+        n_jobs=1,
+    )
     report = json.loads((tmp_path / "tune.json").read_text())
     assert len(report["results"]) == 4 and report["best"] == report["results"][0]
     assert (tmp_path / "tune.png").read_bytes()[:4] == b"\x89PNG"
@@ -67,9 +99,26 @@ def test_tune_run_saves_the_best_model_and_a_report(tmp_path):
 
 
 def test_tune_command(tmp_path, capsys):
-    code = cli.main(["tune", "--model", "softmax", "--lr", "1e-4:1e-2", "--reg", "1e-3:1",
-                     "--trials", "4", "--grid", "--epochs", "5", "--jobs", "1", "--out",
-                     str(tmp_path)])
+    code = cli.main(
+        [
+            "tune",
+            "--model",
+            "softmax",
+            "--lr",
+            "1e-4:1e-2",
+            "--reg",
+            "1e-3:1",
+            "--trials",
+            "4",
+            "--grid",
+            "--epochs",
+            "5",
+            "--jobs",
+            "1",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "best: lr" in out and "tune.json" in out

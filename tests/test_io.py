@@ -16,7 +16,8 @@ def fitted(digits_split):
     names = np.array([f"digit {i}" for i in range(10)])
     return {
         "svm": LinearSVM(random_state=0, max_epochs=5, loss_variant="crammer_singer").fit(
-            Xtr, names[ytr]),
+            Xtr, names[ytr]
+        ),
         "softmax": SoftmaxClassifier(random_state=0, max_epochs=5).fit(Xtr, ytr),
     }
 
@@ -44,8 +45,12 @@ def test_pipeline_with_preprocessing_round_trip(digits_split, tmp_path):
     from linclass.data import load_digits, train_val_test_split
 
     sp = train_val_test_split(load_digits(), random_state=0)
-    pipe = Pipeline([("pre", MeanImage(standardize=True)),
-                     ("clf", SoftmaxClassifier(random_state=0, max_epochs=5))])
+    pipe = Pipeline(
+        [
+            ("pre", MeanImage(standardize=True)),
+            ("clf", SoftmaxClassifier(random_state=0, max_epochs=5)),
+        ]
+    )
     pipe.fit(sp.X_train, sp.y_train)
     path = tmp_path / "pipe.npz"
     linclass.save(pipe, path, metadata={"image_shape": [8, 8]})
@@ -102,13 +107,22 @@ def test_damaged_and_foreign_files_get_clear_errors(fitted, tmp_path):
     foreign = tmp_path / "foreign.npz"
     np.savez(foreign, a=np.arange(3))
     pickled = tmp_path / "pickled.npz"
-    np.savez(pickled, format=np.array("linclass-model"), format_version=np.array(1),
-             estimator=np.array([{"evil": 1}], dtype=object))
+    np.savez(
+        pickled,
+        format=np.array("linclass-model"),
+        format_version=np.array(1),
+        estimator=np.array([{"evil": 1}], dtype=object),
+    )
     future = tmp_path / "future.npz"
     np.savez(future, format=np.array("linclass-model"), format_version=np.array(99))
-    for path, match in [(truncated, "damaged|not a linclass"), (text, "not a linclass"),
-                        (plain, "single NumPy array"), (foreign, "no format marker"),
-                        (pickled, "damaged"), (future, "version 99")]:
+    for path, match in [
+        (truncated, "damaged|not a linclass"),
+        (text, "not a linclass"),
+        (plain, "single NumPy array"),
+        (foreign, "no format marker"),
+        (pickled, "damaged"),
+        (future, "version 99"),
+    ]:
         with pytest.raises(ModelFileError, match=match):
             linclass.load(path)
     with pytest.raises(FileNotFoundError, match="does not exist"):
@@ -142,8 +156,9 @@ def test_is_a_zip_of_npy_files(fitted, tmp_path):
 
 def test_class_weight_and_intercept_settings_survive(digits_split, tmp_path):
     Xtr, ytr = digits_split[:2]
-    m = LinearSVM(class_weight={3: 2.0, 5: 0.5}, fit_intercept=False, max_epochs=2,
-                  random_state=0).fit(Xtr, ytr)
+    m = LinearSVM(
+        class_weight={3: 2.0, 5: 0.5}, fit_intercept=False, max_epochs=2, random_state=0
+    ).fit(Xtr, ytr)
     m.save(tmp_path / "m.npz")
     again = linclass.load(tmp_path / "m.npz")
     assert again.get_params()["class_weight"] == {3: 2.0, 5: 0.5}

@@ -25,6 +25,7 @@ Image = pytest.importorskip("PIL.Image")
 
 # -- MNIST ------------------------------------------------------------------------------------
 
+
 def idx_bytes(array):
     array = np.asarray(array, dtype=np.uint8)
     head = bytes([0, 0, 0x08, array.ndim]) + np.array(array.shape, dtype=">u4").tobytes()
@@ -93,8 +94,9 @@ def test_mnist_damaged_files_are_named(tmp_path):
         read_idx(tmp_path / "bad.gz")
 
 
-@pytest.mark.skipif(not os.path.isdir(os.path.join(SHARED_DATA, "mnist")),
-                    reason="../shared/data/mnist is not here")
+@pytest.mark.skipif(
+    not os.path.isdir(os.path.join(SHARED_DATA, "mnist")), reason="../shared/data/mnist is not here"
+)
 def test_real_mnist_test_set():
     ds = load_dataset(f"mnist:{os.path.join(SHARED_DATA, 'mnist')}")
     assert ds.X.shape == (10000, 784) and ds.X.dtype == np.uint8
@@ -102,6 +104,7 @@ def test_real_mnist_test_set():
 
 
 # -- CIFAR-10 ---------------------------------------------------------------------------------
+
 
 def cifar_arrays(n=20, seed=0):
     rng = np.random.default_rng(seed)
@@ -113,13 +116,32 @@ def write_cifar_python(folder, n=20, protocol=2):
     batches = {}
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
         X, y = cifar_arrays(n, seed=len(batches))
-        batch = {b"batch_label": name.encode(), b"labels": y.tolist(), b"data": X,
-                 b"filenames": [f"{i}.png".encode() for i in range(n)]}
+        batch = {
+            b"batch_label": name.encode(),
+            b"labels": y.tolist(),
+            b"data": X,
+            b"filenames": [f"{i}.png".encode() for i in range(n)],
+        }
         (folder / name).write_bytes(pickle.dumps(batch, protocol=protocol))
         batches[name] = (X, y)
-    meta = {b"label_names": [c.encode() for c in ["airplane", "automobile", "bird", "cat",
-                                                   "deer", "dog", "frog", "horse", "ship",
-                                                   "truck"]], b"num_vis": 3072}
+    meta = {
+        b"label_names": [
+            c.encode()
+            for c in [
+                "airplane",
+                "automobile",
+                "bird",
+                "cat",
+                "deer",
+                "dog",
+                "frog",
+                "horse",
+                "ship",
+                "truck",
+            ]
+        ],
+        b"num_vis": 3072,
+    }
     (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=protocol))
     return batches
 
@@ -132,9 +154,23 @@ def write_cifar_binary(folder, n=20):
         rec = np.concatenate([y[:, None].astype(np.uint8), X], axis=1)
         (folder / f"{name}.bin").write_bytes(rec.tobytes())
         batches[name] = (X, y)
-    (folder / "batches.meta.txt").write_text("\n".join(
-        ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
-         "truck"]) + "\n\n")
+    (folder / "batches.meta.txt").write_text(
+        "\n".join(
+            [
+                "airplane",
+                "automobile",
+                "bird",
+                "cat",
+                "deer",
+                "dog",
+                "frog",
+                "horse",
+                "ship",
+                "truck",
+            ]
+        )
+        + "\n\n"
+    )
     return batches
 
 
@@ -201,6 +237,7 @@ def test_cifar10_damaged_files(tmp_path):
 
 
 # -- image folders ----------------------------------------------------------------------------
+
 
 def save_image(path, size=(8, 6), mode="RGB", seed=0, fmt=None):
     rng = np.random.default_rng(seed)

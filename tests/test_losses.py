@@ -26,9 +26,7 @@ from linclass.losses import (
 # -- golden values from the lecture ------------------------------------------------------------
 
 # The lecture's three images (cat, car, frog) scored for the classes (cat, car, frog).
-LECTURE_SCORES = np.array([[3.2, 5.1, -1.7],
-                           [1.3, 4.9, 2.0],
-                           [2.2, 2.5, -3.1]])
+LECTURE_SCORES = np.array([[3.2, 5.1, -1.7], [1.3, 4.9, 2.0], [2.2, 2.5, -3.1]])
 LECTURE_Y = np.array([0, 1, 2])
 
 
@@ -37,7 +35,7 @@ def test_lecture_hinge_losses():
     # car: max(0, 1.3-4.9+1) + max(0, 2.0-4.9+1) = 0 + 0
     # frog: max(0, 2.2+3.1+1) + max(0, 2.5+3.1+1) = 6.3 + 6.6 = 12.9
     for i, expected in enumerate([2.9, 0.0, 12.9]):
-        loss, _ = multiclass_hinge(LECTURE_SCORES[i:i + 1], LECTURE_Y[i:i + 1])
+        loss, _ = multiclass_hinge(LECTURE_SCORES[i : i + 1], LECTURE_Y[i : i + 1])
         assert loss == pytest.approx(expected)
     loss, dS = multiclass_hinge(LECTURE_SCORES, LECTURE_Y)
     assert loss == pytest.approx((2.9 + 0 + 12.9) / 3)  # 5.27
@@ -54,11 +52,13 @@ def test_lecture_softmax_loss_of_the_cat():
 
 
 # Three classes, three features, two images, worked by hand with the lecture's algorithm.
-W_HAND = np.array([[1.0, 0.0, -1.0],
-                   [0.0, 1.0, 0.0],
-                   [2.0, -1.0, 0.0]])
-X_HAND = np.array([[1.0, 2.0, 1.0],    # scores [0, 2, 0], y=0: margins 3 and 1, L=4
-                   [2.0, 1.0, 0.0]])   # scores [2, 1, 3], y=1: margins 2 and 3, L=5
+W_HAND = np.array([[1.0, 0.0, -1.0], [0.0, 1.0, 0.0], [2.0, -1.0, 0.0]])
+X_HAND = np.array(
+    [
+        [1.0, 2.0, 1.0],  # scores [0, 2, 0], y=0: margins 3 and 1, L=4
+        [2.0, 1.0, 0.0],
+    ]
+)  # scores [2, 1, 3], y=1: margins 2 and 3, L=5
 Y_HAND = np.array([0, 1])
 
 
@@ -67,9 +67,7 @@ def test_hand_computed_svm_loss_and_gradient(fn):
     loss, dW = fn(W_HAND, X_HAND, Y_HAND, reg=0.0)
     assert loss == pytest.approx(4.5)
     # dW[1] += x0, dW[2] += x0, dW[0] -= 2 x0; dW[0] += x1, dW[2] += x1, dW[1] -= 2 x1; / 2
-    expected = np.array([[0.0, -1.5, -1.0],
-                         [-1.5, 0.0, 0.5],
-                         [1.5, 1.5, 0.5]])
+    expected = np.array([[0.0, -1.5, -1.0], [-1.5, 0.0, 0.5], [1.5, 1.5, 0.5]])
     np.testing.assert_allclose(dW, expected)
     loss, dW_reg = fn(W_HAND, X_HAND, Y_HAND, reg=0.1)
     assert loss == pytest.approx(4.5 + 0.1 * 8)  # sum(W**2) = 8
@@ -89,6 +87,7 @@ def test_initial_loss_sanity(C, rng):
 
 
 # -- variants ---------------------------------------------------------------------------------
+
 
 def test_crammer_singer_keeps_only_the_worst_class():
     loss, dS = multiclass_hinge(LECTURE_SCORES, LECTURE_Y, variant="crammer_singer")
@@ -118,12 +117,15 @@ def test_softmax_extreme_scores_are_finite():
     assert np.all(np.isfinite(log_softmax(S)))
 
 
-@pytest.mark.parametrize("bad", [
-    (np.zeros((2, 3)), np.array([0, 3])),           # label out of range
-    (np.zeros((2, 3)), np.array([0.0, 1.0])),       # float labels
-    (np.zeros((2, 3)), np.array([0, 1, 2])),        # wrong length
-    (np.zeros(3), np.array([0])),                   # 1-d scores
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        (np.zeros((2, 3)), np.array([0, 3])),  # label out of range
+        (np.zeros((2, 3)), np.array([0.0, 1.0])),  # float labels
+        (np.zeros((2, 3)), np.array([0, 1, 2])),  # wrong length
+        (np.zeros(3), np.array([0])),  # 1-d scores
+    ],
+)
 def test_bad_labels_or_shapes_are_refused(bad):
     for fn in (multiclass_hinge, softmax_cross_entropy):
         with pytest.raises(ValueError, match="labels y must|scores S must"):
@@ -136,8 +138,8 @@ def test_bad_labels_or_shapes_are_refused(bad):
 
 problems = st.tuples(
     st.integers(1, 12),  # N
-    st.integers(1, 9),   # D
-    st.integers(2, 7),   # C
+    st.integers(1, 9),  # D
+    st.integers(2, 7),  # C
     st.integers(0, 2**32 - 1),
     st.sampled_from([1e-3, 1.0, 30.0]),  # scale of the data
     st.sampled_from([0.0, 0.5]),  # reg
@@ -156,8 +158,10 @@ def make_problem(N, D, C, seed, scale):
 def test_naive_equals_vectorized_equals_the_training_path(problem):
     N, D, C, seed, scale, reg = problem
     W, X, y = make_problem(N, D, C, seed, scale)
-    for naive, *fast in ((svm_loss_naive, svm_loss_vectorized, svm_loss),
-                         (softmax_loss_naive, softmax_loss_vectorized, softmax_loss)):
+    for naive, *fast in (
+        (svm_loss_naive, svm_loss_vectorized, svm_loss),
+        (softmax_loss_naive, softmax_loss_vectorized, softmax_loss),
+    ):
         ln, gn = naive(W, X, y, reg)
         for f in fast:
             lv, gv = f(W, X, y, reg)
@@ -246,16 +250,19 @@ def test_svm_analytic_vs_numerical_away_from_kinks(problem):
     assert_penalty_then_data_part(svm_loss, W, X, y, reg, dW, h=h)
 
 
-@pytest.mark.parametrize("variant,squared", [("crammer_singer", False), ("crammer_singer", True),
-                                             ("weston_watkins", True)])
+@pytest.mark.parametrize(
+    "variant,squared",
+    [("crammer_singer", False), ("crammer_singer", True), ("weston_watkins", True)],
+)
 def test_hinge_variants_vs_numerical(variant, squared, rng):
     # A point away from every kink: no margin near 0 and no near-tie between the two worst
     # wrong classes (where Crammer-Singer's max switches).
     while True:
         S = rng.standard_normal((20, 5))
         y = rng.integers(5, size=20)
-        d = np.sort(np.where(np.isinf(_margins_of_scores(S, y)), -np.inf,
-                             _margins_of_scores(S, y)), axis=1)
+        d = np.sort(
+            np.where(np.isinf(_margins_of_scores(S, y)), -np.inf, _margins_of_scores(S, y)), axis=1
+        )
         if min(np.min(np.abs(d[:, 1:])), np.min(d[:, -1] - d[:, -2])) > 1e-2:
             break
 
@@ -267,10 +274,14 @@ def test_hinge_variants_vs_numerical(variant, squared, rng):
     assert np.median(grad_check(f, S, dS, num_checks=30)) < 1e-7
 
 
-scores_arrays = st.integers(1, 8).flatmap(lambda n: st.integers(2, 6).flatmap(lambda c: st.tuples(
-    arrays(np.float64, (n, c), elements=st.floats(-1e4, 1e4)),
-    arrays(np.int64, (n,), elements=st.integers(0, c - 1)),
-)))
+scores_arrays = st.integers(1, 8).flatmap(
+    lambda n: st.integers(2, 6).flatmap(
+        lambda c: st.tuples(
+            arrays(np.float64, (n, c), elements=st.floats(-1e4, 1e4)),
+            arrays(np.int64, (n,), elements=st.integers(0, c - 1)),
+        )
+    )
+)
 
 
 @given(scores_arrays, st.floats(-100, 100))
@@ -313,6 +324,7 @@ def test_float32_in_float32_out(rng):
 
 # -- PyTorch as an independent oracle ----------------------------------------------------------
 
+
 @pytest.mark.parametrize("seed", range(5))
 def test_against_pytorch(seed):
     torch = pytest.importorskip("torch")
@@ -352,8 +364,10 @@ def test_weight_level_functions_against_pytorch(rng):
     X = rng.standard_normal((30, 8))
     y = rng.integers(5, size=30)
     reg = 0.3
-    for fn, torch_loss in ((svm_loss, lambda s, t: torch.nn.functional.multi_margin_loss(s, t) * 5),
-                           (softmax_loss, torch.nn.functional.cross_entropy)):
+    for fn, torch_loss in (
+        (svm_loss, lambda s, t: torch.nn.functional.multi_margin_loss(s, t) * 5),
+        (softmax_loss, torch.nn.functional.cross_entropy),
+    ):
         Wt = torch.tensor(W, requires_grad=True)
         out = torch_loss(torch.tensor(X) @ Wt.T, torch.tensor(y)) + reg * (Wt**2).sum()
         out.backward()
@@ -363,6 +377,7 @@ def test_weight_level_functions_against_pytorch(rng):
 
 
 # -- the one-vs-all hinge (the playground's fourth loss) -----------------------------------------
+
 
 def _one_vs_all_naive(S, y, margin=1.0, squared=False):
     total, dS = 0.0, np.zeros_like(S)
@@ -385,8 +400,12 @@ def test_one_vs_all_hinge_lecture_scores():
 
 
 @pytest.mark.parametrize("squared", [False, True])
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 6), c=st.integers(2, 5),
-       margin=st.floats(0.1, 3.0))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 6),
+    c=st.integers(2, 5),
+    margin=st.floats(0.1, 3.0),
+)
 def test_one_vs_all_hinge_matches_loops_and_numerical_gradient(squared, seed, n, c, margin):
     rng = np.random.default_rng(seed)
     S = rng.normal(size=(n, c)) * 2
@@ -417,8 +436,9 @@ PER_SAMPLE_LOSSES = {
     "weston_watkins": lambda S, y, **k: multiclass_hinge(S, y, 1.5, **k),
     "weston_watkins_squared": lambda S, y, **k: multiclass_hinge(S, y, squared=True, **k),
     "crammer_singer": lambda S, y, **k: multiclass_hinge(S, y, variant="crammer_singer", **k),
-    "crammer_singer_squared": lambda S, y, **k: multiclass_hinge(S, y, variant="crammer_singer",
-                                                                  squared=True, **k),
+    "crammer_singer_squared": lambda S, y, **k: multiclass_hinge(
+        S, y, variant="crammer_singer", squared=True, **k
+    ),
     "one_vs_all": lambda S, y, **k: one_vs_all_hinge(S, y, 0.5, **k),
     "one_vs_all_squared": lambda S, y, **k: one_vs_all_hinge(S, y, squared=True, **k),
     "softmax": softmax_cross_entropy,
@@ -435,7 +455,7 @@ def test_reduction_none_is_each_sample_on_its_own(name, seed, n, c):
     losses, dS = fn(S, y, reduction="none")
     assert losses.shape == (n,)
     for i in range(n):
-        want, want_dS = fn(S[i:i + 1], y[i:i + 1])
+        want, want_dS = fn(S[i : i + 1], y[i : i + 1])
         assert losses[i] == pytest.approx(want, rel=1e-12, abs=1e-12)
         np.testing.assert_allclose(dS[i], want_dS[0], atol=1e-12)
     mean, mean_dS = fn(S, y)

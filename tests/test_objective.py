@@ -15,10 +15,10 @@ def test_blocks_give_the_whole_batch_result(loss_fn, block_rows, rng):
     y = rng.integers(4, size=100)
     w = rng.random(100)
     for sw in (None, w):
-        whole = loss_and_gradient(W, b, X, y, loss_fn, reg=0.3, sample_weight=sw,
-                                  block_rows=100)
-        blocked = loss_and_gradient(W, b, X, y, loss_fn, reg=0.3, sample_weight=sw,
-                                    block_rows=block_rows)
+        whole = loss_and_gradient(W, b, X, y, loss_fn, reg=0.3, sample_weight=sw, block_rows=100)
+        blocked = loss_and_gradient(
+            W, b, X, y, loss_fn, reg=0.3, sample_weight=sw, block_rows=block_rows
+        )
         assert blocked[0] == pytest.approx(whole[0], rel=1e-12)
         np.testing.assert_allclose(blocked[1], whole[1], rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(blocked[2], whole[2], rtol=1e-10, atol=1e-12)

@@ -35,8 +35,7 @@ def test_prepare_writes_the_split_preprocessed_and_shuffled(digits, tmp_path):
     np.testing.assert_array_equal(got[order], want[np.lexsort(want.T)])
     np.testing.assert_array_equal(data.y_train[order], sp.y_train[np.lexsort(want.T)])
     assert not np.array_equal(got, want)
-    assert meta["rows"] == {"train": len(sp.y_train), "val": len(sp.y_val),
-                            "test": len(sp.y_test)}
+    assert meta["rows"] == {"train": len(sp.y_train), "val": len(sp.y_val), "test": len(sp.y_test)}
     assert json.loads((tmp_path / "d" / "meta.json").read_text())["image_shape"] == [8, 8]
 
 
@@ -46,7 +45,7 @@ def test_augment_flips_and_shifts_with_the_edge_repeated():
     shifted = augment(img, (False, 0, 2))[0]  # content moves 2 px right, left edge repeated
     np.testing.assert_array_equal(shifted[:, 2:], img[0, :, :2])
     np.testing.assert_array_equal(shifted[:, 0], img[0, :, 0])
-    down = augment(img, (False, -2, 0))[0]     # content moves 2 px up
+    down = augment(img, (False, -2, 0))[0]  # content moves 2 px up
     np.testing.assert_array_equal(down[0], img[0, 2])
     rgb = np.arange(2 * 3 * 4 * 3).reshape(2, 3, 4, 3)
     assert augment(rgb, (True, 2, -2)).shape == rgb.shape
@@ -113,8 +112,13 @@ def test_damaged_prepared_folders_are_clear_errors(digits, tmp_path):
 
 def _run(*args):
     env = {**os.environ, "COLUMNS": "120"}
-    return subprocess.run([sys.executable, "-m", "linclass", *args], capture_output=True,
-                          text=True, timeout=300, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "linclass", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
 
 
 def test_prepare_then_train_evaluate_plot_from_the_command_line(tmp_path):
@@ -129,9 +133,11 @@ def test_prepare_then_train_evaluate_plot_from_the_command_line(tmp_path):
     assert r.returncode == 0 and f"accuracy {metrics['test_accuracy']:.4f}" in r.stdout, r.stderr
     r = _run("plot", str(tmp_path / "run" / "model.npz"), "--out", str(tmp_path / "pics"))
     assert r.returncode == 0 and (tmp_path / "pics" / "misclassified.png").exists(), r.stderr
-    for bad, message in ((["--dataset", f"zarr:{tmp_path / 'd'}"], "holds npy arrays"),
-                         (["--dataset", f"npy:{tmp_path / 'd'}", "--dev", "100"], "--dev"),
-                         (["--dataset", f"npy:{tmp_path}"], "no meta.json")):
+    for bad, message in (
+        (["--dataset", f"zarr:{tmp_path / 'd'}"], "holds npy arrays"),
+        (["--dataset", f"npy:{tmp_path / 'd'}", "--dev", "100"], "--dev"),
+        (["--dataset", f"npy:{tmp_path}"], "no meta.json"),
+    ):
         r = _run("train", *bad, "--out", str(tmp_path / "bad"))
         assert r.returncode == 1 and message in r.stderr and "Traceback" not in r.stderr
     r = _run("prepare", "digits", "--out", str(tmp_path / "d"))

@@ -74,14 +74,22 @@ def test_state_is_per_parameter_and_in_place(rng):
     assert opt.state[0].shape == W.shape and opt.state[1].shape == b.shape
 
 
-@pytest.mark.parametrize("bad", [
-    lambda: SGD(0.0), lambda: SGD(-1), lambda: SGD(float("nan")), lambda: SGD(1, lr_decay=0),
-    lambda: Momentum(1, momentum=1.0), lambda: Nesterov(1, momentum=-0.1),
-    lambda: make_optimizer("rmsprop", 1.0),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        lambda: SGD(0.0),
+        lambda: SGD(-1),
+        lambda: SGD(float("nan")),
+        lambda: SGD(1, lr_decay=0),
+        lambda: Momentum(1, momentum=1.0),
+        lambda: Nesterov(1, momentum=-0.1),
+        lambda: make_optimizer("rmsprop", 1.0),
+    ],
+)
 def test_bad_settings_are_refused(bad):
-    with pytest.raises(ValueError, match="learning_rate must|lr_decay must|momentum must|"
-                                         "optimizer must"):
+    with pytest.raises(
+        ValueError, match="learning_rate must|lr_decay must|momentum must|optimizer must"
+    ):
         bad()
 
 

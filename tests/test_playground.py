@@ -40,6 +40,7 @@ def _body(kind="blobs", classes=3, n=60, seed=1, **extra):
 
 # -- data sets ---------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("kind", DATASETS)
 def test_datasets_are_seeded_bounded_and_split(kind):
     X, y, val = make_dataset(kind, 4, 200, 0.05, seed=3, val_fraction=0.25)
@@ -52,6 +53,7 @@ def test_datasets_are_seeded_bounded_and_split(kind):
 
 
 # -- the loss lab's numbers are linclass's own ----------------------------------------------------
+
 
 @pytest.mark.parametrize("loss", LOSSES)
 @pytest.mark.parametrize("features", [[], ["x2", "y2", "xy"]])
@@ -67,13 +69,14 @@ def test_evaluate_equals_the_library(loss, features):
     np.testing.assert_allclose(out["scores"], S)
     train = ~state.val
     data, dS = LOSS_FUNCTIONS[loss](S[train], state.y[train], 0.7)
-    assert out["loss"] == pytest.approx(data + 0.01 * np.sum(W ** 2))
+    assert out["loss"] == pytest.approx(data + 0.01 * np.sum(W**2))
     np.testing.assert_allclose(out["dW"], dS.T @ phi[train] + 0.02 * W, atol=1e-12)
     np.testing.assert_allclose(out["db"], dS.sum(0), atol=1e-12)
     # each point's own loss, and the mean of the training points' is the data loss
     for i in range(len(S)):
         assert out["point_loss"][i] == pytest.approx(
-            LOSS_FUNCTIONS[loss](S[i:i + 1], state.y[i:i + 1], 0.7)[0])
+            LOSS_FUNCTIONS[loss](S[i : i + 1], state.y[i : i + 1], 0.7)[0]
+        )
     assert np.mean(np.array(out["point_loss"])[train]) == pytest.approx(data)
     # the numerical check is the centred difference of the same objective
     f = lambda w: lab.objective(state, w, b, train)[0]  # noqa: E731
@@ -166,6 +169,7 @@ def test_divergence_keeps_the_last_good_weights():
 
 # -- circuits -------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("loss", LOSSES)
 @pytest.mark.parametrize("features", [[], ["xy"]])
 def test_point_circuit_is_the_point_loss_and_its_gradient(loss, features):
@@ -178,18 +182,19 @@ def test_point_circuit_is_the_point_loss_and_its_gradient(loss, features):
         data = circuits.circuit_json(c)
         assert data["nodes"][data["output"]]["value"] == pytest.approx(out["point_loss"][i])
         # dL_i/dW = dS_i^T phi_i, dS_i from the library's per-sample gradient
-        S = np.array(out["scores"][i:i + 1])
-        _, dS = LOSS_FUNCTIONS[loss](S, state.y[i:i + 1], 0.8)
-        gW = np.array([[c.inputs[f"W[{k},{d}]"].grad for d in range(phi.shape[1])]
-                       for k in range(4)])
+        S = np.array(out["scores"][i : i + 1])
+        _, dS = LOSS_FUNCTIONS[loss](S, state.y[i : i + 1], 0.8)
+        gW = np.array(
+            [[c.inputs[f"W[{k},{d}]"].grad for d in range(phi.shape[1])] for k in range(4)]
+        )
         np.testing.assert_allclose(gW, np.outer(dS[0], phi[i]), atol=1e-12)
-        np.testing.assert_allclose([c.inputs[f"b[{k}]"].grad for k in range(4)], dS[0],
-                                   atol=1e-12)
+        np.testing.assert_allclose([c.inputs[f"b[{k}]"].grad for k in range(4)], dS[0], atol=1e-12)
 
 
 def test_circuit_json_has_every_wire():
-    data = circuits.circuit_json(circuits.expression_circuit("(x + y) * z",
-                                                             {"x": -2, "y": 5, "z": -4}))
+    data = circuits.circuit_json(
+        circuits.expression_circuit("(x + y) * z", {"x": -2, "y": 5, "z": -4})
+    )
     nodes = {n["label"]: n for n in data["nodes"]}
     assert nodes["f"]["value"] == -12 and nodes["f"]["grad"] == 1
     assert [nodes[k]["grad"] for k in "xyz"] == [-4, -4, 3]
@@ -209,49 +214,84 @@ def test_circuit_json_carries_no_inf_or_nan():
 
 # -- hostile state --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("change,message", [
-    ({"classes": 1}, "classes must be from 2 to 10"),
-    ({"classes": 11}, "classes must be from 2 to 10"),
-    ({"classes": "3"}, "classes must be a whole number"),
-    ({"classes": True}, "classes must be a whole number"),
-    ({"loss": "mse"}, "loss must be one of"),
-    ({"reg": -1}, "reg must be a finite number"),
-    ({"lr": 0}, r"lr must be a finite number in \(0"),
-    ({"delta": "1"}, "delta must be a number"),
-    ({"optimizer": "lbfgs"}, "optimizer must be one of"),
-    ({"features": ["x3"]}, "features must be a list"),
-    ({"features": ["xy", "xy"]}, "features must be a list"),
-    ({"points": "1,2,3"}, "points must be a list"),
-    ({"points": [[0, 0, 5, 0]]}, "each class must be a whole number from 0 to 2"),
-    ({"points": [[0, 0, 1.5, 0]]}, "each class must be a whole number"),
-    ({"points": [[1e9, 0, 0, 0]]}, "coordinates must be finite"),
-    ({"points": [[0, 0]]}, "rows of numbers"),
-    ({"points": [[0, "a", 0]]}, "rows of numbers"),
-    ({"points": [[0, 0, 0, 0]] * (MAX_POINTS + 1)}, "at most 2,000 points"),
-    ({"W": [[1, 2], [3, 4]], "b": [0, 0, 0]}, r"W must have shape \(3, 2\)"),
-    ({"W": [[1, 2]] * 3}, "send W and b together"),
-    ({"W": [[1, "x"]] * 3, "b": [0, 0, 0]}, "W must be a list of numbers"),
-    ({"W": [[1e300, 0]] * 3, "b": [0, 0, 0]}, "not finite or is over"),
-    ({"opt": [[[0, 0]] * 3] * 5}, "opt must be a list"),
-    ({"opt": [[[0, 0]] * 2]}, r"opt\[0\] must have shape"),
-    ({"seed": -1}, "seed must be from 0"),
-])
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"classes": 1}, "classes must be from 2 to 10"),
+        ({"classes": 11}, "classes must be from 2 to 10"),
+        ({"classes": "3"}, "classes must be a whole number"),
+        ({"classes": True}, "classes must be a whole number"),
+        ({"loss": "mse"}, "loss must be one of"),
+        ({"reg": -1}, "reg must be a finite number"),
+        ({"lr": 0}, r"lr must be a finite number in \(0"),
+        ({"delta": "1"}, "delta must be a number"),
+        ({"optimizer": "lbfgs"}, "optimizer must be one of"),
+        ({"features": ["x3"]}, "features must be a list"),
+        ({"features": ["xy", "xy"]}, "features must be a list"),
+        ({"points": "1,2,3"}, "points must be a list"),
+        ({"points": [[0, 0, 5, 0]]}, "each class must be a whole number from 0 to 2"),
+        ({"points": [[0, 0, 1.5, 0]]}, "each class must be a whole number"),
+        ({"points": [[1e9, 0, 0, 0]]}, "coordinates must be finite"),
+        ({"points": [[0, 0]]}, "rows of numbers"),
+        ({"points": [[0, "a", 0]]}, "rows of numbers"),
+        ({"points": [[0, 0, 0, 0]] * (MAX_POINTS + 1)}, "at most 2,000 points"),
+        ({"W": [[1, 2], [3, 4]], "b": [0, 0, 0]}, r"W must have shape \(3, 2\)"),
+        ({"W": [[1, 2]] * 3}, "send W and b together"),
+        ({"W": [[1, "x"]] * 3, "b": [0, 0, 0]}, "W must be a list of numbers"),
+        ({"W": [[1e300, 0]] * 3, "b": [0, 0, 0]}, "not finite or is over"),
+        ({"opt": [[[0, 0]] * 3] * 5}, "opt must be a list"),
+        ({"opt": [[[0, 0]] * 2]}, r"opt\[0\] must have shape"),
+        ({"seed": -1}, "seed must be from 0"),
+    ],
+)
 def test_bad_state_is_refused_with_the_field_named(change, message):
     with pytest.raises(StateError, match=message):
         lab_state(dict(_body(), **change))
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.dictionaries(st.sampled_from(["classes", "points", "loss", "reg", "delta", "lr",
-                                        "optimizer", "batch", "features", "seed", "W", "b",
-                                        "opt", "t", "steps", "point", "grid", "view", "check",
-                                        "expression", "values", "kind", "n", "noise"]),
-                       st.recursive(st.none() | st.booleans() | st.integers() | st.floats()
-                                    | st.text(max_size=8),
-                                    lambda inner: st.lists(inner, max_size=4)
-                                    | st.dictionaries(st.text(max_size=3), inner, max_size=3),
-                                    max_leaves=12)),
-       st.sampled_from([*list(server.ROUTES), "nope"]))
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "classes",
+                "points",
+                "loss",
+                "reg",
+                "delta",
+                "lr",
+                "optimizer",
+                "batch",
+                "features",
+                "seed",
+                "W",
+                "b",
+                "opt",
+                "t",
+                "steps",
+                "point",
+                "grid",
+                "view",
+                "check",
+                "expression",
+                "values",
+                "kind",
+                "n",
+                "noise",
+            ]
+        ),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+            lambda inner: (
+                st.lists(inner, max_size=4)
+                | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+            ),
+            max_leaves=12,
+        ),
+    ),
+    st.sampled_from([*list(server.ROUTES), "nope"]),
+)
 def test_any_json_gets_an_answer_or_a_clear_refusal(body, route):
     status, payload = server.handle(route, body)
     assert status in (200, 400, 404)
@@ -262,6 +302,7 @@ def test_any_json_gets_an_answer_or_a_clear_refusal(body, route):
 
 
 # -- the server over loopback ---------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def running():
@@ -295,13 +336,24 @@ def test_the_page_and_its_files_are_served(running):
         r, data = _request(running, "GET", f"/static/{name}")
         assert r.status == 200 and len(data) > 1000
     # nothing offline-breaking: no address outside the page's own server
-    page = b"".join(_request(running, "GET", p)[1]
-                    for p in ("/", "/static/app.js", "/static/circuit.js", "/static/style.css"))
+    page = b"".join(
+        _request(running, "GET", p)[1]
+        for p in ("/", "/static/app.js", "/static/circuit.js", "/static/style.css")
+    )
     assert not re.search(rb"https?://(?!www\.w3\.org/2000/svg)", page)
 
 
-@pytest.mark.parametrize("path", ["/static/../state.py", "/../../etc/passwd", "/static/",
-                                  "/static/app.js/..", "/api/evaluate", "/%2e%2e/server.py"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/../state.py",
+        "/../../etc/passwd",
+        "/static/",
+        "/static/app.js/..",
+        "/api/evaluate",
+        "/%2e%2e/server.py",
+    ],
+)
 def test_no_other_file_is_served(running, path):
     r, data = _request(running, "GET", path)
     assert r.status == 404
@@ -317,12 +369,12 @@ def test_the_api_answers_over_loopback(running):
     np.testing.assert_allclose(out["W"], want["W"])
 
 
-@pytest.mark.parametrize("host", ["evil.example:{port}", "127.0.0.1:1", "localhost.evil:{port}",
-                                  "", "127.0.0.1"])
+@pytest.mark.parametrize(
+    "host", ["evil.example:{port}", "127.0.0.1:1", "localhost.evil:{port}", "", "127.0.0.1"]
+)
 def test_a_foreign_host_header_is_refused(running, host):
     # DNS rebinding: a page on evil.example whose name now points at 127.0.0.1
-    r, data = _request(running, "GET", "/",
-                       headers={"Host": host.format(port=running.server_port)})
+    r, data = _request(running, "GET", "/", headers={"Host": host.format(port=running.server_port)})
     assert r.status == 403 and b"answers only on" in data
 
 
@@ -332,22 +384,31 @@ def test_localhost_by_name_is_answered(running):
 
 
 def test_a_foreign_origin_is_refused(running):
-    r, data = _request(running, "POST", "/api/evaluate", _body(),
-                       headers={"Origin": "https://evil.example"})
+    r, data = _request(
+        running, "POST", "/api/evaluate", _body(), headers={"Origin": "https://evil.example"}
+    )
     assert r.status == 403 and b"refused" in data
-    r, _ = _request(running, "POST", "/api/evaluate", _body(),
-                    headers={"Origin": f"http://127.0.0.1:{running.server_port}"})
+    r, _ = _request(
+        running,
+        "POST",
+        "/api/evaluate",
+        _body(),
+        headers={"Origin": f"http://127.0.0.1:{running.server_port}"},
+    )
     assert r.status == 200
 
 
-@pytest.mark.parametrize("headers,raw,status,message", [
-    ({"Content-Type": "text/plain"}, b"{}", 415, b"application/json"),
-    ({"Content-Type": "application/x-www-form-urlencoded"}, b"a=b", 415, b"application/json"),
-    ({"Content-Type": "application/json"}, b"{not json", 400, b"not valid JSON"),
-    ({"Content-Type": "application/json"}, b"[1, 2]", 400, b"JSON object"),
-    ({"Content-Type": "application/json"}, b'{"classes": 99}', 400, b"classes must be"),
-    ({"Content-Type": "application/json"}, b"[" * 100_000, 400, b"not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "headers,raw,status,message",
+    [
+        ({"Content-Type": "text/plain"}, b"{}", 415, b"application/json"),
+        ({"Content-Type": "application/x-www-form-urlencoded"}, b"a=b", 415, b"application/json"),
+        ({"Content-Type": "application/json"}, b"{not json", 400, b"not valid JSON"),
+        ({"Content-Type": "application/json"}, b"[1, 2]", 400, b"JSON object"),
+        ({"Content-Type": "application/json"}, b'{"classes": 99}', 400, b"classes must be"),
+        ({"Content-Type": "application/json"}, b"[" * 100_000, 400, b"not valid JSON"),
+    ],
+)
 def test_bad_requests_get_a_4xx_with_a_message(running, headers, raw, status, message):
     r, data = _request(running, "POST", "/api/evaluate", raw=raw, headers=headers)
     assert r.status == status
@@ -390,12 +451,17 @@ def test_idle_timeout_stops_the_server():
 
 # -- the command --------------------------------------------------------------------------------
 
+
 def _playground(*args):
     # Ctrl-C as in a terminal: a test run in the background hands its children SIGINT ignored
-    return subprocess.Popen([sys.executable, "-m", "linclass", "playground", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, PYTHONUNBUFFERED="1"),
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    return subprocess.Popen(
+        [sys.executable, "-m", "linclass", "playground", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -431,11 +497,14 @@ def test_linclass_playground_idle_exit():
 def test_open_starts_the_users_browser_on_the_page(tmp_path):
     opened = tmp_path / "opened.txt"
     browser = tmp_path / "browser"
-    browser.write_text(f"#!/bin/sh\necho \"$1\" > {opened}\n")
+    browser.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')
     browser.chmod(0o755)
-    proc = subprocess.Popen([sys.executable, "-m", "linclass", "playground", "--open",
-                             "--idle-exit", "2"], stdout=subprocess.PIPE, text=True,
-                            env=dict(os.environ, BROWSER=str(browser), PYTHONUNBUFFERED="1"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "linclass", "playground", "--open", "--idle-exit", "2"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, BROWSER=str(browser), PYTHONUNBUFFERED="1"),
+    )
     try:
         assert proc.wait(timeout=30) == 0
         url = re.search(r"http://127\.0\.0\.1:\d+/", proc.stdout.read()).group(0)
@@ -462,8 +531,12 @@ def test_a_port_in_use_is_a_clear_error():
 
 @pytest.mark.parametrize("port", ["-1", "70000", "http"])
 def test_a_bad_port_is_a_usage_error(port):
-    proc = subprocess.run([sys.executable, "-m", "linclass", "playground", "--port", port],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "linclass", "playground", "--port", port],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2 and "--port" in proc.stderr
 
 

@@ -21,8 +21,12 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "build" / "test-artifacts"
 
 
 def _chromium():
-    for name in (os.environ.get("LINCLASS_CHROMIUM"), "chromium", "chromium-browser",
-                 "google-chrome"):
+    for name in (
+        os.environ.get("LINCLASS_CHROMIUM"),
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+    ):
         if name and shutil.which(name):
             return shutil.which(name)
     return None
@@ -54,8 +58,10 @@ def page(browser, site):
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     # a 400 is the server refusing bad input, which the page shows; anything else is a fault
-    page.on("console", lambda m: m.type == "error" and "status of 400" not in m.text
-            and errors.append(m.text))
+    page.on(
+        "console",
+        lambda m: m.type == "error" and "status of 400" not in m.text and errors.append(m.text),
+    )
     page.open = lambda hash="": _open(page, site, hash)
     yield page
     context.close()
@@ -70,8 +76,9 @@ def _open(page, site, hash=""):
 
 def _settle(page):
     """Wait until no request is out and the tables show the latest answer."""
-    page.wait_for_function("() => !lab.busy && lab.pending === null && !lab.tablesQueued",
-                           timeout=20_000)
+    page.wait_for_function(
+        "() => !lab.busy && lab.pending === null && !lab.tablesQueued", timeout=20_000
+    )
 
 
 def _api(name, body):
@@ -92,8 +99,10 @@ def test_the_page_shows_the_library_numbers(page):
     got = page.evaluate("lab.result")
     assert got["loss"] == want["loss"] and got["W"] == want["W"]
     summary = page.inner_text("#summary")
-    assert f"training loss {float(want['loss']):.4g}".replace("e+", "e") in summary \
+    assert (
+        f"training loss {float(want['loss']):.4g}".replace("e+", "e") in summary
         or f"{want['loss']:.4g}" in summary
+    )
     row = page.locator("#points-table tr[data-index='0'] td.loss").inner_text()
     assert float(row) == pytest.approx(want["point_loss"][0], rel=1e-3)
     grads = page.inner_text("#gradients")
@@ -168,8 +177,12 @@ def test_points_are_added_moved_and_deleted(page):
     page.mouse.click(x, y)
     _settle(page)
     assert page.evaluate("lab.points.length") == n + 1
-    assert page.evaluate("lab.points.at(-1)") == [pytest.approx(2.7, abs=0.01),
-                                                   pytest.approx(-2.7, abs=0.01), 1, 0]
+    assert page.evaluate("lab.points.at(-1)") == [
+        pytest.approx(2.7, abs=0.01),
+        pytest.approx(-2.7, abs=0.01),
+        1,
+        0,
+    ]
     page.mouse.move(x, y)
     page.mouse.down()
     page.mouse.move(x - 20, y - 20, steps=4)
@@ -224,8 +237,9 @@ def test_a_typed_expression_is_drawn_and_a_hostile_one_refused(page):
     page.fill("#expr", "1 / (1 + exp(-(w0*x0 + w1*x1 + w2)))")
     page.fill("#values", "w0=2 x0=-1 w1=-3 x1=-2 w2=-3")
     page.press("#values", "Enter")
-    page.wait_for_function("() => document.getElementById('circuit-title')"
-                           ".textContent.includes('0.7311')")
+    page.wait_for_function(
+        "() => document.getElementById('circuit-title').textContent.includes('0.7311')"
+    )
     texts = page.locator("#circuit .input-grad").all_text_contents()
     assert "∂=-0.1966" in texts and "∂=0.3932" in texts  # the lecture's sigmoid neuron
 
@@ -249,8 +263,10 @@ def test_the_url_reproduces_the_picture(page, browser, site):
     other.goto(url)
     other.wait_for_selector("body[data-ready='1']", timeout=20_000)
     _settle(other)
-    assert other.evaluate("[lab.W, lab.b, lab.points, lab.t, lab.selected, "
-                          "playground.settings()]") == state
+    assert (
+        other.evaluate("[lab.W, lab.b, lab.points, lab.t, lab.selected, playground.settings()]")
+        == state
+    )
     assert other.evaluate("document.getElementById('plane').toDataURL()") == picture
     other.close()
 
@@ -290,8 +306,9 @@ def test_export_and_import_state_and_points(page, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("x,y,class\n1,2,7\n")
     page.set_input_files("#import-csv", str(bad))
-    page.wait_for_function("() => document.getElementById('status')"
-                           ".textContent.includes('cannot import')")
+    page.wait_for_function(
+        "() => document.getElementById('status').textContent.includes('cannot import')"
+    )
     assert page.evaluate("lab.points") == saved["points"]  # nothing changed
     page.set_input_files("#import-csv", str(csv_file))
     _settle(page)
@@ -320,8 +337,11 @@ def test_redraw_times_are_measured(page):
     for what in ("step", "drag"):
         ms = sorted(t["ms"] for t in timings if t["what"] == what)
         assert ms, what
-        figures[what] = {"n": len(ms), "median_ms": round(statistics.median(ms), 1),
-                         "p90_ms": round(ms[int(0.9 * (len(ms) - 1))], 1)}
+        figures[what] = {
+            "n": len(ms),
+            "median_ms": round(statistics.median(ms), 1),
+            "p90_ms": round(ms[int(0.9 * (len(ms) - 1))], 1),
+        }
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "playground-timings.json").write_text(json.dumps(figures, indent=1) + "\n")
     page.screenshot(path=str(ARTIFACTS / "playground-loss.png"))

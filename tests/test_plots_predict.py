@@ -16,8 +16,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    result = train(TrainConfig(model=ModelSpec("softmax", max_epochs=20),
-                                output=Outputs(str(out))))
+    result = train(TrainConfig(model=ModelSpec("softmax", max_epochs=20), output=Outputs(str(out))))
     return out, result
 
 
@@ -90,8 +89,11 @@ def test_predict_needs_a_model_trained_on_images(tmp_path, digits_split, capsys)
 
 
 def test_svm_predictions_are_scores(tmp_path):
-    result = train(TrainConfig(model=ModelSpec("svm", max_epochs=5),
-                                output=Outputs(str(tmp_path), plots=False)))
+    result = train(
+        TrainConfig(
+            model=ModelSpec("svm", max_epochs=5), output=Outputs(str(tmp_path), plots=False)
+        )
+    )
     assert result.plots == []
     digit_png(tmp_path / "zero.png")
     kind, results = predict(tmp_path / "model.npz", [tmp_path / "zero.png"], top_k=20)

@@ -1,4 +1,5 @@
-"""Every Python example in the README runs, and prints what its comments say where they say True."""
+"""Every Python example in the README and in the documentation's pages (docs/*.md) runs, and
+prints what its comments say where they say True."""
 
 import contextlib
 import io
@@ -7,20 +8,28 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
+EXAMPLES = [
+    (page, code)
+    for page in PAGES
+    for code in re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)
+]
+IDS = [f"{page.stem}-{i}" for i, (page, _) in enumerate(EXAMPLES)]
 
 
-def test_the_readme_has_examples():
-    assert len(BLOCKS) >= 4
+def test_the_readme_and_the_pages_have_examples():
+    assert sum(page == README for page, _ in EXAMPLES) >= 3
+    assert len(EXAMPLES) >= 15
 
 
-@pytest.mark.parametrize("code", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
-def test_readme_example_runs(code, tmp_path, monkeypatch):
+@pytest.mark.parametrize("page,code", EXAMPLES, ids=IDS)
+def test_readme_example_runs(page, code, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(compile(code, str(README), "exec"), {"__name__": "__readme__"})
+        exec(compile(code, str(page), "exec"), {"__name__": "__readme__"})
     printed = out.getvalue().split("\n")
     # A print whose comment says "# True" must print True.
     calls = [line for line in code.splitlines() if line.startswith("print(")]
@@ -34,7 +43,10 @@ def test_the_command_is_on_the_path_before_any_example_uses_it():
     before the first example that types a bare `linclass` or `python`."""
     text = README.read_text()
     activate = text.index("source .venv/bin/activate")
-    shell = [m.start() for m in re.finditer(r"```sh\n(.*?)```", text, flags=re.S)
-             if re.search(r"^(linclass|python) ", m.group(1), flags=re.M)]
+    shell = [
+        m.start()
+        for m in re.finditer(r"```sh\n(.*?)```", text, flags=re.S)
+        if re.search(r"^(linclass|python) ", m.group(1), flags=re.M)
+    ]
     assert shell and activate < shell[0] + len("```sh\n") + 40
     assert "activate" in (Path(__file__).resolve().parent.parent / "Makefile").read_text()

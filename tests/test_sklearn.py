@@ -14,8 +14,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from linclass import LinearSVM, SoftmaxClassifier
 
 
-@parametrize_with_checks([LinearSVM(), SoftmaxClassifier(),
-                          SoftmaxClassifier(solver="lbfgs", max_epochs=50)])
+@parametrize_with_checks(
+    [LinearSVM(), SoftmaxClassifier(), SoftmaxClassifier(solver="lbfgs", max_epochs=50)]
+)
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -39,8 +40,14 @@ def test_sparse_input_gives_the_dense_result(cls, fmt, digits_split):
 def test_pipeline_grid_search_and_cross_validation(digits_split):
     Xtr, ytr, _, _, Xte, yte = digits_split
     pipe = make_pipeline(StandardScaler(), SoftmaxClassifier(max_epochs=20, random_state=0))
-    grid = GridSearchCV(pipe, {"softmaxclassifier__reg": [1e-4, 1e-2],
-                               "softmaxclassifier__learning_rate": [1e-3, "auto"]}, cv=3)
+    grid = GridSearchCV(
+        pipe,
+        {
+            "softmaxclassifier__reg": [1e-4, 1e-2],
+            "softmaxclassifier__learning_rate": [1e-3, "auto"],
+        },
+        cv=3,
+    )
     grid.fit(Xtr, ytr)
     assert grid.best_score_ > 0.9 and grid.score(Xte, yte) > 0.9
     scores = cross_val_score(LinearSVM(max_epochs=20, random_state=0), Xtr, ytr, cv=3)
@@ -119,11 +126,13 @@ def test_partial_fit_keeps_the_optimizer_and_schedule(digits_split):
 
 # -- independent checks that linclass optimizes the objective it claims to ----------------------
 
+
 def small_problem():
     from sklearn.datasets import make_classification
 
-    return make_classification(n_samples=300, n_features=6, n_informative=4, n_classes=3,
-                               random_state=0)
+    return make_classification(
+        n_samples=300, n_features=6, n_informative=4, n_classes=3, random_state=0
+    )
 
 
 def test_softmax_finds_logistic_regressions_solution():
@@ -135,8 +144,9 @@ def test_softmax_finds_logistic_regressions_solution():
     X, y = small_problem()
     C = 1.0
     theirs = LogisticRegression(C=C, tol=1e-12, max_iter=10000).fit(X, y)
-    ours = SoftmaxClassifier(reg=1 / (2 * C * len(X)), batch_size=None, max_epochs=15000,
-                             tol=None, random_state=0).fit(X, y)
+    ours = SoftmaxClassifier(
+        reg=1 / (2 * C * len(X)), batch_size=None, max_epochs=15000, tol=None, random_state=0
+    ).fit(X, y)
     scale = np.abs(theirs.coef_).max()
     assert np.abs(ours.coef_ - theirs.coef_).max() / scale < 1e-4
     assert np.abs(ours.intercept_ - theirs.intercept_).max() / scale < 1e-4
@@ -151,8 +161,9 @@ def test_lbfgs_finds_logistic_regressions_solution_in_few_iterations():
     X, y = small_problem()
     C = 1.0
     theirs = LogisticRegression(C=C, tol=1e-12, max_iter=10000).fit(X, y)
-    ours = SoftmaxClassifier(reg=1 / (2 * C * len(X)), solver="lbfgs", max_epochs=500,
-                             tol=None, random_state=0).fit(X, y)
+    ours = SoftmaxClassifier(
+        reg=1 / (2 * C * len(X)), solver="lbfgs", max_epochs=500, tol=None, random_state=0
+    ).fit(X, y)
     scale = np.abs(theirs.coef_).max()
     assert np.abs(ours.coef_ - theirs.coef_).max() / scale < 1e-5
     assert np.abs(ours.intercept_ - theirs.intercept_).max() / scale < 1e-5
@@ -172,11 +183,20 @@ def test_crammer_singer_svm_is_no_worse_than_linearsvc():
     X, y = small_problem()
     C = 1.0
     reg = 1 / (2 * C * len(X))
-    theirs = LinearSVC(multi_class="crammer_singer", fit_intercept=False, C=C, tol=1e-10,
-                       max_iter=200000).fit(X, y)
-    ours = LinearSVM(loss_variant="crammer_singer", fit_intercept=False, reg=reg,
-                     batch_size=None, max_epochs=20000, tol=None, learning_rate=0.5,
-                     lr_decay=0.9995, random_state=0).fit(X, y)
+    theirs = LinearSVC(
+        multi_class="crammer_singer", fit_intercept=False, C=C, tol=1e-10, max_iter=200000
+    ).fit(X, y)
+    ours = LinearSVM(
+        loss_variant="crammer_singer",
+        fit_intercept=False,
+        reg=reg,
+        batch_size=None,
+        max_epochs=20000,
+        tol=None,
+        learning_rate=0.5,
+        lr_decay=0.9995,
+        random_state=0,
+    ).fit(X, y)
     cs = partial(multiclass_hinge, variant="crammer_singer")
     ours_obj = loss_and_gradient(ours.coef_, None, X, y, cs, reg)[0]
     theirs_obj = loss_and_gradient(theirs.coef_, None, X, y, cs, reg)[0]

@@ -34,16 +34,18 @@ SAME = [  # (classifier, parameters) whose streamed fit equals the in-memory one
     (SoftmaxClassifier, dict(solver="lbfgs", max_epochs=15)),
     (LinearSVM, dict(batch_size=None, max_epochs=3, loss_variant="crammer_singer")),
     (LinearSVM, dict(batch_size=50, shuffle=False, max_epochs=3)),
-    (SoftmaxClassifier, dict(batch_size=64, shuffle=False, max_epochs=2, optimizer="adam",
-                             fit_intercept=False)),
+    (
+        SoftmaxClassifier,
+        dict(batch_size=64, shuffle=False, max_epochs=2, optimizer="adam", fit_intercept=False),
+    ),
 ]
 
 
 @pytest.mark.parametrize("cls,params", SAME)
-@pytest.mark.parametrize("dtype,kind", [(np.float32, "memmap"), (np.float64, "memmap"),
-                                        (np.float32, "npyarray")])
-def test_a_file_trains_to_the_in_memory_weights(cls, params, dtype, kind, data, tmp_path,
-                                                kernel):
+@pytest.mark.parametrize(
+    "dtype,kind", [(np.float32, "memmap"), (np.float64, "memmap"), (np.float32, "npyarray")]
+)
+def test_a_file_trains_to_the_in_memory_weights(cls, params, dtype, kind, data, tmp_path, kernel):
     X, y = data[0].astype(dtype), data[1]
     w = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
     a = cls(random_state=0, **params).fit(X, y, sample_weight=w)
@@ -53,15 +55,17 @@ def test_a_file_trains_to_the_in_memory_weights(cls, params, dtype, kind, data, 
     assert a.history_["train_loss"] == b.history_["train_loss"]
     assert (a.learning_rate_, a.reg_) == (b.learning_rate_, b.reg_)
     assert b.n_features_in_ == X.shape[1] and _no_thread_left()
-    np.testing.assert_array_equal(b.decision_function(_on_disk(tmp_path, X, "P.npy", kind)),
-                                  b.decision_function(X))
+    np.testing.assert_array_equal(
+        b.decision_function(_on_disk(tmp_path, X, "P.npy", kind)), b.decision_function(X)
+    )
 
 
 def test_a_zarr_array_trains_to_the_in_memory_weights(data, tmp_path):
     zarr = pytest.importorskip("zarr")
     X, y = data
-    z = zarr.create_array(store=str(tmp_path / "X.zarr"), shape=X.shape, dtype="float32",
-                          chunks=(500, X.shape[1]))
+    z = zarr.create_array(
+        store=str(tmp_path / "X.zarr"), shape=X.shape, dtype="float32", chunks=(500, X.shape[1])
+    )
     z[:] = X
     z = zarr.open_array(str(tmp_path / "X.zarr"), mode="r")
     assert is_on_disk(z)
@@ -84,15 +88,22 @@ def test_shuffled_epochs_visit_every_row_once_with_its_label(shuffle, tmp_path):
     n = 1003
     y = rng.integers(0, 5, n)
     X = np.column_stack([np.arange(n), y, rng.standard_normal((n, 3))]).astype(np.float64)
-    src = Streamed(_on_disk(tmp_path, X), y, sample_weight=np.arange(n) + 1.0, batch_size=10,
-                   shuffle=shuffle, rng=rng, block_rows=100)
+    src = Streamed(
+        _on_disk(tmp_path, X),
+        y,
+        sample_weight=np.arange(n) + 1.0,
+        batch_size=10,
+        shuffle=shuffle,
+        rng=rng,
+        block_rows=100,
+    )
     orders = []
     for _ in range(2):
         rows = []
         for Xb, yb, wb in src.epoch():
             assert len(yb) <= 10
-            np.testing.assert_array_equal(Xb[:, 1], yb)          # each row keeps its label
-            np.testing.assert_array_equal(wb, Xb[:, 0] + 1)      # and its weight
+            np.testing.assert_array_equal(Xb[:, 1], yb)  # each row keeps its label
+            np.testing.assert_array_equal(wb, Xb[:, 0] + 1)  # and its weight
             rows.append(Xb[:, 0].copy())
         order = np.concatenate(rows)
         np.testing.assert_array_equal(np.sort(order), np.arange(n))
@@ -158,8 +169,14 @@ def test_a_file_changed_during_the_fit_stops_it(data, tmp_path):
     assert not hasattr(m, "coef_") and _no_thread_left()
 
 
-@pytest.mark.parametrize("params", [dict(), dict(learning_rate=1e-3, reg=0.1, batch_size=None),
-                                    dict(learning_rate=1e-3, reg=0.1, batch_size=50)])
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(),
+        dict(learning_rate=1e-3, reg=0.1, batch_size=None),
+        dict(learning_rate=1e-3, reg=0.1, batch_size=50),
+    ],
+)
 def test_nan_in_the_file_names_the_rows(params, data, tmp_path):
     X, y = data
     X = X.copy()

@@ -215,8 +215,9 @@ def test_numpys_blas_is_found_apart_from_scipys():
     wheel = [lib for lib in ours + others if "numpy.libs" in os.path.realpath(lib.filepath)]
     assert all(lib in ours for lib in wheel)
     if wheel:  # numpy's wheel BLAS is ours; scipy's wheel BLAS, another library, is not
-        assert all(lib in others for lib in ours + others
-                   if "scipy.libs" in os.path.realpath(lib.filepath))
+        assert all(
+            lib in others for lib in ours + others if "scipy.libs" in os.path.realpath(lib.filepath)
+        )
     with threadpool_limits(1, user_api="blas"):
         assert threads.blas_threads() == 1
 
@@ -256,10 +257,13 @@ def test_the_weights_do_not_depend_on_the_workers(solver, monkeypatch, kernel):
     for most in (1, 2, 3):
         monkeypatch.setattr(threads, "cores", lambda most=most: most)
         with threadpool_limits(2, user_api="blas"):  # a BLAS of 2 threads, as on most machines
-            clf = SoftmaxClassifier(solver="sgd" if solver == "minibatch" else solver,
-                                    batch_size=256 if solver == "minibatch" else None,
-                                    max_epochs=2 if solver == "minibatch" else 6, tol=None,
-                                    random_state=0)
+            clf = SoftmaxClassifier(
+                solver="sgd" if solver == "minibatch" else solver,
+                batch_size=256 if solver == "minibatch" else None,
+                max_epochs=2 if solver == "minibatch" else 6,
+                tol=None,
+                random_state=0,
+            )
             fits.append(clf.fit(X, y).coef_)
     assert all(np.array_equal(fits[0], f) for f in fits[1:])
 
@@ -274,8 +278,6 @@ def test_block_sums_are_the_same_for_any_number_of_workers():
     W, b = rng.standard_normal((10, 700)).astype(np.float32), np.zeros(10, np.float32)
     ref = loss_and_gradient(W, b, X, y, multiclass_hinge, 0.1, block_rows=512)
     for workers in (2, 3):
-        got = loss_and_gradient(W, b, X, y, multiclass_hinge, 0.1, block_rows=512,
-                                workers=workers)
+        got = loss_and_gradient(W, b, X, y, multiclass_hinge, 0.1, block_rows=512, workers=workers)
         assert got[0] == ref[0] and got[3] == ref[3]
         assert np.array_equal(got[1], ref[1]) and np.array_equal(got[2], ref[2])
-

@@ -42,8 +42,10 @@ def test_loss_objects_carry_their_traits_and_equal_the_functions(rng):
     S, y = rng.standard_normal((20, 4)), rng.integers(4, size=20)
     w = rng.uniform(0.5, 2, 20)
     h = Hinge(margin=2.0, variant="crammer_singer", squared=True)
-    for got, want in ((h(S, y, w), multiclass_hinge(S, y, 2.0, "crammer_singer", True, w)),
-                      (SoftmaxCrossEntropy()(S, y, w), softmax_cross_entropy(S, y, w))):
+    for got, want in (
+        (h(S, y, w), multiclass_hinge(S, y, 2.0, "crammer_singer", True, w)),
+        (SoftmaxCrossEntropy()(S, y, w), softmax_cross_entropy(S, y, w)),
+    ):
         assert got[0] == want[0]
         np.testing.assert_array_equal(got[1], want[1])
     assert (Hinge().curvature, Hinge().smooth, Hinge(squared=True).smooth) == (None, False, True)
@@ -71,8 +73,18 @@ def test_sgd_engine_gives_the_estimator_s_weights(problem):
     W = (0.001 * rng.standard_normal((10, X.shape[1]))).astype(X.dtype)
     b = np.zeros(10)
     source = InMemory(X, y, batch_size=64, shuffle=False)
-    records = list(sgd(W, b, source, Hinge(), m.reg_, SGD(m.learning_rate_), epochs=6,
-                       intercept_step=m.intercept_step_))
+    records = list(
+        sgd(
+            W,
+            b,
+            source,
+            Hinge(),
+            m.reg_,
+            SGD(m.learning_rate_),
+            epochs=6,
+            intercept_step=m.intercept_step_,
+        )
+    )
     np.testing.assert_array_equal(W, m.coef_)
     np.testing.assert_array_equal(b, m.intercept_)
     assert [r.epoch for r in records] == list(range(1, 7))
@@ -87,8 +99,18 @@ def test_sgd_stops_on_max_steps_and_on_a_step_callback(problem):
     recs = list(sgd(W, b, src, Hinge(), 0.0, SGD(1e-3), epochs=10, max_steps=17))
     assert recs[-1].steps == 17 and recs[-1].stopped and len(recs) == 2  # 13 steps an epoch
     seen = []
-    recs = list(sgd(W, b, src, Hinge(), 0.0, SGD(1e-3), epochs=10,
-                    on_step=lambda info: seen.append(info) or len(seen) == 3))
+    recs = list(
+        sgd(
+            W,
+            b,
+            src,
+            Hinge(),
+            0.0,
+            SGD(1e-3),
+            epochs=10,
+            on_step=lambda info: seen.append(info) or len(seen) == 3,
+        )
+    )
     assert len(recs) == 1 and recs[0].stopped and recs[0].steps == 3
     assert [i["step"] for i in seen] == [1, 2, 3]
 
@@ -138,8 +160,14 @@ def test_lbfgs_raises_the_source_s_error_in_the_caller_s_thread(problem):
 
 def test_monitor_keeps_the_best_weights_and_stops_on_a_stall():
     scores = iter([0.5, 0.7, 0.6, 0.7, 0.65, 0.69, 0.1])
-    mon = Monitor(0.0, tol=0.0, n_iter_no_change=3, early_stopping=True, scoring="accuracy",
-                  validate=lambda W, b: (1.0, next(scores)))
+    mon = Monitor(
+        0.0,
+        tol=0.0,
+        n_iter_no_change=3,
+        early_stopping=True,
+        scoring="accuracy",
+        validate=lambda W, b: (1.0, next(scores)),
+    )
     W, b = np.zeros((2, 3)), np.zeros(2)
     stops = []
     for epoch in range(1, 8):

@@ -14,8 +14,10 @@ from playwright.sync_api import sync_playwright
 
 from linclass.playground import start
 
-LOSS_LAB = ("kind=blobs&classes=3&n=120&noise=0.25&seed=4&valpct=30&loss=weston_watkins"
-            "&delta=1&reg=0.001&optimizer=momentum&lr=0.02")
+LOSS_LAB = (
+    "kind=blobs&classes=3&n=120&noise=0.25&seed=4&valpct=30&loss=weston_watkins"
+    "&delta=1&reg=0.001&optimizer=momentum&lr=0.02"
+)
 
 
 def main():
@@ -35,15 +37,18 @@ def main():
             page.click("#step")
             page.wait_for_function("() => !lab.busy && !lab.tablesQueued")
         # the first training point the hinge still charges: the circuit then has gradients
-        index = page.evaluate("lab.result.point_loss"
-                              ".findIndex((l, i) => l > 0.5 && !lab.points[i][3])")
+        index = page.evaluate(
+            "lab.result.point_loss.findIndex((l, i) => l > 0.5 && !lab.points[i][3])"
+        )
         page.evaluate(f"playground.select({index})")
         page.wait_for_timeout(300)
         page.screenshot(path=str(out / "playground-loss.png"))
         page.click("#open-circuit")
         page.wait_for_selector("#circuit svg")
-        gate = page.evaluate("cl => cl.circuit.nodes.find((n) => n.label === 'm1').id",
-                             page.evaluate_handle("window.circuitLab"))
+        gate = page.evaluate(
+            "cl => cl.circuit.nodes.find((n) => n.label === 'm1').id",
+            page.evaluate_handle("window.circuitLab"),
+        )
         page.hover(f"#circuit g[data-id='{gate}']")
         page.screenshot(path=str(out / "playground-circuit.png"))
         browser.close()

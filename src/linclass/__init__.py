@@ -18,13 +18,24 @@ import types
 # linclass`` stays instant, so the command line starts at once and can catch a Ctrl-C during
 # the heavy imports (scikit-learn) instead of dying in a traceback.
 _EXPORTS = {
-    "LinearSVM": "estimators", "SoftmaxClassifier": "estimators",
-    "TrainingDivergedError": "estimators", "ModelFileError": "io", "load": "io", "save": "io",
-    "load_dataset": "data", "load_digits": "data", "scores": "scores",
-    "scores_backward": "scores", "multiclass_hinge": "losses",
-    "softmax_cross_entropy": "losses", "svm_loss_naive": "lecture",
-    "svm_loss_vectorized": "lecture", "svm_loss": "lecture", "softmax_loss_naive": "lecture",
-    "softmax_loss_vectorized": "lecture", "softmax_loss": "lecture",
+    "LinearSVM": "estimators",
+    "SoftmaxClassifier": "estimators",
+    "TrainingDivergedError": "estimators",
+    "ModelFileError": "io",
+    "load": "io",
+    "save": "io",
+    "load_dataset": "data",
+    "load_digits": "data",
+    "scores": "scores",
+    "scores_backward": "scores",
+    "multiclass_hinge": "losses",
+    "softmax_cross_entropy": "losses",
+    "svm_loss_naive": "lecture",
+    "svm_loss_vectorized": "lecture",
+    "svm_loss": "lecture",
+    "softmax_loss_naive": "lecture",
+    "softmax_loss_vectorized": "lecture",
+    "softmax_loss": "lecture",
 }
 
 

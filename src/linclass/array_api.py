@@ -57,8 +57,11 @@ def is_array_api(X):
         return False
     import array_api_compat
 
-    return array_api_compat.is_array_api_obj(X) and not array_api_compat.is_numpy_array(X) \
+    return (
+        array_api_compat.is_array_api_obj(X)
+        and not array_api_compat.is_numpy_array(X)
         and type(X).__module__.split(".")[0] != "dask"
+    )
 
 
 def dispatching(X):
@@ -92,7 +95,8 @@ def check_same_namespace(X, fitted, where):
         f"Inputs passed to {where} must use the same namespace and the same device as those "
         f"passed to fit(): the model was fitted on {what(fitted, f_api)}, X is "
         f"{what(X, x_api)}. Move X there (for PyTorch: X.to(device)), or fit on X's kind of "
-        "array.")
+        "array."
+    )
 
 
 def to_numpy(a):

@@ -24,13 +24,17 @@ def feature_name(name):
             return "patches:1600"
         if k.isdigit() and 1 <= int(k) <= MAX_CENTROIDS:
             return f"patches:{int(k)}"
-        raise ValueError(f"--features patches:K needs a number of centroids from 1 to "
-                         f"{MAX_CENTROIDS:,}; got {name!r}.")
+        raise ValueError(
+            f"--features patches:K needs a number of centroids from 1 to "
+            f"{MAX_CENTROIDS:,}; got {name!r}."
+        )
     raise ValueError(f"--features must be one of {', '.join(FEATURES)}; got {name!r}.")
 
 
 def check_registry(registry, names, what):
     """A registry must implement exactly the names offered."""
     if tuple(registry) != tuple(names):
-        raise ImportError(f"the {what} registry {tuple(registry)} differs from the names "
-                          f"offered in linclass.choices {tuple(names)}")
+        raise ImportError(
+            f"the {what} registry {tuple(registry)} differs from the names "
+            f"offered in linclass.choices {tuple(names)}"
+        )

@@ -36,8 +36,13 @@ class _Help(argparse.HelpFormatter):
     def _get_help_string(self, action):
         text = action.help or ""
         default = action.default
-        if ("(default" in text or default is None or default is argparse.SUPPRESS
-                or isinstance(default, bool) or not action.option_strings):
+        if (
+            "(default" in text
+            or default is None
+            or default is argparse.SUPPRESS
+            or isinstance(default, bool)
+            or not action.option_strings
+        ):
             return text
         return f"{text} (default: {default})".strip()
 
@@ -69,7 +74,8 @@ def _range(text):
         return check_range([float(part) for part in text.split(":")], "the range")
     except ValueError:  # not a number, or not 0 < LOW <= HIGH (InputError is a ValueError)
         raise argparse.ArgumentTypeError(
-            f"give LOW:HIGH with 0 < LOW <= HIGH (for example 1e-7:1e-5); got {text!r}") from None
+            f"give LOW:HIGH with 0 < LOW <= HIGH (for example 1e-7:1e-5); got {text!r}"
+        ) from None
 
 
 def _reg(text):
@@ -150,12 +156,23 @@ def _features(text):
 
 def _split_arguments(p, seed_help):
     """How a data set is loaded, split and preprocessed (train and prepare)."""
-    p.add_argument("--standardize", action="store_true",
-                   help="also divide each pixel by its training std (after the mean image)")
-    p.add_argument("--image-size", type=_positive_int, default=None, metavar="PX",
-                   help="folder: data sets: resize images to PX x PX (default: most common)")
-    p.add_argument("--skip-bad", action="store_true",
-                   help="folder: data sets: skip unreadable images with a warning")
+    p.add_argument(
+        "--standardize",
+        action="store_true",
+        help="also divide each pixel by its training std (after the mean image)",
+    )
+    p.add_argument(
+        "--image-size",
+        type=_positive_int,
+        default=None,
+        metavar="PX",
+        help="folder: data sets: resize images to PX x PX (default: most common)",
+    )
+    p.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="folder: data sets: skip unreadable images with a warning",
+    )
     p.add_argument("--seed", type=int, default=0, help=seed_help)
     p.add_argument("--val-size", type=_size, default=0.1, help="fraction or count (default 0.1)")
     p.add_argument("--test-size", type=_size, default=0.2, help="fraction or count (default 0.2)")
@@ -164,22 +181,41 @@ def _split_arguments(p, seed_help):
 def _training_options():
     """The options train and tune share, declared once (their choices from the registries)."""
     p = _Parser(add_help=False)
-    p.add_argument("--model", choices=MODELS, default="svm",
-                   help="the multiclass SVM (hinge loss) or the Softmax (cross-entropy)")
+    p.add_argument(
+        "--model",
+        choices=MODELS,
+        default="svm",
+        help="the multiclass SVM (hinge loss) or the Softmax (cross-entropy)",
+    )
     p.add_argument("--dataset", default="digits", help="the data set")
-    p.add_argument("--epochs", type=_positive_int, default=None,
-                   help="maximum epochs (default 100)")
-    p.add_argument("--max-steps", type=_positive_int, default=None, metavar="N",
-                   help="stop after N update steps in all (the course's num_iters)")
-    p.add_argument("--batch-size", type=_batch_size, default=argparse.SUPPRESS, metavar="N|full",
-                   help='rows per minibatch, or "full" for full-batch gradient descent '
-                        "(default 200)")
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
-                   help="the update rule (default: sgd)")
-    p.add_argument("--features", type=_features, default="raw",
-                   metavar="raw|hog|hog+color|hog+hsv|patches[:K]",
-                   help="image features for the classifier, fitted on the training split, "
-                        "cached on disk and stored in the model (default raw: the pixels)")
+    p.add_argument(
+        "--epochs", type=_positive_int, default=None, help="maximum epochs (default 100)"
+    )
+    p.add_argument(
+        "--max-steps",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="stop after N update steps in all (the course's num_iters)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=_batch_size,
+        default=argparse.SUPPRESS,
+        metavar="N|full",
+        help='rows per minibatch, or "full" for full-batch gradient descent (default 200)',
+    )
+    p.add_argument(
+        "--optimizer", choices=OPTIMIZERS, default=None, help="the update rule (default: sgd)"
+    )
+    p.add_argument(
+        "--features",
+        type=_features,
+        default="raw",
+        metavar="raw|hog|hog+color|hog+hsv|patches[:K]",
+        help="image features for the classifier, fitted on the training split, "
+        "cached on disk and stored in the model (default raw: the pixels)",
+    )
     return p
 
 
@@ -190,136 +226,250 @@ def build_parser():
     sub.required = True
 
     shared = _training_options()
-    t = sub.add_parser("train", help="train a classifier, save it with metrics.json",
-                       description="Train a linear classifier on a data set and save it.",
-                       parents=[shared])
-    t.add_argument("--lr", type=_lr, default=None, metavar="LR",
-                   help='learning rate, or "auto" (default: auto, worked out from the data: '
-                        "the largest stable step for the loss's curvature and the batch size)")
-    t.add_argument("--reg", type=_reg, default=None,
-                   help='L2 strength in reg*sum(W^2), or "auto" (default: auto, automatic and '
-                        "scaled to the data)")
-    t.add_argument("--solver", choices=SOLVERS, default=None,
-                   help="sgd: (minibatch) gradient descent (default); lbfgs: full-batch L-BFGS "
-                        "to the exact optimum (--model softmax)")
-    t.add_argument("--momentum", type=_nonneg_float, default=None,
-                   help="momentum and nesterov: the velocity's decay (default 0.9)")
-    t.add_argument("--lr-decay", type=_positive_float, default=None,
-                   help="multiply the learning rate by this after every epoch (default 1)")
-    t.add_argument("--variant", choices=HINGE_VARIANTS, default=None,
-                   help="multiclass hinge variant (SVM only)")
-    t.add_argument("--early-stopping", action="store_true",
-                   help="keep the weights with the lowest validation loss, and stop when it has "
-                        "not improved for --patience epochs")
-    t.add_argument("--patience", type=_positive_int, default=None, metavar="N",
-                   help="epochs without improvement before stopping (default 5)")
-    t.add_argument("--dev", type=_positive_int, default=None, metavar="N",
-                   help="train on a stratified N-image part of the training split (quick check)")
+    t = sub.add_parser(
+        "train",
+        help="train a classifier, save it with metrics.json",
+        description="Train a linear classifier on a data set and save it.",
+        parents=[shared],
+    )
+    t.add_argument(
+        "--lr",
+        type=_lr,
+        default=None,
+        metavar="LR",
+        help='learning rate, or "auto" (default: auto, worked out from the data: '
+        "the largest stable step for the loss's curvature and the batch size)",
+    )
+    t.add_argument(
+        "--reg",
+        type=_reg,
+        default=None,
+        help='L2 strength in reg*sum(W^2), or "auto" (default: auto, automatic and '
+        "scaled to the data)",
+    )
+    t.add_argument(
+        "--solver",
+        choices=SOLVERS,
+        default=None,
+        help="sgd: (minibatch) gradient descent (default); lbfgs: full-batch L-BFGS "
+        "to the exact optimum (--model softmax)",
+    )
+    t.add_argument(
+        "--momentum",
+        type=_nonneg_float,
+        default=None,
+        help="momentum and nesterov: the velocity's decay (default 0.9)",
+    )
+    t.add_argument(
+        "--lr-decay",
+        type=_positive_float,
+        default=None,
+        help="multiply the learning rate by this after every epoch (default 1)",
+    )
+    t.add_argument(
+        "--variant",
+        choices=HINGE_VARIANTS,
+        default=None,
+        help="multiclass hinge variant (SVM only)",
+    )
+    t.add_argument(
+        "--early-stopping",
+        action="store_true",
+        help="keep the weights with the lowest validation loss, and stop when it has "
+        "not improved for --patience epochs",
+    )
+    t.add_argument(
+        "--patience",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="epochs without improvement before stopping (default 5)",
+    )
+    t.add_argument(
+        "--dev",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="train on a stratified N-image part of the training split (quick check)",
+    )
     t.add_argument("--no-plots", action="store_true", help="do not draw the PNG pictures")
-    t.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="train through Dask: threads, local:N (a LocalCluster of N workers on "
-                        "127.0.0.1) or a scheduler's address such as tcp://host:8786 (needs "
-                        "pip install 'linclass[dask]')")
+    t.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="train through Dask: threads, local:N (a LocalCluster of N workers on "
+        "127.0.0.1) or a scheduler's address such as tcp://host:8786 (needs "
+        "pip install 'linclass[dask]')",
+    )
     _split_arguments(t, "seeds the split and the training")
-    t.add_argument("--out", default=None, metavar="DIR",
-                   help="output folder (default: runs/MODEL-DATASET)")
+    t.add_argument(
+        "--out", default=None, metavar="DIR", help="output folder (default: runs/MODEL-DATASET)"
+    )
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
     pp = sub.add_parser(
-        "prepare", help="write a data set as on-disk arrays, for data bigger than memory",
+        "prepare",
+        help="write a data set as on-disk arrays, for data bigger than memory",
         description="Split a data set, fit the mean image on its training part, and write "
-                    "each part as a preprocessed float32 array on disk, chunk by chunk; train "
-                    "on it with --dataset npy:OUT (or zarr:OUT), which streams it.")
-    pp.add_argument("dataset", help="the data set, as --dataset takes it (digits, cifar10:PATH, "
-                                    "folder:PATH, ...)")
+        "each part as a preprocessed float32 array on disk, chunk by chunk; train "
+        "on it with --dataset npy:OUT (or zarr:OUT), which streams it.",
+    )
+    pp.add_argument(
+        "dataset",
+        help="the data set, as --dataset takes it (digits, cifar10:PATH, folder:PATH, ...)",
+    )
     pp.add_argument("--out", required=True, metavar="DIR", help="a new folder to write")
-    pp.add_argument("--format", choices=["npy", "zarr"], default="npy",
-                    help="npy (default: read with pread) or zarr (needs the zarr package)")
-    pp.add_argument("--repeat", type=_positive_int, default=1, metavar="K",
-                    help="write each training image K times: original, flipped, shifted by 2 px "
-                         "(up to 18; validation and test are never augmented)")
+    pp.add_argument(
+        "--format",
+        choices=["npy", "zarr"],
+        default="npy",
+        help="npy (default: read with pread) or zarr (needs the zarr package)",
+    )
+    pp.add_argument(
+        "--repeat",
+        type=_positive_int,
+        default=1,
+        metavar="K",
+        help="write each training image K times: original, flipped, shifted by 2 px "
+        "(up to 18; validation and test are never augmented)",
+    )
     _split_arguments(pp, "seeds the split and the row order")
     pp.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    tu = sub.add_parser("tune", help="search learning rate x regularization",
-                        description="Train one model per (learning rate, reg) pair on the "
-                                    "training split, rank them by validation accuracy, draw "
-                                    "the search and save the best model.", parents=[shared])
-    tu.add_argument("--lr", type=_range, default=None, metavar="LOW:HIGH",
-                    help="learning-rate range, log-uniform (default: from 1.5 decades below to "
-                         "half a decade above the automatic rate for this data)")
-    tu.add_argument("--reg", type=_range, default=None, metavar="LOW:HIGH",
-                    help="regularization range, log-uniform (default: a decade either side "
-                         "of the automatic penalty for this data)")
+    tu = sub.add_parser(
+        "tune",
+        help="search learning rate x regularization",
+        description="Train one model per (learning rate, reg) pair on the "
+        "training split, rank them by validation accuracy, draw "
+        "the search and save the best model.",
+        parents=[shared],
+    )
+    tu.add_argument(
+        "--lr",
+        type=_range,
+        default=None,
+        metavar="LOW:HIGH",
+        help="learning-rate range, log-uniform (default: from 1.5 decades below to "
+        "half a decade above the automatic rate for this data)",
+    )
+    tu.add_argument(
+        "--reg",
+        type=_range,
+        default=None,
+        metavar="LOW:HIGH",
+        help="regularization range, log-uniform (default: a decade either side "
+        "of the automatic penalty for this data)",
+    )
     tu.add_argument("--trials", type=_positive_int, default=16, help="random draws")
-    tu.add_argument("--grid", action="store_true",
-                    help="a grid of about TRIALS points instead of random draws")
-    tu.add_argument("--jobs", type=_positive_int, default=None, help="parallel trials "
-                    "(default: one per core)")
+    tu.add_argument(
+        "--grid", action="store_true", help="a grid of about TRIALS points instead of random draws"
+    )
+    tu.add_argument(
+        "--jobs", type=_positive_int, default=None, help="parallel trials (default: one per core)"
+    )
     _split_arguments(tu, "seeds the split, the draws and each trial (trial i: seed + i)")
-    tu.add_argument("--out", default=None, metavar="DIR",
-                    help="output folder (default: runs/tune-MODEL-DATASET)")
+    tu.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="output folder (default: runs/tune-MODEL-DATASET)",
+    )
 
     e = sub.add_parser("evaluate", help="accuracy and a per-class table of a saved model")
     e.add_argument("model", metavar="MODEL", help="a model.npz written by train")
-    e.add_argument("--dataset", default=None,
-                   help="data set to test on (default: the one it was trained on)")
+    e.add_argument(
+        "--dataset", default=None, help="data set to test on (default: the one it was trained on)"
+    )
 
-    pl = sub.add_parser("plot", help="redraw a saved model's pictures",
-                        description="Draw the loss curve, the weight templates, the confusion "
-                                    "matrix and the gallery of mistakes of a saved model.")
+    pl = sub.add_parser(
+        "plot",
+        help="redraw a saved model's pictures",
+        description="Draw the loss curve, the weight templates, the confusion "
+        "matrix and the gallery of mistakes of a saved model.",
+    )
     pl.add_argument("model", metavar="MODEL", help="a model.npz written by train")
     pl.add_argument("--out", default=None, metavar="DIR", help="default: the model's folder")
     pl.add_argument("--dataset", default=None, help="default: the one it was trained on")
 
-    pr = sub.add_parser("predict", help="classify image files with a saved model",
-                        description="Print the top classes of each image, with probabilities "
-                                    "(Softmax) or scores (SVM).")
+    pr = sub.add_parser(
+        "predict",
+        help="classify image files with a saved model",
+        description="Print the top classes of each image, with probabilities "
+        "(Softmax) or scores (SVM).",
+    )
     pr.add_argument("model", metavar="MODEL", help="a model.npz written by train")
-    pr.add_argument("inputs", metavar="IMAGE_OR_FOLDER", nargs="+",
-                    help="image files, or folders to search for them")
-    pr.add_argument("--top-k", type=_positive_int, default=3, metavar="K",
-                    help="how many classes to show per image")
+    pr.add_argument(
+        "inputs",
+        metavar="IMAGE_OR_FOLDER",
+        nargs="+",
+        help="image files, or folders to search for them",
+    )
+    pr.add_argument(
+        "--top-k",
+        type=_positive_int,
+        default=3,
+        metavar="K",
+        help="how many classes to show per image",
+    )
 
-    d = sub.add_parser("download", help="fetch CIFAR-10, MNIST or Fashion-MNIST into the cache",
-                       description="Download the official files, check their published "
-                                   "checksums, and keep them in $LINCLASS_DATA (default "
-                                   "~/.cache/linclass). Afterwards --dataset NAME uses them.")
-    d.add_argument("name", choices=["cifar10", "mnist", "fashion-mnist"],
-                   help="which data set")
+    d = sub.add_parser(
+        "download",
+        help="fetch CIFAR-10, MNIST or Fashion-MNIST into the cache",
+        description="Download the official files, check their published "
+        "checksums, and keep them in $LINCLASS_DATA (default "
+        "~/.cache/linclass). Afterwards --dataset NAME uses them.",
+    )
+    d.add_argument("name", choices=["cifar10", "mnist", "fashion-mnist"], help="which data set")
     d.add_argument("--dir", default=None, metavar="DIR", help="put the files here instead")
 
     c = sub.add_parser(
-        "circuit", help="draw the circuit of an expression with values and gradients",
+        "circuit",
+        help="draw the circuit of an expression with values and gradients",
         description="Build the computational graph of EXPR at the given inputs, backpropagate, "
-                    "and show every gate's value and gradients. Example: "
-                    'linclass circuit "(x + y) * z" x=-2 y=5 z=-4')
-    c.add_argument("expression", metavar="EXPR",
-                   help="numbers, names, + - * / **, unary minus, exp log sigmoid tanh relu "
-                        "max min abs")
+        "and show every gate's value and gradients. Example: "
+        'linclass circuit "(x + y) * z" x=-2 y=5 z=-4',
+    )
+    c.add_argument(
+        "expression",
+        metavar="EXPR",
+        help="numbers, names, + - * / **, unary minus, exp log sigmoid tanh relu max min abs",
+    )
     c.add_argument("values", metavar="NAME=VALUE", nargs="*", help="a value for every name")
     c.add_argument("--dot", metavar="FILE", help="write Graphviz DOT text")
     c.add_argument("--png", metavar="FILE", help="draw a PNG (needs Graphviz's dot)")
     c.add_argument("--svg", metavar="FILE", help="draw an SVG (needs Graphviz's dot)")
-    c.add_argument("--staged", action="store_true",
-                   help="print the staged forward and backward code")
+    c.add_argument(
+        "--staged", action="store_true", help="print the staged forward and backward code"
+    )
 
     pg = sub.add_parser(
-        "playground", help="the local web page: drag a classifier, watch its loss and circuit",
+        "playground",
+        help="the local web page: drag a classifier, watch its loss and circuit",
         description="Serve the playground on 127.0.0.1 (offline: its page ships in the "
-                    "package) and print its address; Ctrl-C stops it.")
-    pg.add_argument("--port", type=_port, default=0,
-                    help="the port to listen on (default: a free one)")
+        "package) and print its address; Ctrl-C stops it.",
+    )
+    pg.add_argument(
+        "--port", type=_port, default=0, help="the port to listen on (default: a free one)"
+    )
     pg.add_argument("--open", action="store_true", help="open the page in a web browser")
-    pg.add_argument("--idle-exit", type=_positive_int, default=None, metavar="SECONDS",
-                    help="stop after this many seconds with no request")
+    pg.add_argument(
+        "--idle-exit",
+        type=_positive_int,
+        default=None,
+        metavar="SECONDS",
+        help="stop after this many seconds with no request",
+    )
 
-    g = sub.add_parser("gradcheck", help="naive vs vectorized vs numerical gradients",
-                       description="Check the lecture's naive and vectorized losses against "
-                                   "each other and against centred differences, on random "
-                                   "float64 data; exit 1 if a check fails.")
-    g.add_argument("--model", choices=["svm", "softmax", "both"], default="both",
-                   help="which loss to check")
+    g = sub.add_parser(
+        "gradcheck",
+        help="naive vs vectorized vs numerical gradients",
+        description="Check the lecture's naive and vectorized losses against "
+        "each other and against centred differences, on random "
+        "float64 data; exit 1 if a check fails.",
+    )
+    g.add_argument(
+        "--model", choices=["svm", "softmax", "both"], default="both", help="which loss to check"
+    )
     g.add_argument("--samples", type=_positive_int, default=100, help="rows of random X")
     g.add_argument("--features", type=_positive_int, default=50, help="columns of random X")
     g.add_argument("--classes", type=_positive_int, default=10, help="number of classes")
@@ -328,6 +478,7 @@ def build_parser():
 
 
 # -- train ------------------------------------------------------------------------------------
+
 
 @contextmanager
 def _showing(progress):
@@ -393,40 +544,67 @@ def _data_spec(args, dev_size=None):
     """The data a train or tune command names."""
     from .runs import DataSpec
 
-    return DataSpec(dataset=args.dataset, seed=args.seed, val_size=args.val_size,
-                    test_size=args.test_size, standardize=args.standardize,
-                    dev_size=dev_size, image_size=args.image_size, skip_bad=args.skip_bad,
-                    features=args.features)
+    return DataSpec(
+        dataset=args.dataset,
+        seed=args.seed,
+        val_size=args.val_size,
+        test_size=args.test_size,
+        standardize=args.standardize,
+        dev_size=dev_size,
+        image_size=args.image_size,
+        skip_bad=args.skip_bad,
+        features=args.features,
+    )
 
 
 def cmd_train(args, out, err):
     from .runs import ModelSpec, Outputs, TrainConfig, train
 
     if args.solver == "lbfgs" and args.model != "softmax":
-        raise InputError("--solver lbfgs needs a smooth loss: use it with --model softmax (the "
-                         "SVM's hinge has a kink), or --solver sgd.")
+        raise InputError(
+            "--solver lbfgs needs a smooth loss: use it with --model softmax (the "
+            "SVM's hinge has a kink), or --solver sgd."
+        )
     config = TrainConfig(
         data=_data_spec(args, dev_size=args.dev),
         model=ModelSpec(
-            model=args.model, learning_rate=args.lr, reg=args.reg, max_epochs=args.epochs,
-            batch_size=getattr(args, "batch_size", None), optimizer=args.optimizer,
-            solver=args.solver, momentum=args.momentum, lr_decay=args.lr_decay,
-            loss_variant=args.variant, early_stopping=args.early_stopping,
-            patience=args.patience, max_steps=args.max_steps),
+            model=args.model,
+            learning_rate=args.lr,
+            reg=args.reg,
+            max_epochs=args.epochs,
+            batch_size=getattr(args, "batch_size", None),
+            optimizer=args.optimizer,
+            solver=args.solver,
+            momentum=args.momentum,
+            lr_decay=args.lr_decay,
+            loss_variant=args.variant,
+            early_stopping=args.early_stopping,
+            patience=args.patience,
+            max_steps=args.max_steps,
+        ),
         output=Outputs(out=args.out, plots=not args.no_plots),
         scheduler=args.scheduler,
     )
     epochs = config.estimator().max_epochs
     progress = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(bar_width=20), MofNCompleteColumn(),
-        TextColumn("{task.fields[metrics]}"), TimeElapsedColumn(),
-        console=err, disable=args.quiet, transient=False,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(bar_width=20),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[metrics]}"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=args.quiet,
+        transient=False,
     )
     with _Interrupt() as stop, _showing(progress):
         tasks, waiting = {}, []  # waiting: the stage bars without a count, still open
-        doing = {"load": f"load {_short(args.dataset, 24)}", "test": "test",
-                 "save": "save", "draw": "draw the pictures",
-                 "features": f"features {args.features}"}
+        doing = {
+            "load": f"load {_short(args.dataset, 24)}",
+            "test": "test",
+            "save": "save",
+            "draw": "draw the pictures",
+            "features": f"features {args.features}",
+        }
 
         counted = {}  # a stage bar's count of images, where it has one (a folder's)
 
@@ -434,8 +612,12 @@ def cmd_train(args, out, err):
             while waiting:
                 task = waiting.pop()
                 n = counted.pop(task, None)  # a done stage's bar is 1/1: the columns stay narrow
-                progress.update(task, total=1, completed=1,
-                                **({} if n is None else {"metrics": f"{n:,} images"}))
+                progress.update(
+                    task,
+                    total=1,
+                    completed=1,
+                    **({} if n is None else {"metrics": f"{n:,} images"}),
+                )
 
         def on_stage(name, counts=None):
             if name == "note":  # something the run did that a user should know
@@ -444,8 +626,12 @@ def cmd_train(args, out, err):
             if counts is not None:  # how far the stage under way has come
                 what, done, total = counts
                 counted[tasks[name]] = done
-                progress.update(tasks[name], total=total, completed=done,
-                                metrics=f"{what} images" if total else f"{what}: {done:,} images")
+                progress.update(
+                    tasks[name],
+                    total=total,
+                    completed=done,
+                    metrics=f"{what} images" if total else f"{what}: {done:,} images",
+                )
                 return
             finish_open_stages()  # the stage before is done
             if name == "train":
@@ -457,8 +643,7 @@ def cmd_train(args, out, err):
         def callback(info):
             stop.arm()  # training has begun: Ctrl-C now stops it and keeps what it learnt
             if info["event"] == "epoch":
-                progress.update(tasks["train"], completed=info["epoch"],
-                                metrics=_fmt_metrics(info))
+                progress.update(tasks["train"], completed=info["epoch"], metrics=_fmt_metrics(info))
             return stop.requested
 
         result = train(config, callback, on_stage=on_stage)
@@ -466,21 +651,25 @@ def cmd_train(args, out, err):
         m = result.metrics
         progress.update(tasks["train"], total=m.epochs, completed=m.epochs)
     if m.interrupted and result.kept:
-        err.print(f"[yellow]interrupted: stopped after the current step. {result.kept} is "
-                  f"kept as it was; the model so far is {result.model_path}.[/yellow]")
+        err.print(
+            f"[yellow]interrupted: stopped after the current step. {result.kept} is "
+            f"kept as it was; the model so far is {result.model_path}.[/yellow]"
+        )
     elif m.interrupted:
-        err.print("[yellow]interrupted: stopped after the current step; the model so far is "
-                  "saved.[/yellow]")
+        err.print(
+            "[yellow]interrupted: stopped after the current step; the model so far is "
+            "saved.[/yellow]"
+        )
     table = Table(title=f"{args.model} on {_short(args.dataset)}")
     table.add_column("split")
     table.add_column("samples", justify="right")
     table.add_column("accuracy", justify="right")
     for split in ("train", "val", "test"):
-        table.add_row(split, str(getattr(m, f"n_{split}")),
-                      f"{getattr(m, f'{split}_accuracy'):.4f}")
+        table.add_row(
+            split, str(getattr(m, f"n_{split}")), f"{getattr(m, f'{split}_accuracy'):.4f}"
+        )
     out.print(table)
-    step = ("L-BFGS" if m.params.get("solver") == "lbfgs"
-            else f"learning rate {m.learning_rate:.3g}")
+    step = "L-BFGS" if m.params.get("solver") == "lbfgs" else f"learning rate {m.learning_rate:.3g}"
     out.print(f"epochs {m.epochs}, {step}, reg {m.reg:.3g}, fit {m.fit_seconds:.2f} s")
     out.print(f"saved {result.model_path} and {result.metrics_path}")
     if result.plots:
@@ -492,9 +681,14 @@ def cmd_prepare(args, out, err):
     from .data import load_dataset
     from .data.ondisk import prepare
 
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                        MofNCompleteColumn(), TimeElapsedColumn(), console=err,
-                        disable=args.quiet)
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=args.quiet,
+    )
     tasks = {}
     with _showing(progress):
         loading = progress.add_task(f"load {args.dataset}", total=None)
@@ -506,13 +700,23 @@ def cmd_prepare(args, out, err):
                 tasks[part] = progress.add_task(f"write {part}", total=total)
             progress.update(tasks[part], completed=done)
 
-        meta = prepare(ds, args.out, fmt=args.format, repeat=args.repeat,
-                       val_size=args.val_size, test_size=args.test_size, seed=args.seed,
-                       standardize=args.standardize, progress=report)
+        meta = prepare(
+            ds,
+            args.out,
+            fmt=args.format,
+            repeat=args.repeat,
+            val_size=args.val_size,
+            test_size=args.test_size,
+            seed=args.seed,
+            standardize=args.standardize,
+            progress=report,
+        )
     rows, D = meta["rows"], meta["n_features"]
     size = sum(rows.values()) * D * 4
-    out.print(f"wrote {args.out}: train {rows['train']:,}, val {rows['val']:,}, test "
-              f"{rows['test']:,} rows of {D:,} float32 ({size / 2**30:.2f} GiB)")
+    out.print(
+        f"wrote {args.out}: train {rows['train']:,}, val {rows['val']:,}, test "
+        f"{rows['test']:,} rows of {D:,} float32 ({size / 2**30:.2f} GiB)"
+    )
     out.print(f"train on it with: linclass train --dataset {args.format}:{args.out}")
     return 0
 
@@ -523,56 +727,92 @@ def cmd_tune(args, out, err):
     lr_range, reg_range = args.lr, args.reg
     config = TrainConfig(
         data=_data_spec(args),
-        model=ModelSpec(model=args.model, max_epochs=args.epochs, max_steps=args.max_steps,
-                        batch_size=getattr(args, "batch_size", None),
-                        optimizer=args.optimizer),
-        output=Outputs(out=args.out or
-                       f"runs/tune-{args.model}-{args.dataset.split(':', 1)[0]}"),
+        model=ModelSpec(
+            model=args.model,
+            max_epochs=args.epochs,
+            max_steps=args.max_steps,
+            batch_size=getattr(args, "batch_size", None),
+            optimizer=args.optimizer,
+        ),
+        output=Outputs(out=args.out or f"runs/tune-{args.model}-{args.dataset.split(':', 1)[0]}"),
     )
-    progress = Progress(TextColumn("[bold]tune {task.fields[model]}"), BarColumn(),
-                        MofNCompleteColumn(), TextColumn("{task.fields[best]}"),
-                        TimeElapsedColumn(), console=err)
+    progress = Progress(
+        TextColumn("[bold]tune {task.fields[model]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[best]}"),
+        TimeElapsedColumn(),
+        console=err,
+    )
     best = {"acc": -1.0}
 
     def callback(trial, done, total):
         if trial["val_accuracy"] > best["acc"]:
-            best.update(acc=trial["val_accuracy"], text=(
-                f"best val {trial['val_accuracy']:.3f} at lr {trial['learning_rate']:.2e}, "
-                f"reg {trial['reg']:.2e}"))
+            best.update(
+                acc=trial["val_accuracy"],
+                text=(
+                    f"best val {trial['val_accuracy']:.3f} at lr {trial['learning_rate']:.2e}, "
+                    f"reg {trial['reg']:.2e}"
+                ),
+            )
         progress.update(task, completed=done, total=total, best=best.get("text", ""))
 
     def ranges(lr, reg, automatic):
-        around = "" if automatic is None else (
-            f" (around the automatic lr {automatic[0]:.2e} and reg {automatic[1]:.2e})")
-        progress.console.print(f"searching lr {lr[0]:.2e}..{lr[1]:.2e}, reg {reg[0]:.2e}.."
-                               f"{reg[1]:.2e}{around}", highlight=False)
+        around = (
+            ""
+            if automatic is None
+            else (f" (around the automatic lr {automatic[0]:.2e} and reg {automatic[1]:.2e})")
+        )
+        progress.console.print(
+            f"searching lr {lr[0]:.2e}..{lr[1]:.2e}, reg {reg[0]:.2e}..{reg[1]:.2e}{around}",
+            highlight=False,
+        )
 
     def on_stage(name, counts=None):
         if name == "note":
             progress.console.print(counts, style="dim", highlight=False)
         elif name == "features" and counts is not None:  # before the trials: say what runs
-            progress.update(task, best=f"features {args.features}: {counts[0]} images "
-                                       f"{counts[1]:,}/{counts[2]:,}")
+            progress.update(
+                task,
+                best=f"features {args.features}: {counts[0]} images {counts[1]:,}/{counts[2]:,}",
+            )
 
     with _showing(progress):
         task = progress.add_task("tune", total=None, model=args.model, best="")
-        result = tune(config, lr_range, reg_range, args.trials, args.grid, args.jobs, callback,
-                      on_ranges=ranges, on_stage=on_stage)
-    table = Table(title=f"{args.model} on {_short(args.dataset)}: {len(result.trials)} trials, "
-                        "best validation accuracy first")
+        result = tune(
+            config,
+            lr_range,
+            reg_range,
+            args.trials,
+            args.grid,
+            args.jobs,
+            callback,
+            on_ranges=ranges,
+            on_stage=on_stage,
+        )
+    table = Table(
+        title=f"{args.model} on {_short(args.dataset)}: {len(result.trials)} trials, "
+        "best validation accuracy first"
+    )
     for col in ("learning rate", "reg", "val acc", "train acc", "epochs", "seconds"):
         table.add_column(col, justify="right")
     for r in result.trials:
         failed = "error" in r
-        table.add_row(f"{r['learning_rate']:.3e}", f"{r['reg']:.3e}",
-                      "diverged" if failed else f"{r['val_accuracy']:.4f}",
-                      "-" if failed else f"{r['train_accuracy']:.4f}", str(r["epochs"]),
-                      f"{r['seconds']:.1f}")
+        table.add_row(
+            f"{r['learning_rate']:.3e}",
+            f"{r['reg']:.3e}",
+            "diverged" if failed else f"{r['val_accuracy']:.4f}",
+            "-" if failed else f"{r['train_accuracy']:.4f}",
+            str(r["epochs"]),
+            f"{r['seconds']:.1f}",
+        )
     out.print(table)
     b = result.best
-    out.print(f"best: lr {b['learning_rate']:.3e}, reg {b['reg']:.3e}: validation "
-              f"{b['val_accuracy']:.4f}, test {result.test_accuracy:.4f} "
-              f"({result.report['seconds']:.1f} s in all)")
+    out.print(
+        f"best: lr {b['learning_rate']:.3e}, reg {b['reg']:.3e}: validation "
+        f"{b['val_accuracy']:.4f}, test {result.test_accuracy:.4f} "
+        f"({result.report['seconds']:.1f} s in all)"
+    )
     out.print(f"saved {result.model_path}, {result.report_path}, {result.plot_path}")
     return 0
 
@@ -606,9 +846,13 @@ def cmd_predict(args, out, err):
 def cmd_download(args, out, err):
     from .data.downloads import download
 
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                        TextColumn("{task.percentage:>5.1f}%"), TimeElapsedColumn(),
-                        console=err)
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+        TimeElapsedColumn(),
+        console=err,
+    )
     tasks = {}
 
     def report(name, done, total):
@@ -629,14 +873,18 @@ def cmd_evaluate(args, out, err):
     with err.status(f"loading {args.model} and its test split..."):
         result = evaluate(args.model, args.dataset)
     if result.dataset_from_file:
-        err.print(f"evaluating on the test split of {result.dataset}, as recorded in "
-                  f"{args.model} (--dataset to choose another)", highlight=False)
+        err.print(
+            f"evaluating on the test split of {result.dataset}, as recorded in "
+            f"{args.model} (--dataset to choose another)",
+            highlight=False,
+        )
     table = Table(title=f"{args.model} on the test split of {_short(result.dataset)}")
     for col in ("class", "precision", "recall", "f1", "support"):
         table.add_column(col, justify="left" if col == "class" else "right")
     for row in result.per_class:
-        table.add_row(row.name, f"{row.precision:.3f}", f"{row.recall:.3f}", f"{row.f1:.3f}",
-                      str(row.support))
+        table.add_row(
+            row.name, f"{row.precision:.3f}", f"{row.recall:.3f}", f"{row.f1:.3f}", str(row.support)
+        )
     out.print(table)
     out.print(f"accuracy {result.accuracy:.4f} on {result.n} test images")
     return 0
@@ -648,10 +896,17 @@ def cmd_gradcheck(args, out, err):
     models = ["svm", "softmax"] if args.model == "both" else [args.model]
     failed = []
     for model in models:
-        report = check_loss_functions(model, n_samples=args.samples, n_features=args.features,
-                                      n_classes=args.classes, seed=args.seed)
-        table = Table(title=f"{model}: {args.samples} samples, {args.features} features, "
-                            f"{args.classes} classes, float64")
+        report = check_loss_functions(
+            model,
+            n_samples=args.samples,
+            n_features=args.features,
+            n_classes=args.classes,
+            seed=args.seed,
+        )
+        table = Table(
+            title=f"{model}: {args.samples} samples, {args.features} features, "
+            f"{args.classes} classes, float64"
+        )
         table.add_column("check")
         table.add_column("relative error", justify="right")
         table.add_column("threshold", justify="right")
@@ -660,15 +915,22 @@ def cmd_gradcheck(args, out, err):
             ok = error <= threshold
             if not ok:
                 failed.append((model, name))
-            table.add_row(name, f"{error:.2e}", f"{threshold:.0e}",
-                          "[green]ok[/green]" if ok else "[red]FAIL[/red]")
+            table.add_row(
+                name,
+                f"{error:.2e}",
+                f"{threshold:.0e}",
+                "[green]ok[/green]" if ok else "[red]FAIL[/red]",
+            )
         out.print(table)
-        out.print(f"naive {report['naive_seconds'] * 1e3:.2f} ms, vectorized "
-                  f"{report['vectorized_seconds'] * 1e3:.3f} ms: vectorized is "
-                  f"{report['speedup']:.0f}x faster")
+        out.print(
+            f"naive {report['naive_seconds'] * 1e3:.2f} ms, vectorized "
+            f"{report['vectorized_seconds'] * 1e3:.3f} ms: vectorized is "
+            f"{report['speedup']:.0f}x faster"
+        )
     for model, name in failed:
-        err.print(f"linclass: {model}: {name} failed: {explain_failure(model, name)}.",
-                  highlight=False)
+        err.print(
+            f"linclass: {model}: {name} failed: {explain_failure(model, name)}.", highlight=False
+        )
     if failed:
         return EXIT_USER_ERROR
     return 0
@@ -693,19 +955,26 @@ def cmd_circuit(args, out, err):
     table.add_column("local gradient(s)", justify="right")
     table.add_column("gradient from above", justify="right", style=G)
     for row in render.gate_rows(circuit):
-        table.add_row(row["gate"], row["op"], ", ".join(row["inputs"]), render.fmt(row["value"]),
-                      ", ".join(f"d/d{n}: {render.fmt(v)}" for n, v in
-                                zip(row["inputs"], row["local"])),
-                      render.fmt(row["grad"]))
+        table.add_row(
+            row["gate"],
+            row["op"],
+            ", ".join(row["inputs"]),
+            render.fmt(row["value"]),
+            ", ".join(f"d/d{n}: {render.fmt(v)}" for n, v in zip(row["inputs"], row["local"])),
+            render.fmt(row["grad"]),
+        )
     out.print(table)
     import numpy as np
 
     undefined = [n for n in circuit.gates() if not np.all(np.isfinite(n.value))]
     if undefined:
         first = undefined[0]
-        err.print(f"[yellow]note: {render.gate_code(first)} is {render.fmt(first.value)} at "
-                  "these values (outside the function's domain, or an overflow); so is "
-                  "everything that depends on it.[/yellow]", highlight=False)
+        err.print(
+            f"[yellow]note: {render.gate_code(first)} is {render.fmt(first.value)} at "
+            "these values (outside the function's domain, or an overflow); so is "
+            "everything that depends on it.[/yellow]",
+            highlight=False,
+        )
     out.print(f"{circuit.output.label} = [{V}]{render.fmt(circuit.output.value)}[/]")
     for name, grad in grads.items():
         out.print(f"∂{circuit.output.label}/∂{name} = [{G}]{render.fmt(grad)}[/]")
@@ -748,16 +1017,26 @@ def cmd_playground(args, out, err):
         serve(args.port, args.open, idle_timeout=args.idle_exit, announce=announce)
     except OSError as e:
         if e.errno == errno.EADDRINUSE:
-            raise UsageError(f"port {args.port} is in use: choose another with --port, or "
-                             "leave --port out for a free one.") from None
+            raise UsageError(
+                f"port {args.port} is in use: choose another with --port, or "
+                "leave --port out for a free one."
+            ) from None
         raise
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "gradcheck": cmd_gradcheck,
-            "circuit": cmd_circuit, "plot": cmd_plot, "predict": cmd_predict,
-            "download": cmd_download, "tune": cmd_tune, "prepare": cmd_prepare,
-            "playground": cmd_playground}
+COMMANDS = {
+    "train": cmd_train,
+    "evaluate": cmd_evaluate,
+    "gradcheck": cmd_gradcheck,
+    "circuit": cmd_circuit,
+    "plot": cmd_plot,
+    "predict": cmd_predict,
+    "download": cmd_download,
+    "tune": cmd_tune,
+    "prepare": cmd_prepare,
+    "playground": cmd_playground,
+}
 
 
 def main(argv=None):
@@ -767,8 +1046,9 @@ def main(argv=None):
     try:
         return COMMANDS[args.command](args, out, err)
     except UsageError as e:  # the command line itself is wrong, found past argparse
-        sys.stderr.write(f"linclass {args.command}: error: {e} (see linclass {args.command} "
-                         "--help)\n")
+        sys.stderr.write(
+            f"linclass {args.command}: error: {e} (see linclass {args.command} --help)\n"
+        )
         return EXIT_USAGE
     except (LinclassError, OSError) as e:  # anything else is a bug: its traceback shows
         sys.stderr.write(f"linclass: error: {e}\n")

@@ -21,8 +21,14 @@ Each is also the built-in type a Python user would expect (a ``ValueError``, a
 
 from __future__ import annotations
 
-__all__ = ["LinclassError", "InputError", "UsageError", "DataFileError", "ResourceLimitError",
-           "ModelFileError"]
+__all__ = [
+    "LinclassError",
+    "InputError",
+    "UsageError",
+    "DataFileError",
+    "ResourceLimitError",
+    "ModelFileError",
+]
 
 
 class LinclassError(Exception):

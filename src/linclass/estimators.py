@@ -50,15 +50,31 @@ from .validation import (
     with_class_weight,
 )
 
-__all__ = ["LinearSVM", "SoftmaxClassifier", "TrainingDivergedError", "MODELS", "SOLVERS",
-           "FITTED_STATE"]
+__all__ = [
+    "LinearSVM",
+    "SoftmaxClassifier",
+    "TrainingDivergedError",
+    "MODELS",
+    "SOLVERS",
+    "FITTED_STATE",
+]
 
 
 # What a fitted classifier is, besides its parameters: ``get_fitted_state`` gives these and
 # ``set_fitted_state`` takes them (``linclass.io`` saves them; ``linclass.hyperparams`` sends them
 # back from its worker processes).
-FITTED_STATE = ("coef_", "intercept_", "classes_", "n_features_in_", "n_iter_", "n_steps_",
-                "learning_rate_", "reg_", "intercept_step_", "history_")
+FITTED_STATE = (
+    "coef_",
+    "intercept_",
+    "classes_",
+    "n_features_in_",
+    "n_iter_",
+    "n_steps_",
+    "learning_rate_",
+    "reg_",
+    "intercept_step_",
+    "history_",
+)
 
 
 def _rng(random_state):
@@ -71,11 +87,30 @@ def _rng(random_state):
 class _LinearClassifier(ClassifierMixin, BaseEstimator):
     """Shared base: parameters, checking, the call into the engine, prediction, state."""
 
-    def __init__(self, *, learning_rate="auto", reg="auto", batch_size=200, max_epochs=100,
-                 max_steps=None, optimizer="sgd", momentum=0.9, lr_decay=1.0, tol=1e-4,
-                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=5,
-                 random_state=None, verbose=0, warm_start=False, fit_intercept=True,
-                 class_weight=None, shuffle=True, solver="sgd", scoring="loss"):
+    def __init__(
+        self,
+        *,
+        learning_rate="auto",
+        reg="auto",
+        batch_size=200,
+        max_epochs=100,
+        max_steps=None,
+        optimizer="sgd",
+        momentum=0.9,
+        lr_decay=1.0,
+        tol=1e-4,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+        fit_intercept=True,
+        class_weight=None,
+        shuffle=True,
+        solver="sgd",
+        scoring="loss",
+    ):
         self.learning_rate = learning_rate
         self.reg = reg
         self.batch_size = batch_size
@@ -106,8 +141,9 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         check_params(self, SOLVERS, OPTIMIZERS)
 
     def _validate_X(self, X, reset):
-        return validate_data(self, X, reset=reset, accept_sparse=("csr", "csc"),
-                             dtype=array_api.float_dtypes(X))
+        return validate_data(
+            self, X, reset=reset, accept_sparse=("csr", "csc"), dtype=array_api.float_dtypes(X)
+        )
 
     def _encode(self, y, what="y"):
         return encode_labels(self.classes_, y, what)
@@ -116,8 +152,9 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
     @contextmanager
     def _all_or_nothing(self):
         """On any error, put the estimator back exactly as it was (fitted or not)."""
-        saved = copy.deepcopy({k: v for k, v in vars(self).items()
-                               if k.endswith("_") or k.startswith("_")})
+        saved = copy.deepcopy(
+            {k: v for k, v in vars(self).items() if k.endswith("_") or k.startswith("_")}
+        )
         try:
             yield
         except BaseException:
@@ -162,8 +199,9 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
             if hasattr(self, "feature_names_in_"):
                 del self.feature_names_in_
         else:
-            X, y = validate_data(self, X, y, accept_sparse=("csr", "csc"),
-                                 dtype=array_api.float_dtypes(X))
+            X, y = validate_data(
+                self, X, y, accept_sparse=("csr", "csc"), dtype=array_api.float_dtypes(X)
+            )
             y = array_api.to_numpy(y)  # labels are encoded on the host, once
         check_classification_targets(y)
         classes = np.unique(y)
@@ -175,19 +213,25 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         warm = self.warm_start and hasattr(self, "coef_") and np.array_equal(classes, self.classes_)
         self.classes_ = classes
         y_idx = self._encode(y)
-        sample_weight = with_class_weight(self.class_weight, classes,
-                                          check_sample_weight(sample_weight, X), y,
-                                          array_api.numpy_dtype(X))
+        sample_weight = with_class_weight(
+            self.class_weight,
+            classes,
+            check_sample_weight(sample_weight, X),
+            y,
+            array_api.numpy_dtype(X),
+        )
         rng = self._rng_ = _rng(self.random_state)
         # X may be reordered in place only if validate_data made it from a list or an ndarray.
         owns_X = isinstance(given, (list, tuple)) or (
-            type(given) is np.ndarray and not np.may_share_memory(given, X))
+            type(given) is np.ndarray and not np.may_share_memory(given, X)
+        )
         X_val = y_val = val = None
         if eval_set is not None:
             X_val, y_val = self._check_eval_set(eval_set)
         elif self.early_stopping:
             X, y_idx, sample_weight, X_val, y_val = hold_out(
-                X, y_idx, sample_weight, rng, self.validation_fraction, len(classes))
+                X, y_idx, sample_weight, rng, self.validation_fraction, len(classes)
+            )
             owns_X = True
         # L-BFGS takes the full batch, whatever batch_size says (it keeps its default of 200).
         batch_size = None if self.solver == "lbfgs" else self.batch_size
@@ -204,10 +248,10 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
                 source.check_finite()  # NaN in data not read up front looks like divergence
                 if self.learning_rate == "auto":
                     raise
-                auto = auto_settings(source, self._loss(), "auto", self.reg_, self.optimizer,
-                                     self.momentum)[0]
-                raise TrainingDivergedError(f"{e} Here the automatic one is {auto:.3g}.") \
-                    from None
+                auto = auto_settings(
+                    source, self._loss(), "auto", self.reg_, self.optimizer, self.momentum
+                )[0]
+                raise TrainingDivergedError(f"{e} Here the automatic one is {auto:.3g}.") from None
         finally:
             source.close()
             if val is not None:
@@ -233,8 +277,9 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
             classes = np.unique(np.asarray(classes))
             if len(classes) < 2:
                 raise InputError("classes must hold at least 2 labels.")
-        X, y = validate_data(self, X, y, reset=first, accept_sparse=("csr", "csc"),
-                             dtype=array_api.float_dtypes(X))
+        X, y = validate_data(
+            self, X, y, reset=first, accept_sparse=("csr", "csc"), dtype=array_api.float_dtypes(X)
+        )
         y = array_api.to_numpy(y)
         if not first:  # the weights stay where the first call put them
             array_api.check_same_namespace(X, self.coef_, f"{type(self).__name__}.partial_fit()")
@@ -247,11 +292,17 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
             )
         y_idx = self._encode(y)
         if self.class_weight == "balanced":
-            raise InputError('class_weight="balanced" needs all the data at once: use fit, or '
-                             "give partial_fit a dict of class weights.")
-        sample_weight = with_class_weight(self.class_weight, self.classes_,
-                                          check_sample_weight(sample_weight, X), y,
-                                          array_api.numpy_dtype(X))
+            raise InputError(
+                'class_weight="balanced" needs all the data at once: use fit, or '
+                "give partial_fit a dict of class weights."
+            )
+        sample_weight = with_class_weight(
+            self.class_weight,
+            self.classes_,
+            check_sample_weight(sample_weight, X),
+            y,
+            array_api.numpy_dtype(X),
+        )
         if first or not hasattr(self, "_rng_"):  # a first call, or a loaded model
             self._rng_ = _rng(self.random_state)
         source = for_data(X, y_idx, sample_weight, self.batch_size, self.shuffle, self._rng_)
@@ -284,14 +335,16 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         # numpy arrays, or arrays of X's namespace on X's device
         self.coef_, self.intercept_ = source.asarray(coef), source.asarray(np.zeros(C))
         self.learning_rate_, self.reg_, self.intercept_step_ = auto_settings(
-            source, self._loss(), self.learning_rate, self.reg, self.optimizer, self.momentum)
+            source, self._loss(), self.learning_rate, self.reg, self.optimizer, self.momentum
+        )
         self._new_optimizer()
         self.n_iter_ = 0
         self.n_steps_ = 0
 
     def _new_optimizer(self):
-        self._optimizer = make_optimizer(self.optimizer, self.learning_rate_, self.momentum,
-                                         self.lr_decay)
+        self._optimizer = make_optimizer(
+            self.optimizer, self.learning_rate_, self.momentum, self.lr_decay
+        )
         self._optimizer_settings = self._settings()
 
     def _settings(self):
@@ -309,7 +362,8 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
                 self.learning_rate_, self.intercept_step_ = float(self.learning_rate), 1.0
             elif hasattr(self, "_optimizer_settings"):  # changed to "auto" since the last fit
                 self.learning_rate_, _, self.intercept_step_ = auto_settings(
-                    source, self._loss(), "auto", self.reg_, self.optimizer, self.momentum)
+                    source, self._loss(), "auto", self.reg_, self.optimizer, self.momentum
+                )
             self._new_optimizer()
 
     def _train(self, source, val, n_epochs, callback, fresh_history):
@@ -318,25 +372,51 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         b = source.asarray(self.intercept_, copy=True)
         loss = self._loss()
         monitor = Monitor(
-            self.reg_, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
-            early_stopping=self.early_stopping, watch_loss=self.solver == "sgd",
+            self.reg_,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            early_stopping=self.early_stopping,
+            watch_loss=self.solver == "sgd",
             scoring=self.scoring,
             validate=None if val is None else (lambda W, b: val.evaluate(W, b, loss)),
-            callback=callback, report=(lambda info: print(self._describe(info)))
-            if self.verbose else None,
-            history=None if fresh_history else getattr(self, "history_", None))
+            callback=callback,
+            report=(lambda info: print(self._describe(info))) if self.verbose else None,
+            history=None if fresh_history else getattr(self, "history_", None),
+        )
         self.history_ = monitor.history
-        common = dict(epochs=n_epochs, fit_intercept=self.fit_intercept,
-                      max_steps=self.max_steps, steps_done=self.n_steps_,
-                      first_epoch=self.n_iter_ + 1)
+        common = dict(
+            epochs=n_epochs,
+            fit_intercept=self.fit_intercept,
+            max_steps=self.max_steps,
+            steps_done=self.n_steps_,
+            first_epoch=self.n_iter_ + 1,
+        )
         if self.solver == "lbfgs":
             epochs = lbfgs(W, b, source, loss, self.reg_, tol=self.tol, **common)
         elif hasattr(source, "local_sgd_round") and not source.full_batch:
-            epochs = local_sgd(W, b, source, loss, self.reg_, self._optimizer,
-                               intercept_step=self.intercept_step_, on_step=callback, **common)
+            epochs = local_sgd(
+                W,
+                b,
+                source,
+                loss,
+                self.reg_,
+                self._optimizer,
+                intercept_step=self.intercept_step_,
+                on_step=callback,
+                **common,
+            )
         else:
-            epochs = sgd(W, b, source, loss, self.reg_, self._optimizer,
-                         intercept_step=self.intercept_step_, on_step=callback, **common)
+            epochs = sgd(
+                W,
+                b,
+                source,
+                loss,
+                self.reg_,
+                self._optimizer,
+                intercept_step=self.intercept_step_,
+                on_step=callback,
+                **common,
+            )
         try:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 for record in epochs:
@@ -352,8 +432,11 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
 
     @staticmethod
     def _describe(info):
-        parts = [f"epoch {info['epoch']:4d}", f"loss {info['train_loss']:.4f}",
-                 f"acc {info['train_accuracy']:.4f}"]
+        parts = [
+            f"epoch {info['epoch']:4d}",
+            f"loss {info['train_loss']:.4f}",
+            f"acc {info['train_accuracy']:.4f}",
+        ]
         if "val_accuracy" in info:
             parts += [f"val_loss {info['val_loss']:.4f}", f"val_acc {info['val_accuracy']:.4f}"]
         return "  ".join(parts)
@@ -410,8 +493,9 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         if is_dask(X) and sample_weight is None:
             import dask.array as da
 
-            right = self.predict(X) == (y if is_dask(y) else da.from_array(
-                np.asarray(y), chunks=(X.chunks[0],)))
+            right = self.predict(X) == (
+                y if is_dask(y) else da.from_array(np.asarray(y), chunks=(X.chunks[0],))
+            )
             return float(right.mean().compute())
         return super().score(X, y, sample_weight)
 
@@ -439,8 +523,9 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         """Make this classifier the fitted one that ``state`` describes (see
         ``get_fitted_state``); ``n_steps_`` and ``intercept_step_`` may be missing (older
         files). Returns self."""
-        missing = [k for k in FITTED_STATE if k not in state
-                   and k not in ("n_steps_", "intercept_step_")]
+        missing = [
+            k for k in FITTED_STATE if k not in state and k not in ("n_steps_", "intercept_step_")
+        ]
         if missing:
             raise InputError(f"the fitted state lacks {missing}.")
         for k in FITTED_STATE:
@@ -567,19 +652,54 @@ class LinearSVM(_LinearClassifier):
     ``sklearn.calibration.CalibratedClassifierCV`` if you need some.
     """
 
-    def __init__(self, *, learning_rate="auto", reg="auto", batch_size=200, max_epochs=100,
-                 max_steps=None, optimizer="sgd", momentum=0.9, lr_decay=1.0, tol=1e-4,
-                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=5,
-                 random_state=None, verbose=0, warm_start=False, fit_intercept=True,
-                 class_weight=None, shuffle=True, solver="sgd", scoring="loss",
-                 loss_variant="weston_watkins", margin=1.0, squared=False):
+    def __init__(
+        self,
+        *,
+        learning_rate="auto",
+        reg="auto",
+        batch_size=200,
+        max_epochs=100,
+        max_steps=None,
+        optimizer="sgd",
+        momentum=0.9,
+        lr_decay=1.0,
+        tol=1e-4,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+        fit_intercept=True,
+        class_weight=None,
+        shuffle=True,
+        solver="sgd",
+        scoring="loss",
+        loss_variant="weston_watkins",
+        margin=1.0,
+        squared=False,
+    ):
         super().__init__(
-            learning_rate=learning_rate, reg=reg, batch_size=batch_size, max_epochs=max_epochs,
-            max_steps=max_steps, optimizer=optimizer, momentum=momentum, lr_decay=lr_decay, tol=tol,
-            early_stopping=early_stopping, validation_fraction=validation_fraction,
-            n_iter_no_change=n_iter_no_change, random_state=random_state, verbose=verbose,
-            warm_start=warm_start, fit_intercept=fit_intercept, class_weight=class_weight,
-            shuffle=shuffle, solver=solver, scoring=scoring,
+            learning_rate=learning_rate,
+            reg=reg,
+            batch_size=batch_size,
+            max_epochs=max_epochs,
+            max_steps=max_steps,
+            optimizer=optimizer,
+            momentum=momentum,
+            lr_decay=lr_decay,
+            tol=tol,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            random_state=random_state,
+            verbose=verbose,
+            warm_start=warm_start,
+            fit_intercept=fit_intercept,
+            class_weight=class_weight,
+            shuffle=shuffle,
+            solver=solver,
+            scoring=scoring,
         )
         self.loss_variant = loss_variant
         self.margin = margin
@@ -588,8 +708,9 @@ class LinearSVM(_LinearClassifier):
     def _check_params(self):
         super()._check_params()
         if self.loss_variant not in HINGE_VARIANTS:
-            raise InputError(f"loss_variant must be one of {HINGE_VARIANTS}; "
-                             f"got {self.loss_variant!r}.")
+            raise InputError(
+                f"loss_variant must be one of {HINGE_VARIANTS}; got {self.loss_variant!r}."
+            )
         if not (isinstance(self.margin, Real) and np.isfinite(self.margin)):
             raise InputError(f"margin must be a finite number; got {self.margin!r}.")
 

@@ -76,6 +76,7 @@ def _load():
             if _kernels is None:
                 try:
                     from . import _fused_kernels
+
                     _kernels = _fused_kernels
                 except Exception as exc:  # ImportError, or numba failing on this platform
                     _kernels, _failure = False, exc
@@ -89,11 +90,17 @@ def _fall_back(exc):
         first = not _said
         _kernels, _failure, _said = False, exc, True
     if first:
-        how = ("numba is not installed: pip install numba"
-               if isinstance(exc, ImportError) else f"it failed to compile: {exc!r}")
-        warnings.warn(f"linclass's fused kernel is not used ({how}); training runs on the numpy "
-                      "path, which gives the same results more slowly.", FusedKernelWarning,
-                      stacklevel=3)
+        how = (
+            "numba is not installed: pip install numba"
+            if isinstance(exc, ImportError)
+            else f"it failed to compile: {exc!r}"
+        )
+        warnings.warn(
+            f"linclass's fused kernel is not used ({how}); training runs on the numpy "
+            "path, which gives the same results more slowly.",
+            FusedKernelWarning,
+            stacklevel=3,
+        )
 
 
 def available():
@@ -106,8 +113,12 @@ def supports(X, loss):
     or the softmax (else: the numpy path)."""
     from .losses import is_builtin
 
-    return (isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype in (np.float32, np.float64)
-            and is_builtin(loss))
+    return (
+        isinstance(X, np.ndarray)
+        and X.ndim == 2
+        and X.dtype in (np.float32, np.float64)
+        and is_builtin(loss)
+    )
 
 
 def choose(X, loss):
@@ -123,8 +134,11 @@ def choose(X, loss):
         raise UsageError(f"{ENV} must be auto, numpy or fused; got {want!r}.")
     if want == "numpy":
         return "numpy"
-    dense = (not hasattr(X, "tocsr") and len(getattr(X, "shape", ())) == 2
-             and np.dtype(getattr(X, "dtype", object)) in (np.float32, np.float64))
+    dense = (
+        not hasattr(X, "tocsr")
+        and len(getattr(X, "shape", ())) == 2
+        and np.dtype(getattr(X, "dtype", object)) in (np.float32, np.float64)
+    )
     from .losses import is_builtin
 
     if not dense or not is_builtin(loss):
@@ -163,12 +177,19 @@ def _settings(loss):
 
 def _check(W, b, X, y, sample_weight):
     n, C = X.shape[0], W.shape[0]
-    if W.ndim != 2 or W.shape[1] != X.shape[1] or np.shape(y) != (n,) or n == 0 or (
-            b is not None and np.shape(b) != (C,)) or (
-            sample_weight is not None and np.shape(sample_weight) != (n,)):
-        raise InputError(f"shapes do not fit: X {X.shape}, W {np.shape(W)}, b "
-                         f"{None if b is None else np.shape(b)}, y {np.shape(y)}, sample_weight "
-                         f"{None if sample_weight is None else np.shape(sample_weight)}.")
+    if (
+        W.ndim != 2
+        or W.shape[1] != X.shape[1]
+        or np.shape(y) != (n,)
+        or n == 0
+        or (b is not None and np.shape(b) != (C,))
+        or (sample_weight is not None and np.shape(sample_weight) != (n,))
+    ):
+        raise InputError(
+            f"shapes do not fit: X {X.shape}, W {np.shape(W)}, b "
+            f"{None if b is None else np.shape(b)}, y {np.shape(y)}, sample_weight "
+            f"{None if sample_weight is None else np.shape(sample_weight)}."
+        )
     lo, hi = int(np.min(y)), int(np.max(y))
     if lo < 0 or hi >= C:
         raise InputError(f"labels must be class indices in 0..{C - 1}; got {lo}..{hi}.")
@@ -204,8 +225,11 @@ class Step:
     def _scratch(self, C):
         s = getattr(self._local, "s", None)
         if s is None or s[0].shape[1] != C:
-            s = self._local.s = (np.empty((4, C), self.dtype), np.empty((4, C), self.dtype),
-                                 np.empty(C, np.int64))
+            s = self._local.s = (
+                np.empty((4, C), self.dtype),
+                np.empty((4, C), self.dtype),
+                np.empty(C, np.int64),
+            )
         return s
 
     def _weights(self, n, w):
@@ -225,8 +249,21 @@ class Step:
         y = np.ascontiguousarray(y, dtype=np.int64)
         S, G, active = self._scratch(W.shape[0])
         try:
-            loss, correct = self._rows(X, y, self._weights(X.shape[0], w), W, b, self.margin,
-                                       self.kind, self.squared, dW, db, S, G, active)
+            loss, correct = self._rows(
+                X,
+                y,
+                self._weights(X.shape[0], w),
+                W,
+                b,
+                self.margin,
+                self.kind,
+                self.squared,
+                dW,
+                db,
+                S,
+                G,
+                active,
+            )
         except Exception as exc:  # numba's compile errors are not one class
             if type(exc).__module__.split(".")[0] != "numba":
                 raise
@@ -245,8 +282,12 @@ class Step:
         from .objective import _pool, with_penalty
 
         if self._grads is None or self._grads[0].shape != W.shape:
-            self._grads = [np.empty(W.shape, self.dtype), np.empty(W.shape[0], self.dtype),
-                           np.empty(W.shape, self.dtype), np.empty(W.shape[0], self.dtype)]
+            self._grads = [
+                np.empty(W.shape, self.dtype),
+                np.empty(W.shape[0], self.dtype),
+                np.empty(W.shape, self.dtype),
+                np.empty(W.shape[0], self.dtype),
+            ]
         dW, db, dW2, db2 = self._grads
         for a in self._grads:
             a.fill(0)
@@ -295,8 +336,10 @@ def loss_and_gradient(W, b, X, y, loss_fn, reg=0.0, sample_weight=None, workers=
     from .objective import loss_and_gradient as objective
 
     if not supports(X, loss_fn):
-        raise InputError("the fused kernel takes a dense float32/float64 X and a hinge or the "
-                         "softmax; use linclass.objective.")
+        raise InputError(
+            "the fused kernel takes a dense float32/float64 X and a hinge or the "
+            "softmax; use linclass.objective."
+        )
     if _load() is None:
         raise RuntimeError(f"the fused kernel cannot run here: {_failure!r}")
     _check(W, b, X, y, sample_weight)

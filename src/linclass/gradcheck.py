@@ -30,8 +30,15 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["numerical_gradient", "relative_error", "difference_noise", "grad_check",
-           "directional_check", "check_loss_functions", "explain_failure"]
+__all__ = [
+    "numerical_gradient",
+    "relative_error",
+    "difference_noise",
+    "grad_check",
+    "directional_check",
+    "check_loss_functions",
+    "explain_failure",
+]
 
 
 def numerical_gradient(f, x, h=1e-5):
@@ -58,8 +65,9 @@ def numerical_gradient(f, x, h=1e-5):
 
 def _writable_float_array(x):
     if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
-        raise TypeError("x must be a numpy array of floats (f is evaluated at changed copies "
-                        "of it).")
+        raise TypeError(
+            "x must be a numpy array of floats (f is evaluated at changed copies of it)."
+        )
     if not x.flags.writeable:
         raise InputError("x must be writable: the check perturbs it in place and restores it.")
     return x
@@ -168,8 +176,9 @@ def directional_check(f, x, analytic, h=1e-5, seed=0, tiny=1e-8, atol=None):
     return relative_error(float(np.sum(analytic * v)), (fp - fm) / (2 * h), tiny, atol)
 
 
-def check_loss_functions(model="svm", n_samples=100, n_features=50, n_classes=10, reg=0.1,
-                         seed=0, num_checks=20):
+def check_loss_functions(
+    model="svm", n_samples=100, n_features=50, n_classes=10, reg=0.1, seed=0, num_checks=20
+):
     """Check the lecture's naive and vectorized loss functions against each other and numbers.
 
     On random float64 data: the loss and gradient of the naive loop version against the
@@ -212,27 +221,46 @@ def check_loss_functions(model="svm", n_samples=100, n_features=50, n_classes=10
     # Two right implementations differ by the rounding of their sums over the samples.
     eps = float(np.finfo(np.float64).eps)
     rows = [
-        ("naive vs vectorized: loss",
-         relative_error(loss_n, loss_v, atol=n_samples * eps * abs(loss_v)), 1e-12),
-        ("naive vs vectorized: gradient",
-         relative_error(dW_n, dW_v, atol=n_samples * eps * np.abs(dW_v).max()), 1e-10),
-        (f"numerical vs analytic: {num_checks} sampled coordinates (max)",
-         float(np.max(grad_check(f, W, dW_v, num_checks=num_checks, seed=seed))), 1e-7),
-        ("numerical vs analytic: random direction, all coordinates",
-         directional_check(f, W, dW_v, seed=seed), 1e-7),
+        (
+            "naive vs vectorized: loss",
+            relative_error(loss_n, loss_v, atol=n_samples * eps * abs(loss_v)),
+            1e-12,
+        ),
+        (
+            "naive vs vectorized: gradient",
+            relative_error(dW_n, dW_v, atol=n_samples * eps * np.abs(dW_v).max()),
+            1e-10,
+        ),
+        (
+            f"numerical vs analytic: {num_checks} sampled coordinates (max)",
+            float(np.max(grad_check(f, W, dW_v, num_checks=num_checks, seed=seed))),
+            1e-7,
+        ),
+        (
+            "numerical vs analytic: random direction, all coordinates",
+            directional_check(f, W, dW_v, seed=seed),
+            1e-7,
+        ),
     ]
-    return {"rows": rows, "naive_seconds": t_naive, "vectorized_seconds": t_fast,
-            "speedup": t_naive / t_fast}
+    return {
+        "rows": rows,
+        "naive_seconds": t_naive,
+        "vectorized_seconds": t_fast,
+        "speedup": t_naive / t_fast,
+    }
 
 
 def explain_failure(model, check):
     """What a failed row of ``check_loss_functions`` most likely means, for that loss."""
     if check.startswith("naive vs vectorized"):
-        return ("the loop and the vectorized code disagree beyond rounding: one of them has a "
-                "bug (both are analytic, so no kink or step size is involved)")
+        return (
+            "the loop and the vectorized code disagree beyond rounding: one of them has a "
+            "bug (both are analytic, so no kink or step size is involved)"
+        )
     if model == "svm":
-        return ("either the analytic gradient is wrong, or a margin lies within h of the "
-                "hinge's kink, where the numerical derivative straddles two slopes: if another "
-                "--seed passes, it was the kink")
-    return ("the softmax loss is smooth (no kink), so the analytic gradient is most likely "
-            "wrong")
+        return (
+            "either the analytic gradient is wrong, or a margin lies within h of the "
+            "hinge's kink, where the numerical derivative straddles two slopes: if another "
+            "--seed passes, it was the kink"
+        )
+    return "the softmax loss is smooth (no kink), so the analytic gradient is most likely wrong"

@@ -49,8 +49,11 @@ def search_ranges(model, X_train, y_train, params=None, lr_range=None, reg_range
     batch = None if clf.solver == "lbfgs" else clf.batch_size
     source = for_data(np.asarray(X_train), y_idx, None, batch)
     lr, reg, _ = auto_settings(source, clf._loss(), "auto", "auto", clf.optimizer, clf.momentum)
-    return (lr_range or (lr / 10 ** LR_DECADES[0], lr * 10 ** LR_DECADES[1]),
-            reg_range or (reg / 10 ** REG_DECADES[0], reg * 10 ** REG_DECADES[1]), (lr, reg))
+    return (
+        lr_range or (lr / 10 ** LR_DECADES[0], lr * 10 ** LR_DECADES[1]),
+        reg_range or (reg / 10 ** REG_DECADES[0], reg * 10 ** REG_DECADES[1]),
+        (lr, reg),
+    )
 
 
 def check_range(value, name):
@@ -63,8 +66,7 @@ def check_range(value, name):
     if len(values) == 1:
         values = values * 2
     if len(values) != 2 or not (0 < values[0] <= values[1] < math.inf):
-        raise InputError(f"{name} must be a (low, high) pair with 0 < low <= high; got "
-                         f"{value!r}.")
+        raise InputError(f"{name} must be a (low, high) pair with 0 < low <= high; got {value!r}.")
     return values[0], values[1]
 
 
@@ -101,26 +103,50 @@ def _run_trial(index, model, params, lr, reg, seed, paths, threads):
     from .estimators import MODELS
 
     X, y, Xv, yv = _open_data(paths)
-    clf = MODELS[model](**{**params, "learning_rate": lr, "reg": reg,
-                           "random_state": seed + index})
+    clf = MODELS[model](**{**params, "learning_rate": lr, "reg": reg, "random_state": seed + index})
     t0 = time.perf_counter()
     with threadpool_limits(threads):
         try:
             clf.fit(X, y, eval_set=(Xv, yv))
         except FloatingPointError as e:  # a diverging learning rate is a result, not a crash
-            return {"index": index, "learning_rate": lr, "reg": reg, "val_accuracy": float("nan"),
-                    "train_accuracy": float("nan"), "epochs": 0, "seconds":
-                    time.perf_counter() - t0, "error": str(e).split(":")[0]}
-    return {"index": index, "learning_rate": lr, "reg": reg,
-            "val_accuracy": float(clf.score(Xv, yv)),
-            "train_accuracy": float(clf.history_["train_accuracy"][-1]),
-            "epochs": int(clf.n_iter_), "seconds": time.perf_counter() - t0,
-            "state": clf.get_fitted_state()}
+            return {
+                "index": index,
+                "learning_rate": lr,
+                "reg": reg,
+                "val_accuracy": float("nan"),
+                "train_accuracy": float("nan"),
+                "epochs": 0,
+                "seconds": time.perf_counter() - t0,
+                "error": str(e).split(":")[0],
+            }
+    return {
+        "index": index,
+        "learning_rate": lr,
+        "reg": reg,
+        "val_accuracy": float(clf.score(Xv, yv)),
+        "train_accuracy": float(clf.history_["train_accuracy"][-1]),
+        "epochs": int(clf.n_iter_),
+        "seconds": time.perf_counter() - t0,
+        "state": clf.get_fitted_state(),
+    }
 
 
-def search(model, X_train, y_train, X_val, y_val, lr_range=None, reg_range=None,
-           trials=16, grid=False, seed=0, n_jobs=None, params=None, callback=None,
-           workdir=None):
+def search(
+    model,
+    X_train,
+    y_train,
+    X_val,
+    y_val,
+    lr_range=None,
+    reg_range=None,
+    trials=16,
+    grid=False,
+    seed=0,
+    n_jobs=None,
+    params=None,
+    callback=None,
+    workdir=None,
+):
     """Train one model per (learning rate, reg) pair and rank them by validation accuracy.
 
     Parameters
@@ -167,8 +193,9 @@ def search(model, X_train, y_train, X_val, y_val, lr_range=None, reg_range=None,
             paths.append(path)
         paths = tuple(paths)
         threads = 1 if n_jobs > 1 else (os.cpu_count() or 1)
-        jobs = [(i, model, params, lr, reg, seed, paths, threads)
-                for i, (lr, reg) in enumerate(pairs)]
+        jobs = [
+            (i, model, params, lr, reg, seed, paths, threads) for i, (lr, reg) in enumerate(pairs)
+        ]
         if n_jobs == 1:
             for job in jobs:
                 results.append(_run_trial(*job))
@@ -193,6 +220,12 @@ def _rebuild(model, params, result, seed):
     """The best trial's classifier, from the fitted state the worker sent back."""
     from .estimators import MODELS
 
-    clf = MODELS[model](**{**params, "learning_rate": result["learning_rate"],
-                           "reg": result["reg"], "random_state": seed + result["index"]})
+    clf = MODELS[model](
+        **{
+            **params,
+            "learning_rate": result["learning_rate"],
+            "reg": result["reg"],
+            "random_state": seed + result["index"],
+        }
+    )
     return clf.set_fitted_state(result["state"])

@@ -73,8 +73,9 @@ def atomic_write(path, write):
     tmp = None
     try:
         if fd is None:
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp",
-                                       dir=folder)
+            fd, tmp = tempfile.mkstemp(
+                prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=folder
+            )
             os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600: give what open() would
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -143,7 +144,7 @@ def _remove_stale_temporaries(folder, name):
     for entry in entries:
         if not (entry.name.startswith(prefix) and entry.name.endswith(".tmp")):
             continue
-        pid = entry.name[len(prefix):].split(".", 1)[0]
+        pid = entry.name[len(prefix) :].split(".", 1)[0]
         if pid.isdigit() and not _alive(int(pid)):
             with contextlib.suppress(OSError):
                 os.unlink(entry.path)
@@ -170,26 +171,36 @@ def _split_pipeline(model):
 
     if isinstance(model, Pipeline):
         steps = [s for _, s in model.steps if s not in ("passthrough", None)]
-        feat = steps.pop(0) if steps and isinstance(steps[0], (ImageFeature,
-                                                               FeatureUnion)) else None
+        feat = (
+            steps.pop(0) if steps and isinstance(steps[0], (ImageFeature, FeatureUnion)) else None
+        )
         pre = steps.pop(0) if steps and isinstance(steps[0], MeanImage) else None
         if len(steps) == 1 and isinstance(steps[0], _LinearClassifier):
             return steps[0], pre, feat
-        raise TypeError("only a Pipeline of ([image features,] [MeanImage,] LinearSVM or "
-                        "SoftmaxClassifier) can be saved; save the classifier itself with "
-                        "model.save(path).")
+        raise TypeError(
+            "only a Pipeline of ([image features,] [MeanImage,] LinearSVM or "
+            "SoftmaxClassifier) can be saved; save the classifier itself with "
+            "model.save(path)."
+        )
     if not isinstance(model, _LinearClassifier):
-        raise TypeError(f"cannot save a {type(model).__name__}; linclass saves LinearSVM and "
-                        "SoftmaxClassifier models.")
+        raise TypeError(
+            f"cannot save a {type(model).__name__}; linclass saves LinearSVM and "
+            "SoftmaxClassifier models."
+        )
     return model, None, None
 
 
 def _classes_array(classes):
     arr = np.asarray(classes.tolist())
-    if arr.dtype.kind not in "biufU" or arr.shape != classes.shape or not np.array_equal(
-            arr, classes):
-        raise TypeError("classes_ must be all numbers or all strings to be saved without pickle; "
-                        f"got {classes.tolist()[:5]}...")
+    if (
+        arr.dtype.kind not in "biufU"
+        or arr.shape != classes.shape
+        or not np.array_equal(arr, classes)
+    ):
+        raise TypeError(
+            "classes_ must be all numbers or all strings to be saved without pickle; "
+            f"got {classes.tolist()[:5]}..."
+        )
     return arr
 
 
@@ -225,13 +236,13 @@ def save(model, path, preprocessing=None, metadata=None):
         "coef": state["coef_"],
         "intercept": state["intercept_"],
         "classes": _classes_array(state["classes_"]),
-        "fitted": np.array(json.dumps(
-            {k: state[k] for k in FITTED_STATE if k not in _ARRAYS})),
+        "fitted": np.array(json.dumps({k: state[k] for k in FITTED_STATE if k not in _ARRAYS})),
     }
     if pre is not None:
         check_is_fitted(pre, "mean_")
-        arrays["preprocessing"] = np.array(json.dumps(
-            {"kind": "mean_image", "standardize": bool(pre.standardize)}))
+        arrays["preprocessing"] = np.array(
+            json.dumps({"kind": "mean_image", "standardize": bool(pre.standardize)})
+        )
         arrays["preprocessing_mean"] = pre.mean_
         if pre.scale_ is not None:
             arrays["preprocessing_scale"] = pre.scale_
@@ -311,18 +322,23 @@ def _check_members(data, path):
         try:
             with data.zip.open(info) as f:
                 major, _ = npy.read_magic(f)
-                shape, _, dtype = (npy.read_array_header_1_0(f) if major == 1
-                                   else npy.read_array_header_2_0(f))
+                shape, _, dtype = (
+                    npy.read_array_header_1_0(f) if major == 1 else npy.read_array_header_2_0(f)
+                )
                 header = f.tell() if hasattr(f, "tell") else 0
         except Exception as e:
-            raise _bad(path, f"member {info.filename} is not a NumPy array "
-                             f"({type(e).__name__})") from None
+            raise _bad(
+                path, f"member {info.filename} is not a NumPy array ({type(e).__name__})"
+            ) from None
         if dtype.hasobject:
             raise _bad(path, f"member {info.filename} holds Python objects")
         nbytes = math.prod(shape) * dtype.itemsize
         if nbytes > info.file_size - header:
-            raise _bad(path, f"member {info.filename} declares {nbytes:,} bytes but holds "
-                             f"{info.file_size - header:,}")
+            raise _bad(
+                path,
+                f"member {info.filename} declares {nbytes:,} bytes but holds "
+                f"{info.file_size - header:,}",
+            )
         check_bytes(nbytes, f"member {info.filename}", path)
 
 
@@ -346,8 +362,12 @@ def _valid_unicode(arr):
 
 def _text(data, key, path, limit=_MAX_JSON):
     arr = _array(data, key, path)
-    if (arr.dtype.kind != "U" or arr.shape != () or arr.dtype.itemsize > 4 * limit
-            or not _valid_unicode(arr)):
+    if (
+        arr.dtype.kind != "U"
+        or arr.shape != ()
+        or arr.dtype.itemsize > 4 * limit
+        or not _valid_unicode(arr)
+    ):
         raise _bad(path, f"{key!r} is not a text")
     return str(arr[()])
 
@@ -395,9 +415,12 @@ def _number(value, name, path, kind=float, low=None):
     if ok:
         ok = np.isfinite(value) and (low is None or value >= low)
     if not ok:
-        raise _bad(path, f"{name} is {value!r}, not a finite "
-                         f"{'integer' if kind is int else 'number'}"
-                         f"{'' if low is None else f' >= {low}'}")
+        raise _bad(
+            path,
+            f"{name} is {value!r}, not a finite "
+            f"{'integer' if kind is int else 'number'}"
+            f"{'' if low is None else f' >= {low}'}",
+        )
     return kind(value)
 
 
@@ -412,13 +435,17 @@ def _check_fitted(fitted, coef, path):
     if "n_features_in_" in fitted:
         n = _number(fitted["n_features_in_"], "n_features_in_", path, int, 1)
         if n != coef.shape[1]:
-            raise _bad(path, f"n_features_in_ is {n} but the weights have {coef.shape[1]} "
-                             "features")
+            raise _bad(path, f"n_features_in_ is {n} but the weights have {coef.shape[1]} features")
     out["n_features_in_"] = coef.shape[1]
     history = fitted.get("history_", {})
-    if not (isinstance(history, dict) and set(history) <= set(HISTORY_KEYS)
-            and all(isinstance(v, list) and all(x is None or isinstance(x, (int, float))
-                                                for x in v) for v in history.values())):
+    if not (
+        isinstance(history, dict)
+        and set(history) <= set(HISTORY_KEYS)
+        and all(
+            isinstance(v, list) and all(x is None or isinstance(x, (int, float)) for x in v)
+            for v in history.values()
+        )
+    ):
         raise _bad(path, "history_ is not lists of numbers under known names")
     out["history_"] = {k: list(history.get(k, [])) for k in HISTORY_KEYS}
     return out
@@ -426,12 +453,16 @@ def _check_fitted(fitted, coef, path):
 
 def _check_weights(coef, intercept, classes, path):
     if coef.dtype not in (np.float32, np.float64) or coef.ndim != 2 or coef.shape[1] < 1:
-        raise _bad(path, f"coef is {coef.dtype} {coef.shape}, not float32/float64 "
-                         "(n_classes, n_features)")
+        raise _bad(
+            path, f"coef is {coef.dtype} {coef.shape}, not float32/float64 (n_classes, n_features)"
+        )
     if intercept.dtype != coef.dtype:
         raise _bad(path, f"intercept is {intercept.dtype}, coef {coef.dtype}")
-    if classes.ndim != 1 or classes.dtype.kind not in "biuU" or (
-            classes.dtype.kind == "U" and not _valid_unicode(classes)):
+    if (
+        classes.ndim != 1
+        or classes.dtype.kind not in "biuU"
+        or (classes.dtype.kind == "U" and not _valid_unicode(classes))
+    ):
         raise _bad(path, f"classes are {classes.dtype} {classes.shape}, not numbers or text")
     C = len(classes)
     if coef.shape[0] != C or intercept.shape != (C,):
@@ -440,8 +471,11 @@ def _check_weights(coef, intercept, classes, path):
             f"{C} classes do not fit together."
         )
     if C < 2 or len(np.unique(classes)) != C:
-        raise _bad(path, f"it has {C} classes ({len(np.unique(classes))} different); a "
-                         "classifier has at least 2, each once")
+        raise _bad(
+            path,
+            f"it has {C} classes ({len(np.unique(classes))} different); a "
+            "classifier has at least 2, each once",
+        )
     if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
         raise ModelFileError(f"{path} is damaged: its weights are not all finite.")
 
@@ -479,8 +513,11 @@ def load(path):
         classes = _array(data, "classes", path)
         pre_info = _json(data, "preprocessing", path) if "preprocessing" in data.files else None
         mean = _array(data, "preprocessing_mean", path) if pre_info is not None else None
-        scale = (_array(data, "preprocessing_scale", path)
-                 if pre_info is not None and "preprocessing_scale" in data.files else None)
+        scale = (
+            _array(data, "preprocessing_scale", path)
+            if pre_info is not None and "preprocessing_scale" in data.files
+            else None
+        )
         feat_info = _json(data, "features", path) if "features" in data.files else None
         learnt = {k: _array(data, k, path) for k in data.files if k.startswith("features_")}
     if name not in kinds:
@@ -497,8 +534,7 @@ def load(path):
         clf.set_params(**params)
         clf._check_params()
     except (ValueError, TypeError) as e:
-        raise ModelFileError(f"{path} has parameters this linclass does not take ({e}).") \
-            from None
+        raise ModelFileError(f"{path} has parameters this linclass does not take ({e}).") from None
     clf.set_fitted_state({**state, "coef_": coef, "intercept_": intercept, "classes_": classes})
     steps = []
     if feat_info is not None:
@@ -507,8 +543,9 @@ def load(path):
         feat = spec.from_state(feat_info, learnt, path)
         width = sum(s.n_features_out_ for _, s in spec.steps(feat))
         if width != coef.shape[1]:
-            raise _bad(path, f"its features give {width:,} values but the weights take "
-                             f"{coef.shape[1]:,}")
+            raise _bad(
+                path, f"its features give {width:,} values but the weights take {coef.shape[1]:,}"
+            )
         steps.append(("features", feat))
     if pre_info is not None:
         steps.append(("preprocess", _preprocessing(pre_info, mean, scale, coef.shape[1], path)))
@@ -519,12 +556,16 @@ def _preprocessing(pre_info, mean, scale, D, path):
     """The stored MeanImage, checked against the weights' D features."""
     from .data.preprocess import MeanImage
 
-    if (set(pre_info) - {"kind", "standardize"} or pre_info.get("kind") != "mean_image"
-            or not isinstance(pre_info.get("standardize", False), bool)):
+    if (
+        set(pre_info) - {"kind", "standardize"}
+        or pre_info.get("kind") != "mean_image"
+        or not isinstance(pre_info.get("standardize", False), bool)
+    ):
         raise ModelFileError(f"{path} has preprocessing this linclass cannot apply: {pre_info}.")
     for arr, what in ((mean, "preprocessing_mean"), (scale, "preprocessing_scale")):
-        if arr is not None and (arr.shape != (D,) or arr.dtype.kind != "f"
-                                or not np.all(np.isfinite(arr))):
+        if arr is not None and (
+            arr.shape != (D,) or arr.dtype.kind != "f" or not np.all(np.isfinite(arr))
+        ):
             raise _bad(path, f"{what} is {arr.dtype} {arr.shape}, not {D} finite numbers")
     if scale is not None and not np.all(scale > 0):
         raise _bad(path, "preprocessing_scale has values <= 0")

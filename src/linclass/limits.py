@@ -26,11 +26,21 @@ from contextlib import contextmanager
 
 from .errors import DataFileError, InputError, ResourceLimitError
 
-__all__ = ["get", "caps", "check_bytes", "check_image_side", "check_declared",
-           "parse_size", "human"]
+__all__ = [
+    "get",
+    "caps",
+    "check_bytes",
+    "check_image_side",
+    "check_declared",
+    "parse_size",
+    "human",
+]
 
-_ENV = {"max_bytes": "LINCLASS_MAX_BYTES", "max_image_pixels": "LINCLASS_MAX_IMAGE_PIXELS",
-        "max_image_side": "LINCLASS_MAX_IMAGE_SIDE"}
+_ENV = {
+    "max_bytes": "LINCLASS_MAX_BYTES",
+    "max_image_pixels": "LINCLASS_MAX_IMAGE_PIXELS",
+    "max_image_side": "LINCLASS_MAX_IMAGE_SIDE",
+}
 _local = threading.local()
 _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
@@ -43,8 +53,11 @@ def _memory():
 
 
 def _default(name):
-    return {"max_bytes": _memory() * 3 // 4, "max_image_pixels": 100_000_000,
-            "max_image_side": 1024}[name]
+    return {
+        "max_bytes": _memory() * 3 // 4,
+        "max_image_pixels": 100_000_000,
+        "max_image_side": 1024,
+    }[name]
 
 
 def parse_size(text):
@@ -68,8 +81,9 @@ def get(name):
         try:
             return parse_size(text)
         except ValueError:
-            raise InputError(f"{_ENV[name]}={text!r} is not a size: write a number of bytes, "
-                             "or 512M, 8G...") from None
+            raise InputError(
+                f"{_ENV[name]}={text!r} is not a size: write a number of bytes, or 512M, 8G..."
+            ) from None
     return _default(name)
 
 
@@ -102,7 +116,8 @@ def check_bytes(nbytes, what, where):
     if nbytes < 0 or nbytes > cap:
         raise ResourceLimitError(
             f"{where}: {what} would take {human(max(nbytes, 0))} of memory, more than the cap of "
-            f"{human(cap)}. If the file is right, raise the cap (LINCLASS_MAX_BYTES=...).")
+            f"{human(cap)}. If the file is right, raise the cap (LINCLASS_MAX_BYTES=...)."
+        )
 
 
 def check_image_side(side, what="--image-size"):
@@ -112,7 +127,8 @@ def check_image_side(side, what="--image-size"):
         raise ResourceLimitError(
             f"{what} {side} is more than the cap of {cap} pixels a side (a linear classifier "
             f"on {side} x {side} colour images has {3 * side * side:,} weights per class). "
-            "Use a smaller size (--image-size), or raise the cap (LINCLASS_MAX_IMAGE_SIDE=...).")
+            "Use a smaller size (--image-size), or raise the cap (LINCLASS_MAX_IMAGE_SIDE=...)."
+        )
 
 
 def check_declared(declared, actual, where, what="its header"):
@@ -121,4 +137,5 @@ def check_declared(declared, actual, where, what="its header"):
     if declared > actual:
         raise DataFileError(
             f"{where}: {what} declares {declared:,} bytes of data but the file holds only "
-            f"{actual:,}: it is truncated or damaged. Download or write it again.")
+            f"{actual:,}: it is truncated or damaged. Download or write it again."
+        )

@@ -88,8 +88,9 @@ def _scale_rows(dS, weights, inv_n):
     return dS
 
 
-def multiclass_hinge(S, y, margin=1.0, variant="weston_watkins", squared=False,
-                     sample_weight=None, reduction="mean"):
+def multiclass_hinge(
+    S, y, margin=1.0, variant="weston_watkins", squared=False, sample_weight=None, reduction="mean"
+):
     """Multiclass SVM (hinge) loss on scores, and its gradient.
 
     ``variant="weston_watkins"`` (the lecture's SVM loss) sums over the wrong classes::
@@ -310,8 +311,14 @@ class Hinge(Loss):
         return self.squared
 
     def __call__(self, S, y, sample_weight=None):
-        return multiclass_hinge(S, y, margin=self.margin, variant=self.variant,
-                                squared=self.squared, sample_weight=sample_weight)
+        return multiclass_hinge(
+            S,
+            y,
+            margin=self.margin,
+            variant=self.variant,
+            squared=self.squared,
+            sample_weight=sample_weight,
+        )
 
 
 class SoftmaxCrossEntropy(Loss):
@@ -334,4 +341,3 @@ def is_builtin(loss):
     subclass, which may compute another loss): what the fused kernel and the array API path
     implement themselves."""
     return type(loss) in (Hinge, SoftmaxCrossEntropy)
-

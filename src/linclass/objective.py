@@ -16,8 +16,14 @@ import numpy as np
 from .errors import InputError
 from .scores import scores, scores_backward
 
-__all__ = ["loss_and_gradient", "BlockSum", "with_penalty", "regularization", "penalty",
-           "default_block_rows"]
+__all__ = [
+    "loss_and_gradient",
+    "BlockSum",
+    "with_penalty",
+    "regularization",
+    "penalty",
+    "default_block_rows",
+]
 
 # A block of X this size stays in the last-level cache between the two products.
 _BLOCK_BYTES = 8 * 2**20
@@ -45,8 +51,9 @@ def regularization(W, reg):
     return penalty(W, reg), (2 * reg) * W
 
 
-def loss_and_gradient(W, b, X, y, loss_fn, reg=0.0, sample_weight=None, block_rows=None,
-                      workers=1, kernel="numpy"):
+def loss_and_gradient(
+    W, b, X, y, loss_fn, reg=0.0, sample_weight=None, block_rows=None, workers=1, kernel="numpy"
+):
     """Objective value and gradient of a linear classifier on (a batch of) data.
 
     Parameters
@@ -90,9 +97,17 @@ def loss_and_gradient(W, b, X, y, loss_fn, reg=0.0, sample_weight=None, block_ro
     if rows >= n:
         acc.add(X, y, sample_weight)
     else:
-        acc.add_all(((X[start:start + rows], y[start:start + rows],
-                      None if sample_weight is None else sample_weight[start:start + rows])
-                     for start in range(0, n, rows)), workers)
+        acc.add_all(
+            (
+                (
+                    X[start : start + rows],
+                    y[start : start + rows],
+                    None if sample_weight is None else sample_weight[start : start + rows],
+                )
+                for start in range(0, n, rows)
+            ),
+            workers,
+        )
     return acc.result(reg)
 
 

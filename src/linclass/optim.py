@@ -27,10 +27,22 @@ from .array_api import sqrt, zeros_like
 from .choices import check_registry
 from .errors import InputError
 
-__all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "Adam", "OPTIMIZERS", "make_optimizer",
-           "auto_learning_rate", "auto_reg", "auto_settings", "mean_squared_norm",
-           "row_squared_norms", "mean_of_norms",
-           "top_eigenvalue"]
+__all__ = [
+    "Optimizer",
+    "SGD",
+    "Momentum",
+    "Nesterov",
+    "Adam",
+    "OPTIMIZERS",
+    "make_optimizer",
+    "auto_learning_rate",
+    "auto_reg",
+    "auto_settings",
+    "mean_squared_norm",
+    "row_squared_norms",
+    "mean_of_norms",
+    "top_eigenvalue",
+]
 
 
 class Optimizer:
@@ -120,8 +132,8 @@ class Adam(Optimizer):
         m += (1 - b1) * g
         v *= b2
         v += (1 - b2) * (g * g)
-        m_hat = m / (1 - b1 ** self.t)
-        v_hat = v / (1 - b2 ** self.t)
+        m_hat = m / (1 - b1**self.t)
+        v_hat = v / (1 - b2**self.t)
         p -= self.learning_rate * m_hat / (sqrt(v_hat) + self.eps)
 
 
@@ -154,8 +166,8 @@ def row_squared_norms(X):
     out = np.empty(X.shape[0], np.float64)
     step = max(1, 2**20 // max(1, X.shape[1]))  # 8 MB of float64 at a time
     for s in range(0, X.shape[0], step):
-        rows = X[s:s + step].astype(np.float64)
-        out[s:s + step] = np.einsum("ij,ij->i", rows, rows)
+        rows = X[s : s + step].astype(np.float64)
+        out[s : s + step] = np.einsum("ij,ij->i", rows, rows)
     return out
 
 
@@ -201,8 +213,9 @@ def top_eigenvalue(X, sample_weight=None, rows=2048, iters=20):
     return lam
 
 
-def auto_learning_rate(sq_norm, optimizer="sgd", momentum=0.9, curvature=1.0, top_eig=None,
-                       batch_size=None):
+def auto_learning_rate(
+    sq_norm, optimizer="sgd", momentum=0.9, curvature=1.0, top_eig=None, batch_size=None
+):
     """The step size ``learning_rate="auto"`` picks: ``1 / (curvature * L)``.
 
     L is the curvature of the mean loss over a minibatch of B rows as a function of the

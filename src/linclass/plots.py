@@ -19,8 +19,14 @@ import numpy as np
 
 from .io import atomic_write
 
-__all__ = ["loss_curve", "weight_templates", "confusion_matrix", "misclassified",
-           "template_images", "tune_results"]
+__all__ = [
+    "loss_curve",
+    "weight_templates",
+    "confusion_matrix",
+    "misclassified",
+    "template_images",
+    "tune_results",
+]
 
 
 def _pyplot():
@@ -92,8 +98,10 @@ def weight_templates(coef, image_shape, class_names, path, title=None):
     n_classes = len(coef)
     if n_classes > MAX_TEMPLATES:
         coef, class_names = coef[:MAX_TEMPLATES], list(class_names)[:MAX_TEMPLATES]
-        title = title or (f"learned weights as class templates (the first {MAX_TEMPLATES} of "
-                          f"{n_classes:,} classes)")
+        title = title or (
+            f"learned weights as class templates (the first {MAX_TEMPLATES} of "
+            f"{n_classes:,} classes)"
+        )
     images = template_images(coef, image_shape)
     rows, cols = _grid(len(images))
     fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.5 * rows), squeeze=False)
@@ -114,8 +122,9 @@ def confusion_matrix(y_true, y_pred, class_names, path, title=None):
     labels = np.asarray(class_names)
     cm = sk_confusion(y_true, y_pred, labels=labels)
     n = len(labels)
-    fig, ax = plt.subplots(figsize=(min(1.0 + 0.55 * n, MAX_MATRIX_INCHES),
-                                    min(0.8 + 0.5 * n, MAX_MATRIX_INCHES - 1)))
+    fig, ax = plt.subplots(
+        figsize=(min(1.0 + 0.55 * n, MAX_MATRIX_INCHES), min(0.8 + 0.5 * n, MAX_MATRIX_INCHES - 1))
+    )
     im = ax.imshow(cm, cmap="Blues", interpolation="nearest")
     if n <= 60:  # beyond, the names would overprint each other
         ax.set_xticks(range(n), [str(c) for c in labels], rotation=45, ha="right")
@@ -126,8 +135,15 @@ def confusion_matrix(y_true, y_pred, class_names, path, title=None):
     if n <= 20:
         for i in range(n):
             for j in range(n):
-                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
-                        color="white" if cm[i, j] > threshold else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(cm[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if cm[i, j] > threshold else "black",
+                )
     fig.colorbar(im, ax=ax, fraction=0.046)
     acc = np.trace(cm) / max(cm.sum(), 1)
     ax.set_title(title or f"confusion matrix (accuracy {acc:.3f})")
@@ -147,8 +163,13 @@ def misclassified(images, y_true, y_pred, image_shape, path, n=24, pixel_max=255
         ax.axis("off")
     for ax, i in zip(axes.ravel(), wrong):
         img = np.asarray(images[i], dtype=np.float64).reshape(image_shape) / pixel_max
-        ax.imshow(np.clip(img, 0, 1), cmap="gray" if img.ndim == 2 else None,
-                  interpolation="nearest", vmin=0, vmax=1)
+        ax.imshow(
+            np.clip(img, 0, 1),
+            cmap="gray" if img.ndim == 2 else None,
+            interpolation="nearest",
+            vmin=0,
+            vmax=1,
+        )
         ax.set_title(f"{y_true[i]}\n→ {y_pred[i]}", fontsize=8)
     if not len(wrong):
         axes[0, 0].text(0.5, 0.5, "no mistakes", ha="center", va="center")
@@ -163,8 +184,10 @@ def tune_results(results, path, title=None):
     lr = np.log10([r["learning_rate"] for r in ok])
     reg = np.log10([r["reg"] for r in ok])
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, key, name in ((axes[0], "train_accuracy", "training"),
-                          (axes[1], "val_accuracy", "validation")):
+    for ax, key, name in (
+        (axes[0], "train_accuracy", "training"),
+        (axes[1], "val_accuracy", "validation"),
+    ):
         acc = np.array([r[key] for r in ok])
         sc = ax.scatter(lr, reg, c=acc, s=90, cmap="viridis")
         fig.colorbar(sc, ax=ax)
@@ -173,8 +196,15 @@ def tune_results(results, path, title=None):
         ax.set_title(f"{name} accuracy")
     if ok:
         best = max(ok, key=lambda r: r["val_accuracy"])
-        axes[1].scatter([np.log10(best["learning_rate"])], [np.log10(best["reg"])], s=260,
-                        facecolors="none", edgecolors="red", linewidths=2, label="best")
+        axes[1].scatter(
+            [np.log10(best["learning_rate"])],
+            [np.log10(best["reg"])],
+            s=260,
+            facecolors="none",
+            edgecolors="red",
+            linewidths=2,
+            label="best",
+        )
         axes[1].legend(loc="best")
     if title:
         fig.suptitle(title)

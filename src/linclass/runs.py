@@ -29,9 +29,24 @@ from .estimators import MODELS
 from .io import atomic_write, load, load_metadata, save
 from .threads import fixed_count
 
-__all__ = ["TrainConfig", "DataSpec", "ModelSpec", "Outputs", "Metrics", "TrainResult",
-           "TuneResult", "Evaluation", "ClassScores", "train", "tune", "evaluate", "plot",
-           "predict", "MODELS", "PLOTS"]
+__all__ = [
+    "TrainConfig",
+    "DataSpec",
+    "ModelSpec",
+    "Outputs",
+    "Metrics",
+    "TrainResult",
+    "TuneResult",
+    "Evaluation",
+    "ClassScores",
+    "train",
+    "tune",
+    "evaluate",
+    "plot",
+    "predict",
+    "MODELS",
+    "PLOTS",
+]
 
 PLOTS = ("loss_curve.png", "templates.png", "confusion.png", "misclassified.png")
 
@@ -52,9 +67,15 @@ class DataSpec:
 
     def metadata(self):
         """What a saved model records to load and split the same data again."""
-        return {"dataset": self.dataset, "seed": self.seed, "val_size": self.val_size,
-                "test_size": self.test_size, "image_size": self.image_size,
-                "skip_bad": self.skip_bad, "features": self.features}
+        return {
+            "dataset": self.dataset,
+            "seed": self.seed,
+            "val_size": self.val_size,
+            "test_size": self.test_size,
+            "image_size": self.image_size,
+            "skip_bad": self.skip_bad,
+            "features": self.features,
+        }
 
 
 @dataclass(frozen=True)
@@ -81,10 +102,17 @@ class ModelSpec:
         if self.model not in MODELS:
             raise InputError(f"model must be one of {sorted(MODELS)}; got {self.model!r}.")
         # The split hands over its training rows in random order: minibatches can be slices.
-        params = {"random_state": seed, "early_stopping": self.early_stopping,
-                  "shuffle": "blocks"}
-        for name in ("learning_rate", "reg", "max_epochs", "max_steps", "optimizer", "solver",
-                     "momentum", "lr_decay"):
+        params = {"random_state": seed, "early_stopping": self.early_stopping, "shuffle": "blocks"}
+        for name in (
+            "learning_rate",
+            "reg",
+            "max_epochs",
+            "max_steps",
+            "optimizer",
+            "solver",
+            "momentum",
+            "lr_decay",
+        ):
             value = getattr(self, name)
             if value is not None:
                 params[name] = value
@@ -228,7 +256,7 @@ def _predict_test(model, X_test):
     """Predictions on a test part: raw pixels through the whole Pipeline, or a ``_TestPart``
     through the steps not yet applied."""
     if isinstance(X_test, _TestPart):
-        return model[X_test.done:].predict(X_test.X)
+        return model[X_test.done :].predict(X_test.X)
     return model.predict(X_test)
 
 
@@ -237,22 +265,32 @@ def _open_prepared(spec):
 
     kind, _, path = str(spec).partition(":")
     if not path:
-        raise InputError(f"--dataset {kind}: needs the folder `linclass prepare` wrote: "
-                         f"--dataset {kind}:PATH.")
+        raise InputError(
+            f"--dataset {kind}: needs the folder `linclass prepare` wrote: --dataset {kind}:PATH."
+        )
     data = open_prepared(path)
     if data.meta["array_format"] != kind:
-        raise InputError(f"{path} holds {data.meta['array_format']} arrays: use "
-                         f"--dataset {data.meta['array_format']}:{path}.")
+        raise InputError(
+            f"{path} holds {data.meta['array_format']} arrays: use "
+            f"--dataset {data.meta['array_format']}:{path}."
+        )
     return data
 
 
 def _split(meta, progress=None):
     """The data set and split a run used, from its settings (or a model's metadata)."""
-    ds = load_dataset(meta["dataset"], size=meta.get("image_size"),
-                      skip_bad=meta.get("skip_bad", False), progress=progress)
-    sp = train_val_test_split(ds, val_size=meta.get("val_size", 0.1),
-                              test_size=meta.get("test_size", 0.2),
-                              random_state=meta.get("seed", 0))
+    ds = load_dataset(
+        meta["dataset"],
+        size=meta.get("image_size"),
+        skip_bad=meta.get("skip_bad", False),
+        progress=progress,
+    )
+    sp = train_val_test_split(
+        ds,
+        val_size=meta.get("val_size", 0.1),
+        test_size=meta.get("test_size", 0.2),
+        random_state=meta.get("seed", 0),
+    )
     return ds, sp
 
 
@@ -282,10 +320,19 @@ def _prepare(config, progress=None, on_stage=None):
     feat = metadata["features"] = spec.parse(data.features)  # a bad name fails before loading
     ds, sp = _split(metadata, progress)
     if data.dev_size:  # a small stratified part of the training split, for quick checks
-        sp = sp._replace(**dict(zip(("X_train", "y_train"), dev_subset(
-            sp.X_train, sp.y_train, data.dev_size, data.seed))))
-    metadata.update(image_shape=list(ds.image_shape), class_names=list(ds.class_names),
-                    pixel_max=int(ds.pixel_max))
+        sp = sp._replace(
+            **dict(
+                zip(
+                    ("X_train", "y_train"),
+                    dev_subset(sp.X_train, sp.y_train, data.dev_size, data.seed),
+                )
+            )
+        )
+    metadata.update(
+        image_shape=list(ds.image_shape),
+        class_names=list(ds.class_names),
+        pixel_max=int(ds.pixel_max),
+    )
     feat = spec.build(feat, ds.image_shape, ds.pixel_max, data.seed)
     del ds  # the split holds its own arrays: the loaded set can go before float32 is made
     steps = []
@@ -318,13 +365,15 @@ def _features(feat, sp, on_stage=None):
     for part in ("train", "val", "test"):  # one count over the three parts
         for _, step in steps(feat):
             step.progress = lambda done, _, part=part, offset=offset: stage(
-                "features", (part, offset + done, total))
+                "features", (part, offset + done, total)
+            )
         parts[part] = cache.transform(feat, getattr(sp, f"X_{part}"))
         offset += len(parts[part])
     for _, step in steps(feat):
         step.progress = None
-    return feat, sp._replace(X_train=parts["train"], X_val=parts["val"],
-                             X_test=_TestPart(parts["test"], 1, sp.X_test))
+    return feat, sp._replace(
+        X_train=parts["train"], X_val=parts["val"], X_test=_TestPart(parts["test"], 1, sp.X_test)
+    )
 
 
 @contextmanager
@@ -352,10 +401,12 @@ def _dask(scheduler):
             if n < 1:
                 raise ValueError
         except ValueError:
-            raise InputError(f"--scheduler local:N needs a number of workers; got {scheduler!r}"
-                             ".") from None
-        cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, host="127.0.0.1",
-                                           dashboard_address=None)
+            raise InputError(
+                f"--scheduler local:N needs a number of workers; got {scheduler!r}."
+            ) from None
+        cluster = distributed.LocalCluster(
+            n_workers=n, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+        )
         client = distributed.Client(cluster)
     else:
         cluster = None
@@ -386,27 +437,45 @@ def _prepare_on_disk(config):
     preprocessed when `linclass prepare` wrote them), and the classifier streams them."""
     data = config.data
     if data.dev_size or data.standardize or data.image_size or config.model.early_stopping:
-        raise InputError("--dev, --standardize, --image-size and --early-stopping do not apply "
-                         "to a prepared data set: its split and preprocessing were fixed by "
-                         "`linclass prepare` (give them there).")
+        raise InputError(
+            "--dev, --standardize, --image-size and --early-stopping do not apply "
+            "to a prepared data set: its split and preprocessing were fixed by "
+            "`linclass prepare` (give them there)."
+        )
     from .features.spec import parse
 
     if parse(data.features) != "raw":
-        raise InputError("--features does not apply to a prepared data set (its rows are "
-                         "pixels, preprocessed on disk): train with --features on the data set "
-                         "itself.")
+        raise InputError(
+            "--features does not apply to a prepared data set (its rows are "
+            "pixels, preprocessed on disk): train with --features on the data set "
+            "itself."
+        )
     prepared = _open_prepared(data.dataset)
     m = prepared.meta
-    metadata = {"dataset": data.dataset, "seed": m["seed"], "val_size": m["val_size"],
-                "test_size": m["test_size"], "image_shape": m["image_shape"],
-                "class_names": m["class_names"], "pixel_max": m["pixel_max"],
-                "prepared_from": m["source"], "repeat": m["repeat"]}
+    metadata = {
+        "dataset": data.dataset,
+        "seed": m["seed"],
+        "val_size": m["val_size"],
+        "test_size": m["test_size"],
+        "image_shape": m["image_shape"],
+        "class_names": m["class_names"],
+        "pixel_max": m["pixel_max"],
+        "prepared_from": m["source"],
+        "repeat": m["repeat"],
+    }
     from .data import Split
 
-    sp = Split(None, prepared.y_train, None, prepared.y_val, _prepared_test(prepared),
-               prepared.y_test)
-    return (metadata, sp, class_labels(m["class_names"]), [("preprocess", prepared.pre)],
-            prepared.X_train, prepared.X_val)
+    sp = Split(
+        None, prepared.y_train, None, prepared.y_val, _prepared_test(prepared), prepared.y_test
+    )
+    return (
+        metadata,
+        sp,
+        class_labels(m["class_names"]),
+        [("preprocess", prepared.pre)],
+        prepared.X_train,
+        prepared.X_val,
+    )
 
 
 def _prepared_test(prepared):
@@ -439,7 +508,8 @@ def train(config, callback=None, on_stage=None):
     out = check_out_dir(config.out_dir())  # a bad --out fails now, not after training
     stage("load")
     metadata, sp, names, steps, X_train, X_val = _prepare(
-        config, progress=lambda *counts: stage("load", counts), on_stage=stage)
+        config, progress=lambda *counts: stage("load", counts), on_stage=stage
+    )
     interrupted = []
 
     def cb(info):
@@ -491,8 +561,7 @@ def train(config, callback=None, on_stage=None):
     if config.output.plots and kept is None:
         stage("draw")
         plots = _draw(out, model, metadata, sp.X_test, names[sp.y_test], test_pred)
-    return TrainResult(metrics, model_path, metrics_path, [Path(p) for p in plots], config,
-                       kept)
+    return TrainResult(metrics, model_path, metrics_path, [Path(p) for p in plots], config, kept)
 
 
 def check_out_dir(out):
@@ -513,13 +582,24 @@ def check_out_dir(out):
         with tempfile.TemporaryFile(dir=parent):
             pass
     except OSError as e:
-        raise OSError(f"cannot write into --out {out} ({parent}: {e.strerror or e}); choose a "
-                      "folder you can write to.") from None
+        raise OSError(
+            f"cannot write into --out {out} ({parent}: {e.strerror or e}); choose a "
+            "folder you can write to."
+        ) from None
     return out
 
 
-def tune(config, lr_range=None, reg_range=None, trials=16, grid=False, n_jobs=None,
-         callback=None, on_ranges=None, on_stage=None):
+def tune(
+    config,
+    lr_range=None,
+    reg_range=None,
+    trials=16,
+    grid=False,
+    n_jobs=None,
+    callback=None,
+    on_ranges=None,
+    on_stage=None,
+):
     """Search learning rate x reg on a data set's split; save the best model and a report.
 
     Parameters
@@ -549,43 +629,66 @@ def tune(config, lr_range=None, reg_range=None, trials=16, grid=False, n_jobs=No
     from .hyperparams import search, search_ranges
 
     if _is_prepared(config.data.dataset):
-        raise InputError("tune does not take a prepared (on-disk) data set yet: tune on the "
-                         "data set itself (or a --dev part of it), then train on the prepared "
-                         "one with the --lr and --reg it found.")
+        raise InputError(
+            "tune does not take a prepared (on-disk) data set yet: tune on the "
+            "data set itself (or a --dev part of it), then train on the prepared "
+            "one with the --lr and --reg it found."
+        )
     base = config.estimator().get_params()
     params = {k: v for k, v in base.items() if k not in ("learning_rate", "reg", "random_state")}
     out = check_out_dir(config.out_dir())
     metadata, sp, names, steps, X_train, X_val = _prepare(config, on_stage=on_stage)
     out.mkdir(parents=True, exist_ok=True)
-    lr_range, reg_range, automatic = search_ranges(config.model.model, X_train,
-                                                   names[sp.y_train], params, lr_range,
-                                                   reg_range)
+    lr_range, reg_range, automatic = search_ranges(
+        config.model.model, X_train, names[sp.y_train], params, lr_range, reg_range
+    )
     if on_ranges is not None:
         on_ranges(lr_range, reg_range, automatic)
     t0 = time.perf_counter()
-    results, best = search(config.model.model, X_train, names[sp.y_train], X_val,
-                           names[sp.y_val], lr_range, reg_range, trials, grid, config.data.seed,
-                           n_jobs, params,
-                           callback, workdir=out)
+    results, best = search(
+        config.model.model,
+        X_train,
+        names[sp.y_train],
+        X_val,
+        names[sp.y_val],
+        lr_range,
+        reg_range,
+        trials,
+        grid,
+        config.data.seed,
+        n_jobs,
+        params,
+        callback,
+        workdir=out,
+    )
     seconds = time.perf_counter() - t0
     del X_train
     model = Pipeline([*steps, ("classifier", best)])
     test_accuracy = float(np.mean(_predict_test(model, sp.X_test) == names[sp.y_test]))
     model_path = out / "model.npz"
     save(model, model_path, metadata=metadata)
-    report = {"model": config.model.model, "dataset": config.data.dataset,
-              "seed": config.data.seed,
-              "lr_range": list(lr_range), "reg_range": list(reg_range), "grid": grid,
-              "automatic": None if automatic is None else {"learning_rate": automatic[0],
-                                                           "reg": automatic[1]},
-              "params": dict(best._json_params().items()),
-              "seconds": seconds, "best": results[0], "test_accuracy": test_accuracy,
-              "results": results}
+    report = {
+        "model": config.model.model,
+        "dataset": config.data.dataset,
+        "seed": config.data.seed,
+        "lr_range": list(lr_range),
+        "reg_range": list(reg_range),
+        "grid": grid,
+        "automatic": None
+        if automatic is None
+        else {"learning_rate": automatic[0], "reg": automatic[1]},
+        "params": dict(best._json_params().items()),
+        "seconds": seconds,
+        "best": results[0],
+        "test_accuracy": test_accuracy,
+        "results": results,
+    }
     report_path = out / "tune.json"
     text = json.dumps(report, indent=2)
     atomic_write(report_path, lambda f: f.write(text.encode()))
-    plot_path = plots.tune_results(results, out / "tune.png",
-                                   title=f"{config.model.model} on {config.data.dataset}")
+    plot_path = plots.tune_results(
+        results, out / "tune.png", title=f"{config.model.model} on {config.data.dataset}"
+    )
     return TuneResult(report, test_accuracy, model_path, report_path, Path(plot_path))
 
 
@@ -617,16 +720,29 @@ def _draw(out, model, meta, X_test=None, y_test=None, test_pred=None):
 
     clf = model[-1] if isinstance(model, Pipeline) else model
     out = Path(out)
-    written = [plots.loss_curve(clf.history_, out / PLOTS[0],
-                                title=f"{type(clf).__name__} on {meta.get('dataset', '?')}")]
+    written = [
+        plots.loss_curve(
+            clf.history_,
+            out / PLOTS[0],
+            title=f"{type(clf).__name__} on {meta.get('dataset', '?')}",
+        )
+    ]
     shape = meta.get("image_shape")
     if shape and int(np.prod(shape)) == clf.coef_.shape[1]:
         written.append(plots.weight_templates(clf.coef_, shape, clf.classes_, out / PLOTS[1]))
     if y_test is not None:
         written.append(plots.confusion_matrix(y_test, test_pred, clf.classes_, out / PLOTS[2]))
         if shape and X_test.shape[1] == int(np.prod(shape)):
-            written.append(plots.misclassified(X_test, y_test, test_pred, shape, out / PLOTS[3],
-                                               pixel_max=meta.get("pixel_max", 255)))
+            written.append(
+                plots.misclassified(
+                    X_test,
+                    y_test,
+                    test_pred,
+                    shape,
+                    out / PLOTS[3],
+                    pixel_max=meta.get("pixel_max", 255),
+                )
+            )
     return written
 
 
@@ -644,10 +760,14 @@ def _is_int(v, low=0):
 
 _METADATA = {  # what a run records about its data, and what each field may hold
     "dataset": lambda v: isinstance(v, str) and 0 < len(v) < 4096 and "\0" not in v,
-    "image_size": lambda v: v is None or _is_int(v, 1) or (
-        isinstance(v, list) and len(v) == 2 and all(_is_int(x, 1) for x in v)),
-    "image_shape": lambda v: isinstance(v, list) and len(v) in (2, 3) and all(
-        _is_int(x, 1) for x in v),
+    "image_size": lambda v: (
+        v is None
+        or _is_int(v, 1)
+        or (isinstance(v, list) and len(v) == 2 and all(_is_int(x, 1) for x in v))
+    ),
+    "image_shape": lambda v: (
+        isinstance(v, list) and len(v) in (2, 3) and all(_is_int(x, 1) for x in v)
+    ),
     "skip_bad": lambda v: isinstance(v, bool),
     "features": lambda v: isinstance(v, str) and len(v) < 100,
     "seed": lambda v: v is None or _is_int(v),
@@ -662,8 +782,9 @@ def _check_metadata(meta, path):
     anything, and ``evaluate`` and ``plot`` act on it."""
     for key, ok in _METADATA.items():
         if key in meta and not ok(meta[key]):
-            raise ModelFileError(f"{path} is damaged: its metadata {key!r} is "
-                                 f"{str(meta[key])[:80]!r}.")
+            raise ModelFileError(
+                f"{path} is damaged: its metadata {key!r} is {str(meta[key])[:80]!r}."
+            )
     return meta
 
 
@@ -678,7 +799,8 @@ def _test_split(meta, model_path, classes):
         raise InputError(
             f"{meta['dataset']} has classes {unknown[:5].tolist()} that {model_path} does not "
             f"know (its classes: {classes.tolist()[:10]}): evaluate it on the data set it was "
-            "trained on, or one with the same classes.")
+            "trained on, or one with the same classes."
+        )
     return X_test, y_true
 
 
@@ -708,10 +830,13 @@ def evaluate(model_path, dataset=None):
     y_pred = _predict_test(model, X_test)
     classes = model.classes_
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0)
-    per_class = [ClassScores(str(c), float(pi), float(ri), float(fi), int(si))
-                 for c, pi, ri, fi, si in zip(classes, p, r, f, s)]
-    return Evaluation(meta["dataset"], not dataset, len(y_true),
-                      float(np.mean(y_pred == y_true)), per_class)
+    per_class = [
+        ClassScores(str(c), float(pi), float(ri), float(fi), int(si))
+        for c, pi, ri, fi, si in zip(classes, p, r, f, s)
+    ]
+    return Evaluation(
+        meta["dataset"], not dataset, len(y_true), float(np.mean(y_pred == y_true)), per_class
+    )
 
 
 def plot(model_path, out=None, dataset=None):
@@ -732,8 +857,11 @@ def plot(model_path, out=None, dataset=None):
 def _cached_features(model, X_test):
     """The test pixels with their features computed through the feature cache (so evaluating
     a model again costs no feature time), where the model begins with image features."""
-    if not (isinstance(model, Pipeline) and model.steps[0][0] == "features"
-            and not isinstance(X_test, _TestPart)):
+    if not (
+        isinstance(model, Pipeline)
+        and model.steps[0][0] == "features"
+        and not isinstance(X_test, _TestPart)
+    ):
         return X_test
     from .features.cache import FeatureCache
 
@@ -774,16 +902,19 @@ def predict(model_path, inputs, top_k=3):
     model, meta = _saved(model_path)
     shape = meta.get("image_shape")
     if not shape:
-        raise InputError(f"{model_path} records no image shape: it was not trained on images "
-                         "by `linclass train`, so it cannot classify picture files.")
+        raise InputError(
+            f"{model_path} records no image shape: it was not trained on images "
+            "by `linclass train`, so it cannot classify picture files."
+        )
     h, w = shape[0], shape[1]
     mode = "RGB" if len(shape) == 3 else "L"
     scale = meta.get("pixel_max", 255) / 255.0
     limits.check_image_side(max(h, w), f"{model_path}: its image size")
     files = _image_files(inputs)
     width = h * w * (3 if mode == "RGB" else 1)
-    limits.check_bytes(4 * width * len(files), f"{len(files):,} images of {w} x {h} pixels",
-                       model_path)
+    limits.check_bytes(
+        4 * width * len(files), f"{len(files):,} images of {w} x {h} pixels", model_path
+    )
     rows = np.empty((len(files), width), dtype=np.float32)
     for i, f in enumerate(files):
         try:
@@ -800,6 +931,5 @@ def predict(model_path, inputs, top_k=3):
     results = []
     for f, v in zip(files, values):
         best = np.argsort(-v, kind="stable")[:k]
-        results.append({"path": str(f),
-                        "top": [(str(clf.classes_[j]), float(v[j])) for j in best]})
+        results.append({"path": str(f), "top": [(str(clf.classes_[j]), float(v[j])) for j in best]})
     return kind, results

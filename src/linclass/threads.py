@@ -61,13 +61,13 @@ __all__ = [
     "fixed_count",
 ]
 
-TRIALS = 3           # timed calls of each count before the first choice
+TRIALS = 3  # timed calls of each count before the first choice
 PROBE_SECONDS = 2.0  # this key's work between two probes of the other count...
-PROBE_CALLS = 30     # ...and at least this many calls
-SLOWER = 2.0         # or a probe at once when the winner is this much slower than when chosen
-MARGIN = 0.9         # the other count takes over when it is this fast relative to the winner
-MAX_WAIT = 8         # probe periods at most between probes
-_SMOOTH = 0.1        # weight of the newest time in the winner's running mean
+PROBE_CALLS = 30  # ...and at least this many calls
+SLOWER = 2.0  # or a probe at once when the winner is this much slower than when chosen
+MARGIN = 0.9  # the other count takes over when it is this fast relative to the winner
+MAX_WAIT = 8  # probe periods at most between probes
+_SMOOTH = 0.1  # weight of the newest time in the winner's running mean
 
 
 def _libraries():
@@ -115,8 +115,10 @@ def fixed_count():
     except ValueError:
         count = 0
     if count < 1:
-        raise UsageError(f"LINCLASS_BLAS_THREADS={text!r}: give a thread count of 1 or more, "
-                         "or 'auto' (the default: one BLAS thread, workers timed per step).")
+        raise UsageError(
+            f"LINCLASS_BLAS_THREADS={text!r}: give a thread count of 1 or more, "
+            "or 'auto' (the default: one BLAS thread, workers timed per step)."
+        )
     return count
 
 
@@ -126,15 +128,15 @@ class _Key:
     __slots__ = ("best", "calls", "chosen", "mean", "probe", "trials", "wait", "warm", "work")
 
     def __init__(self):
-        self.warm = False     # the first call (page faults, thread start) is not timed
-        self.trials = {}      # count -> times, while choosing
-        self.best = None      # the winning count
-        self.mean = 0.0       # the winner's running mean time...
-        self.chosen = 0.0     # ...and what it was when the winner was chosen or last probed
-        self.work = 0.0       # seconds and calls since the last probe
+        self.warm = False  # the first call (page faults, thread start) is not timed
+        self.trials = {}  # count -> times, while choosing
+        self.best = None  # the winning count
+        self.mean = 0.0  # the winner's running mean time...
+        self.chosen = 0.0  # ...and what it was when the winner was chosen or last probed
+        self.work = 0.0  # seconds and calls since the last probe
         self.calls = 0
-        self.probe = []       # the other count's times during a probe
-        self.wait = 1         # probe periods between probes: doubles after each that fails
+        self.probe = []  # the other count's times during a probe
+        self.wait = 1  # probe periods between probes: doubles after each that fails
 
 
 class Chooser:
@@ -202,8 +204,11 @@ class Chooser:
         if state.best is None:  # choosing: take turns, the fewest-timed count first
             return min((self.most, 1), key=lambda c: len(state.trials.get(c, ())))
         due = state.work >= PROBE_SECONDS * state.wait and state.calls >= PROBE_CALLS
-        if (state.probe or due
-                or (state.calls >= PROBE_CALLS // 3 and state.mean > SLOWER * state.chosen)):
+        if (
+            state.probe
+            or due
+            or (state.calls >= PROBE_CALLS // 3 and state.mean > SLOWER * state.chosen)
+        ):
             return self._other(state.best)
         return state.best
 

@@ -44,8 +44,16 @@ __all__ = [
     "sgd",
 ]
 
-HISTORY_KEYS = ("epoch", "train_loss", "train_accuracy", "penalty", "val_loss", "val_accuracy",
-                "learning_rate", "seconds")
+HISTORY_KEYS = (
+    "epoch",
+    "train_loss",
+    "train_accuracy",
+    "penalty",
+    "val_loss",
+    "val_accuracy",
+    "learning_rate",
+    "seconds",
+)
 
 
 class TrainingDivergedError(LinclassError, FloatingPointError, ValueError):
@@ -93,8 +101,11 @@ class _Watch:
 
 def _diverged(loss, epoch, step, optimizer, start=None):
     lr = optimizer.learning_rate
-    how = (f"the loss grew from {start:.4g} to {loss:.4g}" if start is not None
-           and np.isfinite(loss) else f"the loss became {loss}")
+    how = (
+        f"the loss grew from {start:.4g} to {loss:.4g}"
+        if start is not None and np.isfinite(loss)
+        else f"the loss became {loss}"
+    )
     raise TrainingDivergedError(
         f"training diverged: {how} at epoch {epoch}, step {step}, with "
         f"learning_rate={lr:.3g} ({type(optimizer).__name__.lower()}): the step is too large "
@@ -103,8 +114,22 @@ def _diverged(loss, epoch, step, optimizer, start=None):
     )
 
 
-def sgd(W, b, source, loss, reg, optimizer, *, epochs, fit_intercept=True, intercept_step=1.0,
-        max_steps=None, steps_done=0, first_epoch=1, on_step=None):
+def sgd(
+    W,
+    b,
+    source,
+    loss,
+    reg,
+    optimizer,
+    *,
+    epochs,
+    fit_intercept=True,
+    intercept_step=1.0,
+    max_steps=None,
+    steps_done=0,
+    first_epoch=1,
+    on_step=None,
+):
     """Minibatch (or full-batch) gradient descent, updating ``W`` and ``b`` in place.
 
     Parameters
@@ -151,8 +176,9 @@ def sgd(W, b, source, loss, reg, optimizer, *, epochs, fit_intercept=True, inter
                 batches = source.epoch()
             for batch in batches:
                 if batch is None:
-                    value, dW, db, correct = threads.run(n, source.loss_and_gradient, W,
-                                                         b_arg, loss, reg)
+                    value, dW, db, correct = threads.run(
+                        n, source.loss_and_gradient, W, b_arg, loss, reg
+                    )
                     rows = n
                 else:
                     Xb, yb, wb = batch
@@ -191,6 +217,7 @@ def _minibatch_gradient(source, W, b, loss):
     it, else the numpy objective on one BLAS thread."""
     kernel = source.kernel(loss)
     if kernel == "array_api":  # on X's device (linclass.sources.device)
+
         def device_step(threads, W, b, Xb, yb, reg, wb):
             return array_api_loss_and_gradient(W, b, Xb, yb, loss, reg, wb)
 
@@ -219,7 +246,8 @@ def _minibatch_gradient(source, W, b, loss):
 def _step_ends(on_step, epoch, step, loss, steps_total, max_steps):
     """After a step: tell ``on_step``; True when it asks to stop or ``max_steps`` is reached."""
     asked = on_step is not None and on_step(
-        {"event": "step", "epoch": epoch, "step": step, "loss": loss})
+        {"event": "step", "epoch": epoch, "step": step, "loss": loss}
+    )
     return bool(asked) or (max_steps is not None and steps_total >= max_steps)
 
 
@@ -230,8 +258,22 @@ def _chooser(source):
     return Chooser(most=None if source.local_blas else 1)
 
 
-def local_sgd(W, b, source, loss, reg, optimizer, *, epochs, fit_intercept=True,
-              intercept_step=1.0, max_steps=None, steps_done=0, first_epoch=1, on_step=None):
+def local_sgd(
+    W,
+    b,
+    source,
+    loss,
+    reg,
+    optimizer,
+    *,
+    epochs,
+    fit_intercept=True,
+    intercept_step=1.0,
+    max_steps=None,
+    steps_done=0,
+    first_epoch=1,
+    on_step=None,
+):
     """Local SGD with model averaging over a source's chunks (``DaskSource``), updating ``W``
     and ``b`` in place; one step is one round.
 
@@ -247,9 +289,11 @@ def local_sgd(W, b, source, loss, reg, optimizer, *, epochs, fit_intercept=True,
     from .optim import SGD
 
     if type(optimizer) is not SGD:
-        raise InputError('minibatch training on a dask array is local SGD, which averages plain '
-                         'SGD steps: use optimizer="sgd", or batch_size=None (full batch) for '
-                         f"{type(optimizer).__name__.lower()}.")
+        raise InputError(
+            "minibatch training on a dask array is local SGD, which averages plain "
+            'SGD steps: use optimizer="sgd", or batch_size=None (full batch) for '
+            f"{type(optimizer).__name__.lower()}."
+        )
     n = source.n_samples
     steps_total = steps_done
     watch = _Watch(optimizer)
@@ -258,7 +302,8 @@ def local_sgd(W, b, source, loss, reg, optimizer, *, epochs, fit_intercept=True,
         lr = optimizer.learning_rate
         while seen < n:
             W_new, b_new, rows, loss_rows, correct = source.local_sgd_round(
-                W, b, loss, reg, lr, intercept_step, fit_intercept)
+                W, b, loss, reg, lr, intercept_step, fit_intercept
+            )
             watch.check(loss_rows / max(rows, 1), epoch, rounds + 1)
             if not np.all(np.isfinite(W_new)):
                 _diverged(np.inf, epoch, rounds + 1, optimizer)
@@ -268,8 +313,9 @@ def local_sgd(W, b, source, loss, reg, optimizer, *, epochs, fit_intercept=True,
             loss_sum, n_correct, seen = loss_sum + loss_rows, n_correct + correct, seen + rows
             rounds += 1
             steps_total += 1
-            stop = _step_ends(on_step, epoch, rounds, loss_rows / max(rows, 1), steps_total,
-                              max_steps)
+            stop = _step_ends(
+                on_step, epoch, rounds, loss_rows / max(rows, 1), steps_total, max_steps
+            )
             if stop:
                 break
         optimizer.end_epoch()
@@ -282,8 +328,20 @@ class _Cancelled(Exception):
     """The consumer left the L-BFGS loop: stop scipy at its next evaluation."""
 
 
-def lbfgs(W, b, source, loss, reg, *, epochs, tol=1e-4, fit_intercept=True, max_steps=None,
-          steps_done=0, first_epoch=1):
+def lbfgs(
+    W,
+    b,
+    source,
+    loss,
+    reg,
+    *,
+    epochs,
+    tol=1e-4,
+    fit_intercept=True,
+    max_steps=None,
+    steps_done=0,
+    first_epoch=1,
+):
     """Full-batch L-BFGS (scipy's L-BFGS-B) on the hand-derived gradient, updating ``W`` and
     ``b`` in place; one iteration is one epoch.
 
@@ -307,21 +365,22 @@ def lbfgs(W, b, source, loss, reg, *, epochs, tol=1e-4, fit_intercept=True, max_
     threads = _chooser(source)
 
     def unpack(theta):  # in the source's arrays (on X's device for an array API X)
-        Wt = theta[:C * D].reshape(C, D).astype(dtype)
-        bt = theta[C * D:].astype(dtype) if fit_intercept else np.zeros(C, dtype)
+        Wt = theta[: C * D].reshape(C, D).astype(dtype)
+        bt = theta[C * D :].astype(dtype) if fit_intercept else np.zeros(C, dtype)
         return source.asarray(Wt), source.asarray(bt)
 
     def objective(theta):
         if cancel.is_set():
             raise _Cancelled
         Wt, bt = unpack(theta)
-        value, dW, db, correct = threads.run(n, source.loss_and_gradient, Wt,
-                                             bt if fit_intercept else None, loss, reg)
+        value, dW, db, correct = threads.run(
+            n, source.loss_and_gradient, Wt, bt if fit_intercept else None, loss, reg
+        )
         dW, db = to_numpy(dW), to_numpy(db)
         grad = (dW.ravel() if not fit_intercept else np.concatenate([dW.ravel(), db])).astype(
-            np.float64)
-        last.update(theta=theta.copy(), loss=value, acc=correct / n,
-                    gmax=float(np.abs(grad).max()))
+            np.float64
+        )
+        last.update(theta=theta.copy(), loss=value, acc=correct / n, gmax=float(np.abs(grad).max()))
         last.setdefault("gmax0", last["gmax"])
         return value, grad
 
@@ -345,12 +404,17 @@ def lbfgs(W, b, source, loss, reg, *, epochs, tol=1e-4, fit_intercept=True, max_
         try:
             W0, b0 = to_numpy(W), to_numpy(b)  # the state L-BFGS keeps is numpy's
             theta0 = np.concatenate([W0.ravel(), b0] if fit_intercept else [W0.ravel()]).astype(
-                np.float64)
+                np.float64
+            )
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                result = minimize(objective, theta0, jac=True, method="L-BFGS-B",
-                                  callback=on_iteration,
-                                  options={"maxiter": epochs, "gtol": 0.0, "ftol": 0.0,
-                                           "maxls": 50})
+                result = minimize(
+                    objective,
+                    theta0,
+                    jac=True,
+                    method="L-BFGS-B",
+                    callback=on_iteration,
+                    options={"maxiter": epochs, "gtol": 0.0, "ftol": 0.0, "maxls": 50},
+                )
             handoff.put(("done", result.x))
         except BaseException as e:  # handed to the consumer's thread, raised there
             handoff.put(("error", e))
@@ -423,9 +487,20 @@ class Monitor:
         The validation score early stopping watches: the (lower) loss or the accuracy.
     """
 
-    def __init__(self, reg, *, tol=None, n_iter_no_change=5, early_stopping=False,
-                 watch_loss=True, validate=None, callback=None, report=None, history=None,
-                 scoring="loss"):
+    def __init__(
+        self,
+        reg,
+        *,
+        tol=None,
+        n_iter_no_change=5,
+        early_stopping=False,
+        watch_loss=True,
+        validate=None,
+        callback=None,
+        report=None,
+        history=None,
+        scoring="loss",
+    ):
         self.reg, self.tol, self.n_iter_no_change = reg, tol, n_iter_no_change
         self.scoring = scoring
         self.early_stopping, self.watch_loss = early_stopping, watch_loss
@@ -450,14 +525,16 @@ class Monitor:
             hist["val_loss"].append(vl)
             hist["val_accuracy"].append(va)
         hist["seconds"].append(time.perf_counter() - self.t0)
-        info = {"event": "epoch", "epoch": record.epoch,
-                **{k: v[-1] for k, v in hist.items() if v and k != "epoch"}}
+        info = {
+            "event": "epoch",
+            "epoch": record.epoch,
+            **{k: v[-1] for k, v in hist.items() if v and k != "epoch"},
+        }
         if self.report is not None:
             self.report(info)
         stop = bool(self.callback is not None and self.callback(info))
         if self.early_stopping and self.validate is not None:
-            score = (-hist["val_loss"][-1] if self.scoring == "loss"
-                     else hist["val_accuracy"][-1])
+            score = -hist["val_loss"][-1] if self.scoring == "loss" else hist["val_accuracy"][-1]
             if score > self.best_score:
                 self.stall = 0 if score > self.best_score + (self.tol or 0.0) else self.stall + 1
                 self.best_score = score
@@ -467,5 +544,6 @@ class Monitor:
         elif self.tol is not None and self.watch_loss:
             self.stall = self.stall + 1 if record.train_loss > self.best_loss - self.tol else 0
             self.best_loss = min(self.best_loss, record.train_loss)
-        return stop or record.stopped or (self.tol is not None
-                                          and self.stall >= self.n_iter_no_change)
+        return (
+            stop or record.stopped or (self.tol is not None and self.stall >= self.n_iter_no_change)
+        )

@@ -10,8 +10,15 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["check_params", "encode_labels", "check_sample_weight", "with_class_weight",
-           "hold_out", "check_unread", "check_unread_features"]
+__all__ = [
+    "check_params",
+    "encode_labels",
+    "check_sample_weight",
+    "with_class_weight",
+    "hold_out",
+    "check_unread",
+    "check_unread_features",
+]
 
 
 def _positive_int(v, allow_none=False):
@@ -20,26 +27,36 @@ def _positive_int(v, allow_none=False):
 
 # name: (test, what it must be)
 _RULES = {
-    "learning_rate": (lambda v: v == "auto" or (isinstance(v, Real) and np.isfinite(v) and v > 0),
-                      'a positive number or "auto"'),
-    "reg": (lambda v: v == "auto" or (isinstance(v, Real) and np.isfinite(v) and v >= 0),
-            'a number >= 0 or "auto"'),
-    "batch_size": (lambda v: _positive_int(v, allow_none=True),
-                   "a positive integer, or None for full-batch gradient descent"),
+    "learning_rate": (
+        lambda v: v == "auto" or (isinstance(v, Real) and np.isfinite(v) and v > 0),
+        'a positive number or "auto"',
+    ),
+    "reg": (
+        lambda v: v == "auto" or (isinstance(v, Real) and np.isfinite(v) and v >= 0),
+        'a number >= 0 or "auto"',
+    ),
+    "batch_size": (
+        lambda v: _positive_int(v, allow_none=True),
+        "a positive integer, or None for full-batch gradient descent",
+    ),
     "max_epochs": (_positive_int, "a positive integer"),
-    "max_steps": (lambda v: _positive_int(v, allow_none=True),
-                  "a positive integer, or None for no limit"),
+    "max_steps": (
+        lambda v: _positive_int(v, allow_none=True),
+        "a positive integer, or None for no limit",
+    ),
     "momentum": (lambda v: isinstance(v, Real) and 0 <= v < 1, "in [0, 1)"),
     "lr_decay": (lambda v: isinstance(v, Real) and 0 < v <= 1, "in (0, 1]"),
-    "tol": (lambda v: v is None or (isinstance(v, Real) and v >= 0),
-            "a number >= 0, or None to train all max_epochs"),
+    "tol": (
+        lambda v: v is None or (isinstance(v, Real) and v >= 0),
+        "a number >= 0, or None to train all max_epochs",
+    ),
     "validation_fraction": (lambda v: isinstance(v, Real) and 0 < v < 1, "in (0, 1)"),
     "n_iter_no_change": (_positive_int, "a positive integer"),
-    "scoring": (lambda v: isinstance(v, str) and v in ("loss", "accuracy"),
-                '"loss" or "accuracy"'),
-    "shuffle": (lambda v: isinstance(v, (bool, np.bool_)) or (isinstance(v, str)
-                                                               and v == "blocks"),
-                'True, False or "blocks"'),
+    "scoring": (lambda v: isinstance(v, str) and v in ("loss", "accuracy"), '"loss" or "accuracy"'),
+    "shuffle": (
+        lambda v: isinstance(v, (bool, np.bool_)) or (isinstance(v, str) and v == "blocks"),
+        'True, False or "blocks"',
+    ),
 }
 
 
@@ -48,9 +65,22 @@ def check_params(est, solvers, optimizers):
     rules = dict(_RULES)
     rules["optimizer"] = (lambda v: v in optimizers, f"one of {sorted(optimizers)}")
     rules["solver"] = (lambda v: v in solvers, f"one of {solvers}")
-    order = ("learning_rate", "reg", "batch_size", "max_epochs", "max_steps", "optimizer",
-             "momentum", "lr_decay", "tol", "validation_fraction", "n_iter_no_change",
-             "shuffle", "solver", "scoring")
+    order = (
+        "learning_rate",
+        "reg",
+        "batch_size",
+        "max_epochs",
+        "max_steps",
+        "optimizer",
+        "momentum",
+        "lr_decay",
+        "tol",
+        "validation_fraction",
+        "n_iter_no_change",
+        "shuffle",
+        "solver",
+        "scoring",
+    )
     for name in order:
         ok, want = rules[name]
         value = getattr(est, name)
@@ -63,7 +93,8 @@ def check_params(est, solvers, optimizers):
     if est.solver == "lbfgs" and not est._loss().smooth:
         raise InputError(
             f'solver="lbfgs" needs a smooth loss, and {type(est).__name__}\'s hinge has a '
-            'kink: use squared=True (the squared hinge), or solver="sgd".')
+            'kink: use squared=True (the squared hinge), or solver="sgd".'
+        )
 
 
 def encode_labels(classes, y, what="y"):
@@ -103,19 +134,24 @@ def with_class_weight(class_weight, classes, sample_weight, y, dtype):
         known = set(classes.tolist())
         unknown = [c for c in class_weight if c not in known]
         if unknown:
-            raise InputError(f"class_weight names classes that are not in the data: "
-                             f"{unknown[:5]}; the classes are {classes.tolist()[:20]}.")
-        bad = {c: w for c, w in class_weight.items()
-               if not (isinstance(w, Real) and not isinstance(w, bool) and np.isfinite(w)
-                       and w >= 0)}
+            raise InputError(
+                f"class_weight names classes that are not in the data: "
+                f"{unknown[:5]}; the classes are {classes.tolist()[:20]}."
+            )
+        bad = {
+            c: w
+            for c, w in class_weight.items()
+            if not (isinstance(w, Real) and not isinstance(w, bool) and np.isfinite(w) and w >= 0)
+        }
         if bad:
-            raise InputError(f"class_weight must give each class a finite weight >= 0; got "
-                             f"{bad}.")
+            raise InputError(f"class_weight must give each class a finite weight >= 0; got {bad}.")
         if not any(class_weight.get(c, 1.0) > 0 for c in classes.tolist()):
             raise InputError("class_weight gives every class a weight of 0: nothing to learn.")
     elif class_weight != "balanced":
-        raise InputError(f'class_weight must be None, "balanced" or a dict {{class: weight}}; '
-                         f"got {class_weight!r}.")
+        raise InputError(
+            f'class_weight must be None, "balanced" or a dict {{class: weight}}; '
+            f"got {class_weight!r}."
+        )
     from sklearn.utils.class_weight import compute_sample_weight
 
     cw = compute_sample_weight(class_weight, y).astype(dtype)
@@ -129,13 +165,19 @@ def hold_out(X, y_idx, sample_weight, rng, fraction, n_classes):
 
     counts = np.bincount(y_idx, minlength=n_classes)
     stratify = y_idx if counts.min() >= 2 else None
-    tr, va = train_test_split(np.arange(X.shape[0]), test_size=fraction, stratify=stratify,
-                              random_state=int(rng.integers(np.iinfo(np.int32).max)))
+    tr, va = train_test_split(
+        np.arange(X.shape[0]),
+        test_size=fraction,
+        stratify=stratify,
+        random_state=int(rng.integers(np.iinfo(np.int32).max)),
+    )
     tr.sort()
     va.sort()
     if len(tr) == 0 or len(va) == 0:
-        raise InputError(f"validation_fraction={fraction} leaves an empty training or "
-                         f"validation set from {X.shape[0]} samples.")
+        raise InputError(
+            f"validation_fraction={fraction} leaves an empty training or "
+            f"validation set from {X.shape[0]} samples."
+        )
     from .array_api import take_rows
 
     sw = None if sample_weight is None else sample_weight[tr]
@@ -148,9 +190,11 @@ def check_unread(X, y, early_stopping, has_eval_set):
     from .sources.dask import check_dask_X, is_dask
 
     if early_stopping and not has_eval_set:
-        raise InputError("early_stopping on an X on disk or on Dask needs an "
-                         "eval_set=(X_val, y_val): holding out rows would copy them all "
-                         "into memory.")
+        raise InputError(
+            "early_stopping on an X on disk or on Dask needs an "
+            "eval_set=(X_val, y_val): holding out rows would copy them all "
+            "into memory."
+        )
     if getattr(X, "ndim", None) != 2:
         raise InputError(f"X must be 2-d (n_samples, n_features); got shape {X.shape}.")
     if is_dask(X):
@@ -161,14 +205,12 @@ def check_unread(X, y, early_stopping, has_eval_set):
         y = y.compute()
     y = np.asarray(y)
     if y.ndim != 1 or len(y) != X.shape[0]:
-        raise InputError(f"y must have shape ({X.shape[0]},) to match X {X.shape}; got "
-                         f"{y.shape}.")
+        raise InputError(f"y must have shape ({X.shape[0]},) to match X {X.shape}; got {y.shape}.")
     return y
 
 
 def check_unread_features(X, n_features, name):
     """An X on disk or on Dask given to a fitted estimator has its number of features."""
     if getattr(X, "ndim", None) != 2 or X.shape[1] != n_features:
-        raise InputError(f"X has shape {X.shape}, but {name} was fitted on {n_features} "
-                         "features.")
+        raise InputError(f"X has shape {X.shape}, but {name} was fitted on {n_features} features.")
     return X

@@ -17,9 +17,22 @@ from .mnist import load_mnist, read_idx
 from .preprocess import MeanImage
 from .splits import Split, dev_subset, train_val_test_split
 
-__all__ = ["Dataset", "DataFileError", "load_dataset", "load_digits", "load_mnist", "read_idx",
-           "load_cifar10", "load_image_folder", "download", "cache_dir", "MeanImage", "Split",
-           "train_val_test_split", "dev_subset"]
+__all__ = [
+    "Dataset",
+    "DataFileError",
+    "load_dataset",
+    "load_digits",
+    "load_mnist",
+    "read_idx",
+    "load_cifar10",
+    "load_image_folder",
+    "download",
+    "cache_dir",
+    "MeanImage",
+    "Split",
+    "train_val_test_split",
+    "dev_subset",
+]
 
 
 def load_dataset(spec, size=None, skip_bad=False, progress=None):
@@ -46,17 +59,18 @@ def load_dataset(spec, size=None, skip_bad=False, progress=None):
         "mnist": load_mnist,
         "fashion-mnist": lambda p: load_mnist(p, fashion=True),
         "cifar10": load_cifar10,
-        "folder": lambda p: load_image_folder(p, size=size, skip_bad=skip_bad,
-                                              progress=progress),
+        "folder": lambda p: load_image_folder(p, size=size, skip_bad=skip_bad, progress=progress),
     }
     if size is not None:  # refused before anything is read
         for side in (size,) if isinstance(size, int) else tuple(size):
             limits.check_image_side(int(side))
     kind, sep, path = str(spec).partition(":")
     if kind not in loaders:
-        raise InputError(f"unknown data set {spec!r}; use digits, mnist:PATH, "
-                         "fashion-mnist:PATH, cifar10:PATH or folder:PATH (or cifar10, mnist, "
-                         "fashion-mnist after `linclass download`).")
+        raise InputError(
+            f"unknown data set {spec!r}; use digits, mnist:PATH, "
+            "fashion-mnist:PATH, cifar10:PATH or folder:PATH (or cifar10, mnist, "
+            "fashion-mnist after `linclass download`)."
+        )
     if kind == "digits":
         if sep:
             raise InputError("digits is built in and takes no path.")

@@ -23,15 +23,39 @@ from pathlib import Path, PurePosixPath
 from .. import limits
 from ..errors import DataFileError, LinclassError
 
-__all__ = ["reading", "check_input_path", "read_file", "read_tar_member", "read_zip_member",
-           "check_tar_complete", "open_tar", "open_zip", "is_tar", "is_zip", "ARCHIVE_ERRORS",
-           "open_tree", "Tree"]
+__all__ = [
+    "reading",
+    "check_input_path",
+    "read_file",
+    "read_tar_member",
+    "read_zip_member",
+    "check_tar_complete",
+    "open_tar",
+    "open_zip",
+    "is_tar",
+    "is_zip",
+    "ARCHIVE_ERRORS",
+    "open_tree",
+    "Tree",
+]
 
 # What tarfile, zipfile and the decompressors raise on damaged bytes (an encrypted zip member
 # is a RuntimeError, an unsupported compression a NotImplementedError).
-ARCHIVE_ERRORS = (tarfile.TarError, zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error,
-                  lzma.LZMAError, EOFError, OSError, RuntimeError, NotImplementedError,
-                  ValueError, struct.error, UnicodeDecodeError, OverflowError)
+ARCHIVE_ERRORS = (
+    tarfile.TarError,
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    EOFError,
+    OSError,
+    RuntimeError,
+    NotImplementedError,
+    ValueError,
+    struct.error,
+    UnicodeDecodeError,
+    OverflowError,
+)
 _COMPRESSED = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 
 
@@ -47,14 +71,17 @@ def reading(where):
     except PermissionError:
         raise PermissionError(f"{where}: permission denied.") from None
     except MemoryError:
-        raise DataFileError(f"{where}: reading it ran out of memory (it is too large or "
-                            "damaged).") from None
+        raise DataFileError(
+            f"{where}: reading it ran out of memory (it is too large or damaged)."
+        ) from None
     except ARCHIVE_ERRORS as e:
         why = str(e) or type(e).__name__
         if "encrypted" in why or "password" in why:
             why = "it is encrypted; linclass reads only archives without a password"
-        raise DataFileError(f"{where} cannot be read: it is damaged or not in its format "
-                            f"({type(e).__name__}: {why}).") from None
+        raise DataFileError(
+            f"{where} cannot be read: it is damaged or not in its format "
+            f"({type(e).__name__}: {why})."
+        ) from None
 
 
 def check_input_path(path):
@@ -67,8 +94,10 @@ def check_input_path(path):
     except OSError as e:
         raise DataFileError(f"{path} cannot be read ({e.strerror}).") from None
     if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
-        raise DataFileError(f"{path} is not a regular file or a folder (a device, a pipe or a "
-                            "socket): give a file or a folder of files.")
+        raise DataFileError(
+            f"{path} is not a regular file or a folder (a device, a pipe or a "
+            "socket): give a file or a folder of files."
+        )
     return path
 
 
@@ -137,21 +166,24 @@ def check_tar_complete(path):
             f.seek(size - 1024)
             tail = f.read(1024)
     if tail.strip(b"\x00"):
-        raise DataFileError(f"{path} ends without the end-of-archive marker: it was cut short "
-                            "(an interrupted copy or download). Copy or download it again.")
+        raise DataFileError(
+            f"{path} ends without the end-of-archive marker: it was cut short "
+            "(an interrupted copy or download). Copy or download it again."
+        )
 
 
 # -- a tree of files: a folder, a .tar(.gz) or a .zip, read the same way ---------------------
 
-def open_tree(path, wanted=None, what="a folder, a .zip or a .tar(.gz) archive",
-              files="files"):
+
+def open_tree(path, wanted=None, what="a folder, a .zip or a .tar(.gz) archive", files="files"):
     """The files under ``path``, whether a folder, a zip or a tar archive (compressed or not),
     as one ``Tree``. ``wanted(parts)`` says which files the caller will read (a tar is read
     as a stream, so the others' bytes are skipped as it passes); by default all of them.
     ``what`` and ``files`` word the messages: what ``path`` should be, what its files are."""
     path = check_input_path(Path(path))
-    kind = Tree if path.is_dir() else _ZipTree if is_zip(path) else _TarTree if is_tar(path) \
-        else None
+    kind = (
+        Tree if path.is_dir() else _ZipTree if is_zip(path) else _TarTree if is_tar(path) else None
+    )
     if kind is None:
         raise DataFileError(f"{path} is not {what}.")
     return kind(path, wanted, files)
@@ -179,8 +211,9 @@ class Tree:
         for dirpath, dirnames, filenames in os.walk(self.path, followlinks=True):
             real = os.path.realpath(dirpath)
             if real in seen:
-                warnings.warn(f"{dirpath} links back to a folder already read; skipped.",
-                              stacklevel=4)
+                warnings.warn(
+                    f"{dirpath} links back to a folder already read; skipped.", stacklevel=4
+                )
                 dirnames[:] = []
                 continue
             seen.add(real)

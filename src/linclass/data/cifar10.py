@@ -30,8 +30,18 @@ from .dataset import Dataset
 
 __all__ = ["load_cifar10", "RestrictedUnpickler", "CIFAR10_CLASSES"]
 
-CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                   "ship", "truck"]
+CIFAR10_CLASSES = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+]
 TRAIN = [f"data_batch_{i}" for i in range(1, 6)]
 TEST = "test_batch"
 PYTHON_META, BINARY_META = "batches.meta", "batches.meta.txt"
@@ -49,8 +59,7 @@ class _Dtype:
         self.name, self.order = name, "|"
 
     def __setstate__(self, state):
-        if not (isinstance(state, tuple) and len(state) >= 2 and state[1] in ("|", "<", ">",
-                                                                               "=")):
+        if not (isinstance(state, tuple) and len(state) >= 2 and state[1] in ("|", "<", ">", "=")):
             raise pickle.UnpicklingError("a dtype state that is not numpy's")
         self.order = state[1]
 
@@ -75,17 +84,24 @@ class _Array:
 
     def numpy(self, where):
         shape, dtype, data = self.shape, self.dtype, self.data
-        if not (isinstance(shape, tuple) and 1 <= len(shape) <= 2
-                and all(type(d) is int and 0 <= d < 2**31 for d in shape)):
+        if not (
+            isinstance(shape, tuple)
+            and 1 <= len(shape) <= 2
+            and all(type(d) is int and 0 <= d < 2**31 for d in shape)
+        ):
             raise DataFileError(f"{where}: an array of shape {shape!r}.")
         if not isinstance(dtype, _Dtype) or not isinstance(data, (bytes, bytearray)):
             raise DataFileError(f"{where}: an array without a plain integer type and bytes.")
         dt = dtype.numpy()
         if math.prod(shape) * dt.itemsize != len(data):
-            raise DataFileError(f"{where}: an array of shape {shape} and type {dt} in "
-                                f"{len(data):,} bytes.")
-        return np.frombuffer(data, dt).reshape(shape, order="F" if self.fortran else "C") \
+            raise DataFileError(
+                f"{where}: an array of shape {shape} and type {dt} in {len(data):,} bytes."
+            )
+        return (
+            np.frombuffer(data, dt)
+            .reshape(shape, order="F" if self.fortran else "C")
             .astype(dt.newbyteorder("="))
+        )
 
 
 _INT_CODES = {f"{k}{n}" for k in "ui" for n in (1, 2, 4, 8)}
@@ -140,7 +156,8 @@ class RestrictedUnpickler(pickle.Unpickler):
             return self._allowed[(module, name)]
         except KeyError:
             raise pickle.UnpicklingError(
-                f"{module}.{name} is not allowed in a CIFAR-10 batch") from None
+                f"{module}.{name} is not allowed in a CIFAR-10 batch"
+            ) from None
 
 
 _MAX_MEMO = 1_000_000  # memo slots: a batch uses a handful
@@ -155,7 +172,8 @@ def _check_opcodes(data):
         if op.name == "FRAME" and arg > len(data) - pos:
             raise pickle.UnpicklingError(f"a frame of {arg:,} bytes in {len(data):,}")
         if op.name in ("PUT", "BINPUT", "LONG_BINPUT", "GET", "BINGET", "LONG_BINGET") and (
-                not isinstance(arg, int) or arg > _MAX_MEMO):
+            not isinstance(arg, int) or arg > _MAX_MEMO
+        ):
             raise pickle.UnpicklingError(f"a memo index of {arg}")
 
 
@@ -164,8 +182,9 @@ def _unpickle(data, where):
         _check_opcodes(data)
         obj = RestrictedUnpickler(io.BytesIO(data), len(data), encoding="bytes").load()
     except Exception as e:  # nothing in it can run code: whatever it raises is the file's fault
-        raise DataFileError(f"{where} is not a valid CIFAR-10 python batch "
-                            f"({type(e).__name__}: {e}).") from None
+        raise DataFileError(
+            f"{where} is not a valid CIFAR-10 python batch ({type(e).__name__}: {e})."
+        ) from None
     if not isinstance(obj, dict):
         raise DataFileError(f"{where} is not a CIFAR-10 batch (it holds a {type(obj).__name__}).")
     return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in obj.items()}
@@ -178,8 +197,9 @@ def _chw_to_hwc(X):
 def _python_batch(data, where):
     batch = _unpickle(data, where)
     if "data" not in batch or "labels" not in batch:
-        raise DataFileError(f"{where} has no {'data' if 'data' not in batch else 'labels'!r} "
-                            "entry.")
+        raise DataFileError(
+            f"{where} has no {'data' if 'data' not in batch else 'labels'!r} entry."
+        )
     X, labels = batch["data"], batch["labels"]
     if not isinstance(X, _Array):
         raise DataFileError(f"{where}: data is a {type(X).__name__}, not an array of pixels.")
@@ -199,8 +219,9 @@ def _python_batch(data, where):
 
 def _binary_batch(data, where):
     if len(data) == 0 or len(data) % RECORD:
-        raise DataFileError(f"{where} has {len(data)} bytes, not a whole number of "
-                            f"{RECORD}-byte records.")
+        raise DataFileError(
+            f"{where} has {len(data)} bytes, not a whole number of {RECORD}-byte records."
+        )
     rec = np.frombuffer(data, dtype=np.uint8).reshape(-1, RECORD)
     return rec[:, 1:], rec[:, 0].astype(np.int64)
 
@@ -209,8 +230,12 @@ def _read_files(path, names):
     """``{name: (bytes, where)}`` of the files with these base names anywhere under a CIFAR-10
     download (a folder or the archive itself, read once as a stream)."""
     found = {}
-    with open_tree(path, wanted=lambda parts: parts[-1] in names, files="CIFAR-10 files",
-                   what="a folder or a .tar.gz of CIFAR-10") as tree:
+    with open_tree(
+        path,
+        wanted=lambda parts: parts[-1] in names,
+        files="CIFAR-10 files",
+        what="a folder or a .tar.gz of CIFAR-10",
+    ) as tree:
         for parts, key in tree.entries():
             if parts[-1] in names:
                 found[parts[-1]] = (tree.read(key), tree.where(key))
@@ -242,7 +267,8 @@ def load_cifar10(path):
     else:
         raise DataFileError(
             f"{path} is not a CIFAR-10 download: expected data_batch_1..5 and test_batch "
-            "(python version) or data_batch_1..5.bin and test_batch.bin (binary version).")
+            "(python version) or data_batch_1..5.bin and test_batch.bin (binary version)."
+        )
     parts = [read(*files[n]) for n in names]
     class_names = meta(files)
     for (X, y), n in zip(parts, names):
@@ -251,19 +277,20 @@ def load_cifar10(path):
             raise DataFileError(f"{where} has {len(X)} images but {len(y)} labels.")
         outside = y[(y < 0) | (y >= len(class_names))]
         if outside.size:
-            raise DataFileError(f"{where} has label {int(outside[0])}, outside "
-                                f"0..{len(class_names) - 1}.")
+            raise DataFileError(
+                f"{where} has label {int(outside[0])}, outside 0..{len(class_names) - 1}."
+            )
     X = _chw_to_hwc(np.concatenate([p[0] for p in parts[:-1]]))
     y = np.concatenate([p[1] for p in parts[:-1]]).astype(np.intp)
     Xt, yt = _chw_to_hwc(parts[-1][0]), parts[-1][1].astype(np.intp)
-    return Dataset(X, y, class_names, (32, 32, 3), name=f"cifar10:{path}", X_test=Xt,
-                   y_test=yt)
+    return Dataset(X, y, class_names, (32, 32, 3), name=f"cifar10:{path}", X_test=Xt, y_test=yt)
 
 
 def _class_names(names, where):
     if not (1 <= len(names) <= 1000 and all(0 < len(n) <= 200 for n in names)):
-        raise DataFileError(f"{where}: class names are not 1 to 1,000 names of 1 to 200 "
-                            "characters.")
+        raise DataFileError(
+            f"{where}: class names are not 1 to 1,000 names of 1 to 200 characters."
+        )
     return names
 
 

@@ -20,5 +20,11 @@ def load_digits():
     bunch = sk_load_digits()
     X = bunch.data.astype(np.uint8)
     y = bunch.target.astype(np.intp)
-    return Dataset(X=X, y=y, class_names=[str(c) for c in bunch.target_names],
-                   image_shape=(8, 8), name="digits", pixel_max=16)
+    return Dataset(
+        X=X,
+        y=y,
+        class_names=[str(c) for c in bunch.target_names],
+        image_shape=(8, 8),
+        name="digits",
+        pixel_max=16,
+    )

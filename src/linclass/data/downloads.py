@@ -40,22 +40,34 @@ def _mnist_like(bases, md5s):
 
 
 SOURCES = {
-    "cifar10": (Remote("cifar-10-python.tar.gz",
-                       ("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",),
-                       "c58f30108f718f92721af3b95e74349a"),),
+    "cifar10": (
+        Remote(
+            "cifar-10-python.tar.gz",
+            ("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",),
+            "c58f30108f718f92721af3b95e74349a",
+        ),
+    ),
     "mnist": _mnist_like(
         ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
-        {"train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-         "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
-         "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
-         "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c"}),
+        {
+            "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+            "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+            "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+            "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+        },
+    ),
     "fashion-mnist": _mnist_like(
-        ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-         "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"),
-        {"train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-         "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
-         "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
-         "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310"}),
+        (
+            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+            "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+        ),
+        {
+            "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+            "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+            "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+            "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+        },
+    ),
 }
 
 _CHUNK = 1 << 20
@@ -83,20 +95,24 @@ def cached_path(name, directory=None):
     if missing:
         raise FileNotFoundError(
             f"{name} is not downloaded (no {missing[0]} in {folder}): run "
-            f"`linclass download {name}`, or name a local copy with --dataset {name}:PATH.")
+            f"`linclass download {name}`, or name a local copy with --dataset {name}:PATH."
+        )
     return folder / SOURCES[name][0].filename if name == "cifar10" else folder
 
 
 def _manual_help(name, folder):
     lines = "; ".join(f"{r.filename} from {r.urls[0]}" for r in SOURCES[name])
-    return (f"Download by hand: {lines}; put the file(s) in {folder} (or anywhere, and use "
-            f"--dataset {name}:PATH).")
+    return (
+        f"Download by hand: {lines}; put the file(s) in {folder} (or anywhere, and use "
+        f"--dataset {name}:PATH)."
+    )
 
 
 def _is_unreachable(error):
     reason = getattr(error, "reason", error)
     return isinstance(reason, (socket.gaierror, ConnectionRefusedError)) or (
-        isinstance(reason, OSError) and reason.errno in (101, 111, 113))  # no route/refused
+        isinstance(reason, OSError) and reason.errno in (101, 111, 113)
+    )  # no route/refused
 
 
 def _fetch(url, part, progress, timeout):
@@ -191,6 +207,8 @@ def _download_one(name, remote, part, folder, progress, retries, timeout, backof
                 errors.append(f"{url}: checksum mismatch")
                 part.unlink()
             if attempt + 1 < retries:
-                time.sleep(backoff * 2 ** attempt)
-    raise DownloadError(f"could not download {remote.filename}: {'; '.join(errors[-3:])}. "
-                        + _manual_help(name, folder))
+                time.sleep(backoff * 2**attempt)
+    raise DownloadError(
+        f"could not download {remote.filename}: {'; '.join(errors[-3:])}. "
+        + _manual_help(name, folder)
+    )

@@ -34,8 +34,10 @@ _CHUNK = 2048
 
 
 def _is_image(parts):
-    return bool(parts) and (Path(parts[-1]).suffix.lower() in IMAGE_EXTENSIONS
-            and not any(p.startswith(".") or p == "__MACOSX" for p in parts))
+    return bool(parts) and (
+        Path(parts[-1]).suffix.lower() in IMAGE_EXTENSIONS
+        and not any(p.startswith(".") or p == "__MACOSX" for p in parts)
+    )
 
 
 def _images(source, progress):
@@ -55,7 +57,8 @@ def _group(items, where):
     """Split into {split: [(class, key), ...]} by the layout of the paths."""
     tops = {p[0] for p, _ in items if len(p) > 1}
     split_layout = {"train", "test"} <= tops and all(
-        len(p) >= 3 and p[0] in ("train", "test") for p, _ in items)
+        len(p) >= 3 and p[0] in ("train", "test") for p, _ in items
+    )
     groups = {}
     loose = 0
     for parts, key in items:
@@ -68,8 +71,9 @@ def _group(items, where):
             continue
         groups.setdefault(split, []).append((parts[0], key))
     if loose:
-        warnings.warn(f"{where}: {loose} image(s) outside any class folder were ignored.",
-                      stacklevel=3)
+        warnings.warn(
+            f"{where}: {loose} image(s) outside any class folder were ignored.", stacklevel=3
+        )
     return groups
 
 
@@ -114,18 +118,26 @@ def load_image_folder(path, size=None, skip_bad=False, workers=None, progress=No
     """
     path = Path(path)
     progress = progress or (lambda stage, done, total: None)
-    source = open_tree(path, wanted=_is_image, files="image files",
-                       what="a folder, a .zip or a .tar(.gz) archive of images")
+    source = open_tree(
+        path,
+        wanted=_is_image,
+        files="image files",
+        what="a folder, a .zip or a .tar(.gz) archive of images",
+    )
     try:
         groups = _group(_images(source, progress), path)
         if not groups:
-            raise DataFileError(f"{path} holds no images in class folders "
-                                f"(expected {path}/<class>/<image>.png or .jpg).")
+            raise DataFileError(
+                f"{path} holds no images in class folders "
+                f"(expected {path}/<class>/<image>.png or .jpg)."
+            )
         train_key = "train" if "train" in groups else "all"
         class_names = sorted({c for c, _ in groups[train_key]})
         if len(class_names) < 2:
-            raise DataFileError(f"{path} has images of only one class ({class_names}); a "
-                                "classifier needs at least two class folders.")
+            raise DataFileError(
+                f"{path} has images of only one class ({class_names}); a "
+                "classifier needs at least two class folders."
+            )
         unknown = sorted({c for c, _ in groups.get("test", [])} - set(class_names))
         if unknown:
             raise DataFileError(f"{path}: test classes {unknown} have no training images.")
@@ -147,8 +159,14 @@ def load_image_folder(path, size=None, skip_bad=False, workers=None, progress=No
         progress("decode", done[0], total)
 
     for split in splits:
-        X, errors = _decode(blobs.pop(split), size, mode, workers, path,  # the bytes can go now
-                            decoded)
+        X, errors = _decode(
+            blobs.pop(split),
+            size,
+            mode,
+            workers,
+            path,  # the bytes can go now
+            decoded,
+        )
         bad.update({wheres[split][i]: why for i, why in errors})
         keep = np.array([w not in bad for w in wheres[split]], dtype=bool)
         arrays[split] = (X, labels[split]) if keep.all() else (X[keep], labels[split][keep])
@@ -156,15 +174,16 @@ def load_image_folder(path, size=None, skip_bad=False, workers=None, progress=No
         listed = "; ".join(f"{w} ({why})" for w, why in list(bad.items())[:5])
         more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
         if not skip_bad:
-            raise DataFileError(f"{len(bad)} image(s) could not be read: {listed}{more}. Fix or "
-                                "remove them, or skip them (skip_bad=True, --skip-bad).")
+            raise DataFileError(
+                f"{len(bad)} image(s) could not be read: {listed}{more}. Fix or "
+                "remove them, or skip them (skip_bad=True, --skip-bad)."
+            )
         warnings.warn(f"skipped {len(bad)} unreadable image(s): {listed}{more}", stacklevel=2)
     w, h = size
     shape = (h, w) if mode == "L" else (h, w, 3)
     X, y = arrays[train_key]
     test = arrays.get("test", (None, None))
-    return Dataset(X, y, class_names, shape, name=f"folder:{path}", X_test=test[0],
-                   y_test=test[1])
+    return Dataset(X, y, class_names, shape, name=f"folder:{path}", X_test=test[0], y_test=test[1])
 
 
 def _choose_size_and_mode(blobs, wheres, size):
@@ -196,8 +215,11 @@ def _choose_size_and_mode(blobs, wheres, size):
 
 def _decode(blobs, size, mode, workers, where, decoded):
     n = len(blobs)
-    limits.check_bytes(n * size[0] * size[1] * (3 if mode == "RGB" else 1),
-                       f"{n:,} images of {size[0]} x {size[1]} pixels", where)
+    limits.check_bytes(
+        n * size[0] * size[1] * (3 if mode == "RGB" else 1),
+        f"{n:,} images of {size[0]} x {size[1]} pixels",
+        where,
+    )
     if workers is None:
         workers = (os.cpu_count() or 1) if n >= _PARALLEL_FROM else 1
     if workers <= 1 or n < 2 * _CHUNK:
@@ -208,10 +230,14 @@ def _decode(blobs, size, mode, workers, where, decoded):
     X = np.empty((n, size[0] * size[1] * (3 if mode == "RGB" else 1)), dtype=np.uint8)
     errors = []
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        parts = pool.map(_decode_chunk, [blobs[s:s + _CHUNK] for s in starts],
-                         [size] * len(starts), [mode] * len(starts))
+        parts = pool.map(
+            _decode_chunk,
+            [blobs[s : s + _CHUNK] for s in starts],
+            [size] * len(starts),
+            [mode] * len(starts),
+        )
         for s, (rows, errs) in zip(starts, parts):  # each chunk goes into place as it comes
-            X[s:s + len(rows)] = rows
+            X[s : s + len(rows)] = rows
             errors += [(s + i, why) for i, why in errs]
             decoded(len(rows))
     return X, errors

@@ -48,8 +48,10 @@ def open_image(data):
         raise UnreadableImage(f"{type(e).__name__}: {e}") from None
     cap = limits.get("max_image_pixels")
     if width * height > cap:
-        raise UnreadableImage(f"{width} x {height} pixels, more than the cap of {cap:,} "
-                              "(raise it with LINCLASS_MAX_IMAGE_PIXELS=... if it is right)")
+        raise UnreadableImage(
+            f"{width} x {height} pixels, more than the cap of {cap:,} "
+            "(raise it with LINCLASS_MAX_IMAGE_PIXELS=... if it is right)"
+        )
     return im
 
 

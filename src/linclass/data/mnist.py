@@ -24,8 +24,18 @@ MNIST_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
-FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                   "Sneaker", "Bag", "Ankle boot"]
+FASHION_CLASSES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 
 
 def _open(path):
@@ -57,8 +67,9 @@ def read_idx(path):
         dims = tuple(int(d) for d in np.frombuffer(dims_raw, dtype=">u4"))
         expected = math.prod(dims)
         if not gz:
-            check_declared(expected, path.stat().st_size - 4 - 4 * ndim, path,
-                           f"its header (shape {dims})")
+            check_declared(
+                expected, path.stat().st_size - 4 - 4 * ndim, path, f"its header (shape {dims})"
+            )
         check_bytes(expected, f"an IDX array of shape {dims}", path)
         data = f.read(expected + 1)
     if len(data) != expected:
@@ -70,8 +81,12 @@ def read_idx(path):
 
 
 def _find(folder, stem):
-    for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"),
-                 stem.replace("-idx", ".idx") + ".gz"):
+    for name in (
+        stem,
+        stem + ".gz",
+        stem.replace("-idx", ".idx"),
+        stem.replace("-idx", ".idx") + ".gz",
+    ):
         if (folder / name).exists():
             return folder / name
     return None
@@ -85,8 +100,9 @@ def _pair(images_path, labels_path):
     if y.ndim != 1:
         raise DataFileError(f"{labels_path} is not a labels file (shape {y.shape}).")
     if len(X) != len(y):
-        raise DataFileError(f"{images_path} has {len(X)} images but {labels_path} has "
-                            f"{len(y)} labels.")
+        raise DataFileError(
+            f"{images_path} has {len(X)} images but {labels_path} has {len(y)} labels."
+        )
     if y.size and y.max() > 9:
         raise DataFileError(f"{labels_path} has label {int(y.max())}; MNIST labels are 0..9.")
     return X.reshape(len(X), -1), y.astype(np.intp), X.shape[1:]
@@ -118,8 +134,10 @@ def load_mnist(path, fashion=False):
             raise DataFileError(f"{path} is a labels file; give the images file or the folder.")
         labels = _find(path.parent, stem.replace("images-idx3", "labels-idx1"))
         if labels is None:
-            raise FileNotFoundError(f"no labels file beside {path} "
-                                    f"(looked for {stem.replace('images-idx3', 'labels-idx1')}).")
+            raise FileNotFoundError(
+                f"no labels file beside {path} "
+                f"(looked for {stem.replace('images-idx3', 'labels-idx1')})."
+            )
         X, y, shape = _pair(path, labels)
         return Dataset(X, y, names, shape, name=f"mnist:{path}")
     found = {}
@@ -132,7 +150,8 @@ def load_mnist(path, fashion=False):
     if not found:
         raise FileNotFoundError(
             f"no MNIST files in {path}: expected train-images-idx3-ubyte.gz, "
-            "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz.")
+            "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz."
+        )
     kind = "fashion-mnist" if fashion else "mnist"
     if len(found) == 2:
         (X, y, shape), (Xt, yt, _) = found["train"], found["test"]

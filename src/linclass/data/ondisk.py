@@ -34,8 +34,7 @@ from .dataset import DataFileError
 from .preprocess import MeanImage
 from .splits import train_val_test_split
 
-__all__ = ["prepare", "open_prepared", "Prepared", "NpyArray", "augment", "dask_rows",
-           "FORMATS"]
+__all__ = ["prepare", "open_prepared", "Prepared", "NpyArray", "augment", "dask_rows", "FORMATS"]
 
 FORMAT = "linclass-prepared"
 FORMAT_VERSION = 1
@@ -57,22 +56,29 @@ class NpyArray:
         with open(self.path, "rb") as f:
             try:
                 version = np.lib.format.read_magic(f)
-                read = {(1, 0): np.lib.format.read_array_header_1_0,
-                        (2, 0): np.lib.format.read_array_header_2_0}[version]
+                read = {
+                    (1, 0): np.lib.format.read_array_header_1_0,
+                    (2, 0): np.lib.format.read_array_header_2_0,
+                }[version]
                 shape, fortran, dtype = read(f)
             except (ValueError, KeyError, EOFError) as e:
-                raise DataFileError(f"{self.path} is not a .npy file this linclass reads "
-                                    f"({e}).") from None
+                raise DataFileError(
+                    f"{self.path} is not a .npy file this linclass reads ({e})."
+                ) from None
             self.offset = f.tell()
             size = os.fstat(f.fileno()).st_size
         if fortran or dtype.kind not in "biuf" or dtype.hasobject:
-            raise DataFileError(f"{self.path} holds a {'Fortran-ordered ' if fortran else ''}"
-                                f"{dtype} array; linclass streams C-ordered numbers only.")
+            raise DataFileError(
+                f"{self.path} holds a {'Fortran-ordered ' if fortran else ''}"
+                f"{dtype} array; linclass streams C-ordered numbers only."
+            )
         self.shape, self.dtype = tuple(int(s) for s in shape), dtype
         need = self.offset + int(np.prod(self.shape)) * dtype.itemsize
         if size < need:
-            raise DataFileError(f"{self.path} is shorter than its header says ({size:,} bytes "
-                                f"of {need:,}): it was cut short; write it again.")
+            raise DataFileError(
+                f"{self.path} is shorter than its header says ({size:,} bytes "
+                f"of {need:,}): it was cut short; write it again."
+            )
 
     ndim = property(lambda self: len(self.shape))
     size = property(lambda self: int(np.prod(self.shape)))
@@ -90,10 +96,11 @@ class NpyArray:
             i = int(key) + n if key < 0 else int(key)
             if not 0 <= i < n:
                 raise IndexError(f"row {key} is out of range for {n} rows.")
-            return self[i:i + 1][0]
+            return self[i : i + 1][0]
         if not isinstance(key, slice) or key.step not in (None, 1):
-            raise TypeError("an NpyArray reads rows: X[i] or X[a:b]; use np.asarray(X) for "
-                            "the whole array.")
+            raise TypeError(
+                "an NpyArray reads rows: X[i] or X[a:b]; use np.asarray(X) for the whole array."
+            )
         start, stop, _ = key.indices(n)
         rows = max(0, stop - start)
         row_bytes = int(np.prod(self.shape[1:])) * self.dtype.itemsize
@@ -133,7 +140,7 @@ def augment(images, variant):
         h, w = out.shape[1:3]
         pad = [(0, 0), (abs(dy), abs(dy)), (abs(dx), abs(dx))] + [(0, 0)] * (out.ndim - 3)
         padded = np.pad(out, pad, mode="edge")
-        out = padded[:, abs(dy) - dy:abs(dy) - dy + h, abs(dx) - dx:abs(dx) - dx + w]
+        out = padded[:, abs(dy) - dy : abs(dy) - dy + h, abs(dx) - dx : abs(dx) - dx + w]
     return out
 
 
@@ -144,18 +151,25 @@ class _Writer:
         self.path, self.shape, self.fmt, self.row = Path(path), shape, fmt, 0
         if fmt == "zarr":
             zarr = _zarr()
-            self.z = zarr.create_array(store=str(path), shape=shape, dtype="float32",
-                                       chunks=(max(1, min(chunk_rows, shape[0])), shape[1]))
+            self.z = zarr.create_array(
+                store=str(path),
+                shape=shape,
+                dtype="float32",
+                chunks=(max(1, min(chunk_rows, shape[0])), shape[1]),
+            )
         else:
             self.f = open(path, "wb")  # noqa: SIM115 - open until close(), as a writer
-            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
-                      "fortran_order": False, "shape": tuple(shape)}
+            header = {
+                "descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+                "fortran_order": False,
+                "shape": tuple(shape),
+            }
             np.lib.format.write_array_header_1_0(self.f, header)
 
     def write(self, rows):
         rows = np.ascontiguousarray(rows, dtype=np.float32)
         if self.fmt == "zarr":
-            self.z[self.row:self.row + len(rows)] = rows
+            self.z[self.row : self.row + len(rows)] = rows
         else:
             self.f.write(memoryview(rows).cast("B"))
         self.row += len(rows)
@@ -173,8 +187,10 @@ def _zarr():
     try:
         import zarr
     except ImportError:
-        raise ImportError("the zarr format needs the zarr package: pip install zarr "
-                          "(or use the default npy format).") from None
+        raise ImportError(
+            "the zarr format needs the zarr package: pip install zarr "
+            "(or use the default npy format)."
+        ) from None
     return zarr
 
 
@@ -191,7 +207,7 @@ def _write_part(folder, name, X, y, pre, fmt, image_shape, repeat=1, rng=None, p
     writer = _Writer(folder / f"{name}{ext}", (n, D), fmt, chunk)
     labels = np.empty(n, np.int64)
     for start in range(0, n, chunk):
-        idx = order[start:start + chunk]
+        idx = order[start : start + chunk]
         image, variant = idx % len(X), idx // len(X)
         rows = np.empty((len(idx), D), X.dtype)
         for v in np.unique(variant):
@@ -199,7 +215,7 @@ def _write_part(folder, name, X, y, pre, fmt, image_shape, repeat=1, rng=None, p
             imgs = X[image[pick]].reshape((-1, *image_shape))
             rows[pick] = augment(imgs, variants[v]).reshape(int(pick.sum()), D)
         writer.write(pre.transform(rows))
-        labels[start:start + len(idx)] = y[image]
+        labels[start : start + len(idx)] = y[image]
         if progress is not None:
             progress(name, start + len(idx), n)
     writer.close()
@@ -207,8 +223,18 @@ def _write_part(folder, name, X, y, pre, fmt, image_shape, repeat=1, rng=None, p
     return n
 
 
-def prepare(dataset, out, *, fmt="npy", repeat=1, val_size=0.1, test_size=0.2, seed=0,
-            standardize=False, progress=None):
+def prepare(
+    dataset,
+    out,
+    *,
+    fmt="npy",
+    repeat=1,
+    val_size=0.1,
+    test_size=0.2,
+    seed=0,
+    standardize=False,
+    progress=None,
+):
     """Write a data set as on-disk float32 parts that ``linclass train`` can stream.
 
     Parameters
@@ -240,39 +266,53 @@ def prepare(dataset, out, *, fmt="npy", repeat=1, val_size=0.1, test_size=0.2, s
     if fmt == "zarr":
         _zarr()
     if not (isinstance(repeat, (int, np.integer)) and 1 <= repeat <= len(_variants(99))):
-        raise InputError(f"repeat must be an integer from 1 to {len(_variants(99))}; "
-                         f"got {repeat!r}.")
+        raise InputError(
+            f"repeat must be an integer from 1 to {len(_variants(99))}; got {repeat!r}."
+        )
     out = Path(out)
     if out.exists():
-        raise FileExistsError(f"{out} already exists; give a new folder to --out (nothing was "
-                              "written).")
+        raise FileExistsError(
+            f"{out} already exists; give a new folder to --out (nothing was written)."
+        )
     image_shape = tuple(dataset.image_shape)
     if repeat > 1 and len(image_shape) < 2:
         raise InputError("repeat > 1 needs images (an image_shape of 2 or 3 axes).")
-    sp = train_val_test_split(dataset, val_size=val_size, test_size=test_size,
-                              random_state=seed)
+    sp = train_val_test_split(dataset, val_size=val_size, test_size=test_size, random_state=seed)
     pre = MeanImage(standardize=standardize).fit(sp.X_train)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         rng = np.random.default_rng(seed)
         rows = {
-            "train": _write_part(tmp, "train", sp.X_train, sp.y_train, pre, fmt, image_shape,
-                                 repeat, rng, progress),
-            "val": _write_part(tmp, "val", sp.X_val, sp.y_val, pre, fmt, image_shape,
-                               progress=progress),
-            "test": _write_part(tmp, "test", sp.X_test, sp.y_test, pre, fmt, image_shape,
-                                progress=progress),
+            "train": _write_part(
+                tmp, "train", sp.X_train, sp.y_train, pre, fmt, image_shape, repeat, rng, progress
+            ),
+            "val": _write_part(
+                tmp, "val", sp.X_val, sp.y_val, pre, fmt, image_shape, progress=progress
+            ),
+            "test": _write_part(
+                tmp, "test", sp.X_test, sp.y_test, pre, fmt, image_shape, progress=progress
+            ),
         }
         np.save(tmp / "mean.npy", pre.mean_)
         if pre.scale_ is not None:
             np.save(tmp / "scale.npy", pre.scale_)
-        meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "array_format": fmt,
-                "source": dataset.name, "class_names": [str(c) for c in dataset.class_names],
-                "image_shape": list(image_shape), "pixel_max": int(dataset.pixel_max),
-                "rows": rows, "n_features": int(sp.X_train.shape[1]), "repeat": int(repeat),
-                "seed": seed, "val_size": val_size, "test_size": test_size,
-                "standardize": bool(standardize)}
+        meta = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "array_format": fmt,
+            "source": dataset.name,
+            "class_names": [str(c) for c in dataset.class_names],
+            "image_shape": list(image_shape),
+            "pixel_max": int(dataset.pixel_max),
+            "rows": rows,
+            "n_features": int(sp.X_train.shape[1]),
+            "repeat": int(repeat),
+            "seed": seed,
+            "val_size": val_size,
+            "test_size": test_size,
+            "standardize": bool(standardize),
+        }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
         os.rename(tmp, out)
     except BaseException:
@@ -306,15 +346,19 @@ def open_prepared(path):
     try:
         meta = json.loads((path / "meta.json").read_text())
     except FileNotFoundError:
-        raise DataFileError(f"{path} is not a prepared data set (no meta.json); make one with "
-                            "`linclass prepare DATASET --out PATH`.") from None
+        raise DataFileError(
+            f"{path} is not a prepared data set (no meta.json); make one with "
+            "`linclass prepare DATASET --out PATH`."
+        ) from None
     except (ValueError, OSError) as e:
         raise DataFileError(f"{path}/meta.json is damaged ({e}).") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise DataFileError(f"{path}/meta.json is not a linclass prepared data set.")
     if meta.get("format_version", 0) > FORMAT_VERSION:
-        raise DataFileError(f"{path} has format version {meta['format_version']}; this "
-                            f"linclass reads up to {FORMAT_VERSION}. Upgrade linclass.")
+        raise DataFileError(
+            f"{path} has format version {meta['format_version']}; this "
+            f"linclass reads up to {FORMAT_VERSION}. Upgrade linclass."
+        )
     try:
         fmt, D = meta["array_format"], int(meta["n_features"])
         parts = {}
@@ -325,13 +369,21 @@ def open_prepared(path):
             else:
                 X = NpyArray(path / f"{name}.npy")
             y = np.load(path / f"{name}_y.npy", allow_pickle=False)
-            if X.shape != (n, D) or X.dtype != np.float32 or y.shape != (n,) or \
-                    y.dtype.kind not in "iu":
-                raise DataFileError(f"{path}: the {name} part is {X.shape} {X.dtype} with "
-                                    f"labels {y.shape}; meta.json says {n} rows of {D} float32.")
+            if (
+                X.shape != (n, D)
+                or X.dtype != np.float32
+                or y.shape != (n,)
+                or y.dtype.kind not in "iu"
+            ):
+                raise DataFileError(
+                    f"{path}: the {name} part is {X.shape} {X.dtype} with "
+                    f"labels {y.shape}; meta.json says {n} rows of {D} float32."
+                )
             if n and (y.min() < 0 or y.max() >= len(meta["class_names"])):
-                raise DataFileError(f"{path}: {name}_y.npy has labels outside the "
-                                    f"{len(meta['class_names'])} classes.")
+                raise DataFileError(
+                    f"{path}: {name}_y.npy has labels outside the "
+                    f"{len(meta['class_names'])} classes."
+                )
             parts[name] = (X, y)
         pre = MeanImage(standardize=bool(meta.get("standardize")))
         pre.mean_ = np.load(path / "mean.npy", allow_pickle=False)
@@ -364,9 +416,14 @@ def dask_rows(X, workers=1, chunk_bytes=64 * 2**20, chunk_rows=None):
     row_bytes = D * np.dtype(X.dtype).itemsize
     rows = chunk_rows or max(1, min(chunk_bytes // row_bytes, -(-n // workers)))
     if isinstance(X, NpyArray):
-        parts = [da.from_delayed(delayed(_read_rows)(X.path, s, min(n, s + rows)),
-                                 shape=(min(n, s + rows) - s, D), dtype=X.dtype)
-                 for s in range(0, n, rows)]
+        parts = [
+            da.from_delayed(
+                delayed(_read_rows)(X.path, s, min(n, s + rows)),
+                shape=(min(n, s + rows) - s, D),
+                dtype=X.dtype,
+            )
+            for s in range(0, n, rows)
+        ]
         return da.concatenate(parts, axis=0)
     if type(X).__module__.split(".")[0] == "zarr":
         return da.from_zarr(X).rechunk((rows, D))

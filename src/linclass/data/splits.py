@@ -37,7 +37,8 @@ def _enough(count, n_classes, part, name):
         raise InputError(
             f"the {part} part would hold {count} image(s) for {n_classes} classes; a stratified "
             f"split needs at least one of each: give --{name.replace('_', '-')} {n_classes} "
-            "or more (a count), or a larger fraction.")
+            "or more (a count), or a larger fraction."
+        )
 
 
 def train_val_test_split(dataset, val_size=0.1, test_size=0.2, random_state=0):
@@ -65,13 +66,15 @@ def train_val_test_split(dataset, val_size=0.1, test_size=0.2, random_state=0):
         n_test = _fraction_or_count(test_size, n, "test_size")
         _enough(n_test, n_classes, "test", "test_size")
         X, X_test, y, y_test = train_test_split(
-            X, y, test_size=n_test, stratify=y, random_state=random_state)
+            X, y, test_size=n_test, stratify=y, random_state=random_state
+        )
     else:
         X_test, y_test = dataset.X_test, dataset.y_test
     n_val = _fraction_or_count(val_size, n, "val_size")
     _enough(n_val, n_classes, "validation", "val_size")
     X_train, X_val, y_train, y_val = train_test_split(
-        X, y, test_size=n_val, stratify=y, random_state=random_state)
+        X, y, test_size=n_val, stratify=y, random_state=random_state
+    )
     return Split(X_train, y_train, X_val, y_val, X_test, y_test)
 
 
@@ -98,6 +101,7 @@ def dev_subset(X, y, size=500, random_state=0):
         raise InputError(f"dev size must be at least 1 sample; got {size}.")
     counts = np.bincount(np.unique(y, return_inverse=True)[1])
     stratify = y if counts.min() >= 2 and size >= len(counts) else None
-    X_dev, _, y_dev, _ = train_test_split(X, y, train_size=size, stratify=stratify,
-                                          random_state=random_state)
+    X_dev, _, y_dev, _ = train_test_split(
+        X, y, train_size=size, stratify=stratify, random_state=random_state
+    )
     return X_dev, y_dev

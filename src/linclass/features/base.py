@@ -26,8 +26,10 @@ class ImageFeature(TransformerMixin, BaseEstimator):
             return _square(n_features)
         shape = tuple(int(s) for s in np.atleast_1d(self.image_shape))
         if len(shape) not in (2, 3) or min(shape) < 1:
-            raise InputError(f"image_shape must be (height, width) or (height, width, channels); "
-                             f"got {self.image_shape!r}.")
+            raise InputError(
+                f"image_shape must be (height, width) or (height, width, channels); "
+                f"got {self.image_shape!r}."
+            )
         return shape
 
     def _check_params(self):
@@ -48,8 +50,10 @@ class ImageFeature(TransformerMixin, BaseEstimator):
         X = validate_data(self, X, dtype=None)
         shape = self._shape(X.shape[1])
         if X.shape[1] != int(np.prod(shape)):
-            raise InputError(f"X has {X.shape[1]} values a row, but image_shape {shape} holds "
-                             f"{int(np.prod(shape))}: give the shape the rows were flattened from.")
+            raise InputError(
+                f"X has {X.shape[1]} values a row, but image_shape {shape} holds "
+                f"{int(np.prod(shape))}: give the shape the rows were flattened from."
+            )
         self._check_images(shape)
         self.image_shape_ = shape
         self.n_features_out_ = self._n_out(shape)
@@ -63,19 +67,21 @@ class ImageFeature(TransformerMixin, BaseEstimator):
         if not np.issubdtype(X.dtype, np.number) or X.dtype.kind == "c":
             raise InputError(f"X must hold pixel values (numbers); got dtype {X.dtype}.")
         shape = self.image_shape_
-        check_bytes(4 * X.shape[0] * self.n_features_out_,
-                    f"{self.n_features_out_:,} float32 features for each of {X.shape[0]:,} images",
-                    f"{type(self).__name__}.transform")
+        check_bytes(
+            4 * X.shape[0] * self.n_features_out_,
+            f"{self.n_features_out_:,} float32 features for each of {X.shape[0]:,} images",
+            f"{type(self).__name__}.transform",
+        )
         n = X.shape[0]
         out = np.empty((n, self.n_features_out_), np.float32)
 
         def batch(start):
-            rows = np.asarray(X[start:start + self.batch_size], dtype=np.float32)
+            rows = np.asarray(X[start : start + self.batch_size], dtype=np.float32)
             if not np.all(np.isfinite(rows)):
                 bad = start + np.flatnonzero(~np.isfinite(rows).all(axis=1))
                 raise InputError(f"X has NaN or infinite pixels in rows {bad[:5].tolist()}.")
             images = rows.reshape((len(rows),) + shape + ((1,) if len(shape) == 2 else ()))
-            out[start:start + len(rows)] = self._features(images)
+            out[start : start + len(rows)] = self._features(images)
             return min(n, start + self.batch_size)
 
         starts = range(0, n, self.batch_size)
@@ -125,5 +131,7 @@ def _square(n_features):
         side = int(round((n_features / channels) ** 0.5))
         if side * side * channels == n_features:
             return (side, side) if channels == 1 else (side, side, 3)
-    raise InputError(f"rows of {n_features} values are not square images (grey s x s or RGB "
-                     "s x s x 3): give image_shape=(height, width[, channels]).")
+    raise InputError(
+        f"rows of {n_features} values are not square images (grey s x s or RGB "
+        "s x s x 3): give image_shape=(height, width[, channels])."
+    )

@@ -60,7 +60,7 @@ def digest(X):
     h.update(json.dumps([X.dtype.str, list(X.shape)]).encode())
     step = max(1, (64 << 20) // max(1, X[:1].nbytes))
     for start in range(0, max(1, X.shape[0]), step):
-        h.update(np.ascontiguousarray(X[start:start + step]).data)
+        h.update(np.ascontiguousarray(X[start : start + step]).data)
     return h.hexdigest()
 
 
@@ -100,8 +100,9 @@ class FeatureCache:
     """
 
     def __init__(self, directory=None, on_event=None):
-        self.directory = cache_dir() if directory is None else (
-            None if directory is False else Path(directory))
+        self.directory = (
+            cache_dir() if directory is None else (None if directory is False else Path(directory))
+        )
         self.on_event = on_event or (lambda text: None)
 
     def fit(self, feature, X):
@@ -148,14 +149,22 @@ class FeatureCache:
                 if not isinstance(data, np.lib.npyio.NpzFile):
                     raise ModelFileError(f"{path} is not an .npz archive")
                 _check_members(data, path)
-                if (_text(data, "format", path) != FORMAT
-                        or _text(data, "key", path) != key):
+                if _text(data, "format", path) != FORMAT or _text(data, "key", path) != key:
                     raise ModelFileError(f"{path} is not the entry its name says")
                 return use(data)
-        except (ModelFileError, InputError, OSError, ValueError, KeyError, EOFError,
-                zipfile.BadZipFile) as e:
-            self.on_event(f"the feature cache entry {path.name} is damaged or from another "
-                          f"version ({str(e)[:120]}): computing it again")
+        except (
+            ModelFileError,
+            InputError,
+            OSError,
+            ValueError,
+            KeyError,
+            EOFError,
+            zipfile.BadZipFile,
+        ) as e:
+            self.on_event(
+                f"the feature cache entry {path.name} is damaged or from another "
+                f"version ({str(e)[:120]}): computing it again"
+            )
             return None
 
     def _fitted(self, data, path, feature):
@@ -172,16 +181,20 @@ class FeatureCache:
         from ..io import atomic_write
 
         try:
-            atomic_write(path, lambda f: np.savez(
-                f, format=np.array(FORMAT), key=np.array(key), **arrays))
+            atomic_write(
+                path, lambda f: np.savez(f, format=np.array(FORMAT), key=np.array(key), **arrays)
+            )
         except OSError as e:
-            self.on_event(f"could not write the feature cache entry {path} ({e.strerror or e}): "
-                          "going on without it")
+            self.on_event(
+                f"could not write the feature cache entry {path} ({e.strerror or e}): "
+                "going on without it"
+            )
 
 
 def _features(data, path, shape):
     F = data["features"]
     if F.dtype != np.float32 or F.shape != shape or not np.all(np.isfinite(F)):
-        raise ModelFileError(f"{path} holds {F.dtype} {F.shape} features, not {shape} finite "
-                             "float32")
+        raise ModelFileError(
+            f"{path} holds {F.dtype} {F.shape} features, not {shape} finite float32"
+        )
     return F

@@ -36,8 +36,16 @@ class ColorHistogram(ImageFeature):
         ``progress(done, total)`` after each batch.
     """
 
-    def __init__(self, image_shape=None, *, bins=10, pixel_max=255, batch_size=1000,
-                 n_jobs=None, progress=None):
+    def __init__(
+        self,
+        image_shape=None,
+        *,
+        bins=10,
+        pixel_max=255,
+        batch_size=1000,
+        n_jobs=None,
+        progress=None,
+    ):
         self.image_shape = image_shape
         self.bins = bins
         self.pixel_max = pixel_max
@@ -48,8 +56,10 @@ class ColorHistogram(ImageFeature):
     def _bins(self):
         bins = np.atleast_1d(self.bins)
         if bins.shape not in ((1,), (3,)) or bins.dtype.kind not in "iu" or bins.min() < 1:
-            raise InputError(f"bins must be a positive integer (hue) or three of them (hue, "
-                             f"saturation, value); got {self.bins!r}.")
+            raise InputError(
+                f"bins must be a positive integer (hue) or three of them (hue, "
+                f"saturation, value); got {self.bins!r}."
+            )
         return tuple(int(b) for b in bins)
 
     def _check_params(self):
@@ -60,8 +70,10 @@ class ColorHistogram(ImageFeature):
 
     def _check_images(self, shape):
         if len(shape) != 3 or shape[2] != 3:
-            raise InputError(f"a colour histogram needs RGB images (height, width, 3); these are "
-                             f"{shape}. Grey images have no hue: use HOG alone.")
+            raise InputError(
+                f"a colour histogram needs RGB images (height, width, 3); these are "
+                f"{shape}. Grey images have no hue: use HOG alone."
+            )
 
     def _n_out(self, shape):
         return int(np.prod(self._bins()))

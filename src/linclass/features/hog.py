@@ -58,8 +58,18 @@ class HOG(ImageFeature):
     n_features_out_ : int
     """
 
-    def __init__(self, image_shape=None, *, cell_size=8, orientations=9, block_size=None,
-                 block_norm="L2-Hys", batch_size=1000, n_jobs=None, progress=None):
+    def __init__(
+        self,
+        image_shape=None,
+        *,
+        cell_size=8,
+        orientations=9,
+        block_size=None,
+        block_norm="L2-Hys",
+        batch_size=1000,
+        n_jobs=None,
+        progress=None,
+    ):
         self.image_shape = image_shape
         self.cell_size = cell_size
         self.orientations = orientations
@@ -76,9 +86,11 @@ class HOG(ImageFeature):
             if not (isinstance(v, (int, np.integer)) and v >= 1):
                 raise InputError(f"{name} must be a positive integer; got {v!r}.")
         if self.block_size is not None and not (
-                isinstance(self.block_size, (int, np.integer)) and self.block_size >= 1):
-            raise InputError(f"block_size must be None or a positive integer; got "
-                             f"{self.block_size!r}.")
+            isinstance(self.block_size, (int, np.integer)) and self.block_size >= 1
+        ):
+            raise InputError(
+                f"block_size must be None or a positive integer; got {self.block_size!r}."
+            )
         if self.block_norm not in BLOCK_NORMS:
             raise InputError(f"block_norm must be one of {BLOCK_NORMS}; got {self.block_norm!r}.")
 
@@ -88,13 +100,17 @@ class HOG(ImageFeature):
     def _check_images(self, shape):
         rows, cols = self._cells(shape)
         if rows < 1 or cols < 1:
-            raise InputError(f"images of {shape[0]} x {shape[1]} pixels are smaller than one "
-                             f"cell of {self.cell_size} x {self.cell_size}: use a smaller "
-                             "cell_size.")
+            raise InputError(
+                f"images of {shape[0]} x {shape[1]} pixels are smaller than one "
+                f"cell of {self.cell_size} x {self.cell_size}: use a smaller "
+                "cell_size."
+            )
         b = self.block_size
         if b is not None and (rows < b or cols < b):
-            raise InputError(f"images of {rows} x {cols} cells hold no block of {b} x {b} "
-                             "cells: use a smaller block_size or cell_size.")
+            raise InputError(
+                f"images of {rows} x {cols} cells hold no block of {b} x {b} "
+                "cells: use a smaller block_size or cell_size."
+            )
 
     def _n_out(self, shape):
         rows, cols = self._cells(shape)
@@ -130,8 +146,8 @@ def cell_histograms(images, cell_size, orientations):
     g_row, g_col = gradients(images)
     n = len(images)
     rows, cols = images.shape[1] // cell_size, images.shape[2] // cell_size
-    g_row = g_row[:, :rows * cell_size, :cols * cell_size]
-    g_col = g_col[:, :rows * cell_size, :cols * cell_size]
+    g_row = g_row[:, : rows * cell_size, : cols * cell_size]
+    g_col = g_col[:, : rows * cell_size, : cols * cell_size]
     magnitude = np.hypot(g_row, g_col)
     angle = np.rad2deg(np.arctan2(g_row, g_col)) % 180
     bins = np.minimum((angle * (orientations / 180.0)).astype(np.intp), orientations - 1)
@@ -144,16 +160,15 @@ def cell_histograms(images, cell_size, orientations):
 def normalized_blocks(hist, block_size, norm):
     """``(n, block rows, block columns, b, b, orientations)``: every block of ``block_size``
     cells a side (one cell apart), normalized by ``norm``."""
-    blocks = np.lib.stride_tricks.sliding_window_view(hist, (block_size, block_size),
-                                                      axis=(1, 2))
+    blocks = np.lib.stride_tricks.sliding_window_view(hist, (block_size, block_size), axis=(1, 2))
     blocks = np.moveaxis(blocks, 3, -1).astype(np.float32)  # (n, br, bc, b, b, orientations)
     axes = (3, 4, 5)
     if norm == "L1":
         return blocks / (np.abs(blocks).sum(axis=axes, keepdims=True) + _EPS)
     if norm == "L1-sqrt":
         return np.sqrt(blocks / (np.abs(blocks).sum(axis=axes, keepdims=True) + _EPS))
-    out = blocks / np.sqrt((blocks * blocks).sum(axis=axes, keepdims=True) + _EPS ** 2)
+    out = blocks / np.sqrt((blocks * blocks).sum(axis=axes, keepdims=True) + _EPS**2)
     if norm == "L2-Hys":
         np.minimum(out, 0.2, out=out)
-        out /= np.sqrt((out * out).sum(axis=axes, keepdims=True) + _EPS ** 2)
+        out /= np.sqrt((out * out).sum(axis=axes, keepdims=True) + _EPS**2)
     return out

@@ -80,10 +80,24 @@ class Patches(ImageFeature):
         dictionary of random patches).
     """
 
-    def __init__(self, image_shape=None, *, n_centroids=1600, patch_size=6, n_patches=400_000,
-                 dictionary="kmeans", encoding="triangle", alpha=0.25, kmeans_iter=30,
-                 zca_eps=0.1, pixel_max=255, random_state=None, batch_size=50, n_jobs=None,
-                 progress=None):
+    def __init__(
+        self,
+        image_shape=None,
+        *,
+        n_centroids=1600,
+        patch_size=6,
+        n_patches=400_000,
+        dictionary="kmeans",
+        encoding="triangle",
+        alpha=0.25,
+        kmeans_iter=30,
+        zca_eps=0.1,
+        pixel_max=255,
+        random_state=None,
+        batch_size=50,
+        n_jobs=None,
+        progress=None,
+    ):
         self.image_shape = image_shape
         self.n_centroids = n_centroids
         self.patch_size = patch_size
@@ -107,14 +121,15 @@ class Patches(ImageFeature):
             if not (isinstance(v, (int, np.integer)) and v >= 1):
                 raise InputError(f"{name} must be a positive integer; got {v!r}.")
         if self.dictionary not in DICTIONARIES:
-            raise InputError(f"dictionary must be one of {DICTIONARIES}; got "
-                             f"{self.dictionary!r}.")
+            raise InputError(f"dictionary must be one of {DICTIONARIES}; got {self.dictionary!r}.")
         if self.encoding not in ENCODINGS:
             raise InputError(f"encoding must be one of {ENCODINGS}; got {self.encoding!r}.")
         if self.n_centroids > self.n_patches:
-            raise InputError(f"n_centroids={self.n_centroids} is more than the n_patches="
-                             f"{self.n_patches} sampled to learn them from: sample more patches "
-                             "or ask for fewer centroids.")
+            raise InputError(
+                f"n_centroids={self.n_centroids} is more than the n_patches="
+                f"{self.n_patches} sampled to learn them from: sample more patches "
+                "or ask for fewer centroids."
+            )
         for name in ("alpha", "zca_eps"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float, np.number)) and np.isfinite(v) and v >= 0):
@@ -126,8 +141,10 @@ class Patches(ImageFeature):
     def _check_images(self, shape):
         p = self.patch_size
         if shape[0] < p or shape[1] < p:
-            raise InputError(f"images of {shape[0]} x {shape[1]} pixels are smaller than a patch "
-                             f"of {p} x {p}: use a smaller patch_size.")
+            raise InputError(
+                f"images of {shape[0]} x {shape[1]} pixels are smaller than a patch "
+                f"of {p} x {p}: use a smaller patch_size."
+            )
 
     def _n_out(self, shape):
         return 4 * self.n_centroids
@@ -151,10 +168,10 @@ class Patches(ImageFeature):
         patches = np.empty((self.n_patches, p * p * c), np.float32)
         order = np.argsort(which, kind="stable")  # read each image's row once
         for start in range(0, self.n_patches, 10_000):
-            sel = order[start:start + 10_000]
+            sel = order[start : start + 10_000]
             images = np.asarray(X[which[sel]], np.float32).reshape(len(sel), h, w, c)
             for j, k in enumerate(sel):
-                patches[k] = images[j, rows[k]:rows[k] + p, cols[k]:cols[k] + p].ravel()
+                patches[k] = images[j, rows[k] : rows[k] + p, cols[k] : cols[k] + p].ravel()
         if not np.all(np.isfinite(patches)):
             raise InputError("X has NaN or infinite pixels: fix or drop those rows first.")
         patches = _normalize(patches, self._var_eps())
@@ -172,8 +189,14 @@ class Patches(ImageFeature):
         if self.dictionary == "kmeans":
             from sklearn.cluster import KMeans
 
-            km = KMeans(self.n_centroids, init=centroids, n_init=1, max_iter=self.kmeans_iter,
-                        tol=0.0, algorithm="lloyd").fit(white)
+            km = KMeans(
+                self.n_centroids,
+                init=centroids,
+                n_init=1,
+                max_iter=self.kmeans_iter,
+                tol=0.0,
+                algorithm="lloyd",
+            ).fit(white)
             centroids = km.cluster_centers_
             self.inertia_ = float(km.inertia_) / len(white)
         if self.encoding == "soft-threshold":
@@ -195,8 +218,9 @@ class Patches(ImageFeature):
             xx = np.einsum("ij,ij->i", white, white)
             cc = np.einsum("ij,ij->i", self.centroids_, self.centroids_)
             out = np.zeros((n, 4 * self.n_centroids), np.float32)
-            return kernels.encode_pool(P, xx, cc, self.encoding == "triangle",
-                                       np.float32(self.alpha), gh, gw, out)
+            return kernels.encode_pool(
+                P, xx, cc, self.encoding == "triangle", np.float32(self.alpha), gh, gw, out
+            )
         f = self._encode(white).reshape(n, gh, gw, -1)
         hr, hc = gh // 2, gw // 2  # the paper's quadrants (a 27-grid splits 13 / 14)
         quads = [f[:, :hr, :hc], f[:, :hr, hc:], f[:, hr:, :hc], f[:, hr:, hc:]]

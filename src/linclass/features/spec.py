@@ -56,15 +56,20 @@ def build(name, image_shape, pixel_max=255, seed=0):
     if name == "hog":
         return HOG(shape)
     if name == "hog+color":
-        return FeatureUnion([("hog", HOG(shape)),
-                             ("hue", ColorHistogram(shape, bins=10, pixel_max=pixel_max))])
+        return FeatureUnion(
+            [("hog", HOG(shape)), ("hue", ColorHistogram(shape, bins=10, pixel_max=pixel_max))]
+        )
     if name == "hog+hsv":
-        return FeatureUnion([("hog", HOG(shape, cell_size=4, block_size=2)),
-                             ("hsv", ColorHistogram(shape, bins=(12, 4, 4),
-                                                    pixel_max=pixel_max))])
+        return FeatureUnion(
+            [
+                ("hog", HOG(shape, cell_size=4, block_size=2)),
+                ("hsv", ColorHistogram(shape, bins=(12, 4, 4), pixel_max=pixel_max)),
+            ]
+        )
     k = int(name.split(":")[1])
-    return Patches(shape, n_centroids=k, n_patches=max(400_000, 10 * k), pixel_max=pixel_max,
-                   random_state=seed)
+    return Patches(
+        shape, n_centroids=k, n_patches=max(400_000, 10 * k), pixel_max=pixel_max, random_state=seed
+    )
 
 
 def steps(feature):
@@ -95,8 +100,10 @@ def params(step):
 def seeded(feature):
     """Whether fitting ``feature`` again gives the same result: every step that draws at
     random has an int random_state."""
-    return all(isinstance(step.get_params(deep=False).get("random_state", 0), (int, np.integer))
-               for _, step in steps(feature))
+    return all(
+        isinstance(step.get_params(deep=False).get("random_state", 0), (int, np.integer))
+        for _, step in steps(feature)
+    )
 
 
 def state(feature):
@@ -107,10 +114,16 @@ def state(feature):
     for i, (name, step) in enumerate(steps(feature)):
         kind = type(step).__name__
         if kind not in KINDS:
-            raise TypeError(f"cannot store a {kind} as a feature step; linclass stores "
-                            f"{', '.join(KINDS)} (alone or in a FeatureUnion).")
-        entry = {"name": name, "kind": kind, "params": params(step),
-                 "image_shape": list(step.image_shape_)}
+            raise TypeError(
+                f"cannot store a {kind} as a feature step; linclass stores "
+                f"{', '.join(KINDS)} (alone or in a FeatureUnion)."
+            )
+        entry = {
+            "name": name,
+            "kind": kind,
+            "params": params(step),
+            "image_shape": list(step.image_shape_),
+        }
         if kind == "Patches":
             entry["inertia"] = step.inertia_
         for attr in _ARRAYS.get(kind, ()):
@@ -122,6 +135,7 @@ def state(feature):
 def from_state(info, arrays, path):
     """The fitted transformer ``state`` described; anything that does not fit together is a
     ``ModelFileError`` naming ``path``."""
+
     def bad(what):
         return ModelFileError(f"{path} is damaged: its features {what}.")
 
@@ -130,9 +144,14 @@ def from_state(info, arrays, path):
         raise bad("are not a list of 1 to 8 steps")
     built, width = [], None
     for i, entry in enumerate(entries):
-        if not (isinstance(entry, dict) and entry.get("kind") in KINDS
-                and isinstance(entry.get("params"), dict) and isinstance(entry.get("name"), str)
-                and 0 < len(entry["name"]) <= 100 and "__" not in entry["name"]):
+        if not (
+            isinstance(entry, dict)
+            and entry.get("kind") in KINDS
+            and isinstance(entry.get("params"), dict)
+            and isinstance(entry.get("name"), str)
+            and 0 < len(entry["name"]) <= 100
+            and "__" not in entry["name"]
+        ):
             raise bad(f"step {i} is not a known kind with a name and parameters")
         cls = KINDS[entry["kind"]]
         params = dict(entry["params"])
@@ -143,9 +162,13 @@ def from_state(info, arrays, path):
             if isinstance(params.get(key), list):
                 params[key] = tuple(params[key])
         shape = entry.get("image_shape")
-        if not (isinstance(shape, list) and len(shape) in (2, 3) and all(
-                isinstance(s, int) and not isinstance(s, bool) and 1 <= s <= 2**16
-                for s in shape)):
+        if not (
+            isinstance(shape, list)
+            and len(shape) in (2, 3)
+            and all(
+                isinstance(s, int) and not isinstance(s, bool) and 1 <= s <= 2**16 for s in shape
+            )
+        ):
             raise bad(f"step {i}'s image shape is {str(shape)[:40]}")
         shape = tuple(shape)
         step = cls(**params)
@@ -172,7 +195,7 @@ def from_state(info, arrays, path):
 
 def _patches_state(step, entry, arrays, i, bad):
     shape = step.image_shape_
-    d = step.patch_size ** 2 * (shape[2] if len(shape) == 3 else 1)
+    d = step.patch_size**2 * (shape[2] if len(shape) == 3 else 1)
     want = {"zca_mean_": (d,), "zca_": (d, d), "centroids_": (step.n_centroids, d)}
     for attr, dims in want.items():
         key = f"features_{i}_{attr.rstrip('_')}"
@@ -183,7 +206,14 @@ def _patches_state(step, entry, arrays, i, bad):
             raise bad(f"{key} is {arr.dtype} {arr.shape}, not {dims} finite float32")
         setattr(step, attr, arr)
     inertia = entry.get("inertia")
-    if not (inertia is None or (isinstance(inertia, (int, float)) and not isinstance(
-            inertia, bool) and np.isfinite(inertia) and inertia >= 0)):
+    if not (
+        inertia is None
+        or (
+            isinstance(inertia, (int, float))
+            and not isinstance(inertia, bool)
+            and np.isfinite(inertia)
+            and inertia >= 0
+        )
+    ):
         raise bad(f"step {i}'s inertia is {str(inertia)[:40]}")
     step.inertia_ = None if inertia is None else float(inertia)

@@ -36,7 +36,25 @@ from .ops import (
 Value = Node  # the micrograd name, for readers coming from there
 
 __all__ = [
-    "Node", "Value", "no_grad", "is_grad_enabled", "topological_order", "ops", "constant",
-    "exp", "log", "maximum", "minimum", "relu", "sigmoid", "tanh", "reshape", "transpose",
-    "matmul", "mean", "absolute", "max_reduce", "sum_reduce",
+    "Node",
+    "Value",
+    "no_grad",
+    "is_grad_enabled",
+    "topological_order",
+    "ops",
+    "constant",
+    "exp",
+    "log",
+    "maximum",
+    "minimum",
+    "relu",
+    "sigmoid",
+    "tanh",
+    "reshape",
+    "transpose",
+    "matmul",
+    "mean",
+    "absolute",
+    "max_reduce",
+    "sum_reduce",
 ]

@@ -84,12 +84,20 @@ class Node:
         What the gate needs besides its operands (an axis, an index, an exponent).
     """
 
-    __slots__ = ("value", "grad", "parents", "op", "ctx", "label", "requires_grad", "serial",
-                 "__weakref__")
+    __slots__ = (
+        "value",
+        "grad",
+        "parents",
+        "op",
+        "ctx",
+        "label",
+        "requires_grad",
+        "serial",
+        "__weakref__",
+    )
     __array_priority__ = 1000  # numpy defers to Node's operators (ndarray + Node -> Node)
 
-    def __init__(self, value, label=None, requires_grad=True, *, _op="input", _parents=(),
-                 _ctx=()):
+    def __init__(self, value, label=None, requires_grad=True, *, _op="input", _parents=(), _ctx=()):
         self.value = value if _parents else _as_value(value)
         self.grad = None
         self.parents = _parents
@@ -153,8 +161,9 @@ class Node:
         """
         seed = np.ones_like(self.value) if grad is None else _as_value(grad, self.dtype)
         if np.shape(seed) != np.shape(self.value):
-            raise ValueError(f"grad has shape {np.shape(seed)}; this node has "
-                             f"{np.shape(self.value)}.")
+            raise ValueError(
+                f"grad has shape {np.shape(seed)}; this node has {np.shape(self.value)}."
+            )
         order = topological_order(self)
         grads = {self: seed}  # keyed by the nodes themselves (identity hashing)
         pop = grads.pop

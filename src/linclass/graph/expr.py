@@ -17,20 +17,35 @@ from ..errors import LinclassError, UsageError
 from . import ops
 from .engine import Node, topological_order
 
-__all__ = ["ExpressionError", "ValuesError", "Circuit", "build_circuit", "parse_assignments",
-           "FUNCTIONS"]
+__all__ = [
+    "ExpressionError",
+    "ValuesError",
+    "Circuit",
+    "build_circuit",
+    "parse_assignments",
+    "FUNCTIONS",
+]
 
 FUNCTIONS = {
-    "exp": (ops.exp, 1), "log": (ops.log, 1), "sigmoid": (ops.sigmoid, 1),
-    "tanh": (ops.tanh, 1), "relu": (ops.relu, 1), "abs": (ops.absolute, 1),
-    "max": (ops.maximum, 2), "min": (ops.minimum, 2),
+    "exp": (ops.exp, 1),
+    "log": (ops.log, 1),
+    "sigmoid": (ops.sigmoid, 1),
+    "tanh": (ops.tanh, 1),
+    "relu": (ops.relu, 1),
+    "abs": (ops.absolute, 1),
+    "max": (ops.maximum, 2),
+    "min": (ops.minimum, 2),
 }
-_BINARY = {ast.Add: ops.add, ast.Sub: ops.sub, ast.Mult: ops.mul, ast.Div: ops.div,
-           ast.Pow: ops.power}
+_BINARY = {
+    ast.Add: ops.add,
+    ast.Sub: ops.sub,
+    ast.Mult: ops.mul,
+    ast.Div: ops.div,
+    ast.Pow: ops.power,
+}
 MAX_GATES = 500  # a drawing past this is unreadable, and Python's parser gives out near it
 MAX_DEPTH = 100  # levels of nesting: building and writing back the tree recurse
-ALLOWED = ("numbers, names, + - * / **, unary minus and the functions "
-           + ", ".join(FUNCTIONS))
+ALLOWED = "numbers, names, + - * / **, unary minus and the functions " + ", ".join(FUNCTIONS)
 
 
 class ExpressionError(LinclassError, ValueError):
@@ -60,13 +75,25 @@ class Circuit:
 
 
 def _describe(node):
-    kinds = {ast.Attribute: "attribute access", ast.Subscript: "a subscript",
-             ast.Lambda: "a lambda", ast.Compare: "a comparison", ast.BoolOp: "and/or",
-             ast.IfExp: "an if-expression", ast.List: "a list", ast.Tuple: "a tuple",
-             ast.Dict: "a dict", ast.Set: "a set", ast.Starred: "* unpacking",
-             ast.NamedExpr: "an assignment (:=)", ast.JoinedStr: "an f-string",
-             ast.GeneratorExp: "a generator", ast.ListComp: "a comprehension",
-             ast.Await: "await", ast.Slice: "a slice"}
+    kinds = {
+        ast.Attribute: "attribute access",
+        ast.Subscript: "a subscript",
+        ast.Lambda: "a lambda",
+        ast.Compare: "a comparison",
+        ast.BoolOp: "and/or",
+        ast.IfExp: "an if-expression",
+        ast.List: "a list",
+        ast.Tuple: "a tuple",
+        ast.Dict: "a dict",
+        ast.Set: "a set",
+        ast.Starred: "* unpacking",
+        ast.NamedExpr: "an assignment (:=)",
+        ast.JoinedStr: "an f-string",
+        ast.GeneratorExp: "a generator",
+        ast.ListComp: "a comprehension",
+        ast.Await: "await",
+        ast.Slice: "a slice",
+    }
     for kind, text in kinds.items():
         if isinstance(node, kind):
             return text
@@ -130,28 +157,39 @@ def build_circuit(expression, values):
         raise ExpressionError("the expression is too long (over 10,000 characters).")
     operations = sum(expression.count(c) for c in "+-*/(,")
     if operations > 2 * MAX_GATES:
-        raise ExpressionError(f"the expression has {operations:,} operations; a circuit to draw "
-                              f"has at most {MAX_GATES} gates.")
+        raise ExpressionError(
+            f"the expression has {operations:,} operations; a circuit to draw "
+            f"has at most {MAX_GATES} gates."
+        )
     try:
         tree = ast.parse(expression.strip(), mode="eval")
     except SyntaxError as e:
-        raise ExpressionError(f"{_short(expression)!r} is not a valid expression: "
-                              f"{e.msg}.") from None
+        raise ExpressionError(
+            f"{_short(expression)!r} is not a valid expression: {e.msg}."
+        ) from None
     except (RecursionError, MemoryError, ValueError, OverflowError) as e:
-        raise ExpressionError(f"Python cannot parse the expression ({type(e).__name__}: "
-                              f"{_short(str(e))}): make it smaller.") from None
+        raise ExpressionError(
+            f"Python cannot parse the expression ({type(e).__name__}: "
+            f"{_short(str(e))}): make it smaller."
+        ) from None
     used = _validate(tree)
     gates = sum(isinstance(n, (ast.BinOp, ast.UnaryOp, ast.Call)) for n in ast.walk(tree))
     if gates > MAX_GATES:
-        raise ExpressionError(f"the expression makes {gates:,} gates; a circuit to draw has at "
-                              f"most {MAX_GATES}.")
+        raise ExpressionError(
+            f"the expression makes {gates:,} gates; a circuit to draw has at most {MAX_GATES}."
+        )
     if _depth(tree) > MAX_DEPTH:
-        raise ExpressionError(f"the expression is nested more than {MAX_DEPTH} levels deep "
-                              "(x**x**x... or f(f(f(...)))): split it up.")
+        raise ExpressionError(
+            f"the expression is nested more than {MAX_DEPTH} levels deep "
+            "(x**x**x... or f(f(f(...)))): split it up."
+        )
     missing = sorted(used - set(values))
     if missing:
-        raise ValuesError(f"no value for {', '.join(missing)}: pass "
-                              + " ".join(f"{m}=VALUE" for m in missing) + ".")
+        raise ValuesError(
+            f"no value for {', '.join(missing)}: pass "
+            + " ".join(f"{m}=VALUE" for m in missing)
+            + "."
+        )
     extra = sorted(set(values) - used)
     if extra:
         raise ValuesError(f"{', '.join(extra)} given but not used in the expression.")
@@ -210,8 +248,10 @@ def _validate(tree):
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
                 _refuse(node)
             if abs(node.value) > 1e300 or not math.isfinite(node.value):
-                raise ExpressionError(f"the number {_short(ast.unparse(node))} is beyond the "
-                                      "range of floats; use one below 1e300.")
+                raise ExpressionError(
+                    f"the number {_short(ast.unparse(node))} is beyond the "
+                    "range of floats; use one below 1e300."
+                )
         elif isinstance(node, ast.BinOp):
             if type(node.op) not in _BINARY:
                 _refuse(node)

@@ -68,8 +68,10 @@ def _on_weights(build):
         return float(out.value), Wn.grad
 
     loss.__name__ = build.__name__.replace("_graph", "")
-    loss.__doc__ = (f"``(W, X, y, reg) -> (loss, dW)`` like ``linclass.lecture.{loss.__name__}``, "
-                    f"with dW found by backpropagation through ``{build.__name__}``.")
+    loss.__doc__ = (
+        f"``(W, X, y, reg) -> (loss, dW)`` like ``linclass.lecture.{loss.__name__}``, "
+        f"with dW found by backpropagation through ``{build.__name__}``."
+    )
     return loss
 
 

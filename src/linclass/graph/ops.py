@@ -26,12 +26,35 @@ import numpy as np
 from .engine import VJPS, Node, is_grad_enabled
 
 __all__ = [
-    "add", "sub", "mul", "div", "power", "neg", "matmul", "sum_reduce", "mean", "exp", "log",
-    "maximum", "minimum", "max_reduce", "relu", "sigmoid", "tanh", "reshape", "transpose",
-    "getitem", "absolute", "constant", "GATES", "Gate", "symbol",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "power",
+    "neg",
+    "matmul",
+    "sum_reduce",
+    "mean",
+    "exp",
+    "log",
+    "maximum",
+    "minimum",
+    "max_reduce",
+    "relu",
+    "sigmoid",
+    "tanh",
+    "reshape",
+    "transpose",
+    "getitem",
+    "absolute",
+    "constant",
+    "GATES",
+    "Gate",
+    "symbol",
 ]
 
 # -- plumbing ---------------------------------------------------------------------------------
+
 
 def constant(value, like=None):
     """A node that needs no gradient. A Python number takes the dtype of ``like``."""
@@ -75,8 +98,9 @@ GATES: dict = {}  # op name -> Gate
 
 def _gate(op, symbol, staged, *vjps):
     if len(staged) != len(vjps):
-        raise ValueError(f"gate {op!r}: one staged line per operand ({len(vjps)}), got "
-                         f"{len(staged)}")
+        raise ValueError(
+            f"gate {op!r}: one staged line per operand ({len(vjps)}), got {len(staged)}"
+        )
     GATES[op] = Gate(symbol, tuple(vjps), tuple(staged))
     VJPS[op] = tuple(vjps)
 
@@ -113,14 +137,19 @@ def _shape(n, i):
 
 # -- arithmetic -------------------------------------------------------------------------------
 
+
 def add(a, b):
     a, b = _pair(a, b)
     return _node("add", a.value + b.value, (a, b))
 
 
-_gate("add", "+", ("{up}", "{up}"),
-      lambda g, n, i: _unbroadcast(g, _shape(n, 0)),
-      lambda g, n, i: _unbroadcast(g, _shape(n, 1)))
+_gate(
+    "add",
+    "+",
+    ("{up}", "{up}"),
+    lambda g, n, i: _unbroadcast(g, _shape(n, 0)),
+    lambda g, n, i: _unbroadcast(g, _shape(n, 1)),
+)
 
 
 def sub(a, b):
@@ -128,9 +157,13 @@ def sub(a, b):
     return _node("sub", a.value - b.value, (a, b))
 
 
-_gate("sub", "-", ("{up}", "-{up}"),
-      lambda g, n, i: _unbroadcast(g, _shape(n, 0)),
-      lambda g, n, i: _unbroadcast(-g, _shape(n, 1)))
+_gate(
+    "sub",
+    "-",
+    ("{up}", "-{up}"),
+    lambda g, n, i: _unbroadcast(g, _shape(n, 0)),
+    lambda g, n, i: _unbroadcast(-g, _shape(n, 1)),
+)
 
 
 def mul(a, b):
@@ -139,9 +172,13 @@ def mul(a, b):
 
 
 # The mul gate swaps: each operand's local gradient is the other operand.
-_gate("mul", "*", ("{b} * {up}", "{a} * {up}"),
-      lambda g, n, i: _unbroadcast(g * _b(n), _shape(n, 0)),
-      lambda g, n, i: _unbroadcast(g * _a(n), _shape(n, 1)))
+_gate(
+    "mul",
+    "*",
+    ("{b} * {up}", "{a} * {up}"),
+    lambda g, n, i: _unbroadcast(g * _b(n), _shape(n, 0)),
+    lambda g, n, i: _unbroadcast(g * _a(n), _shape(n, 1)),
+)
 
 
 def div(a, b):
@@ -149,14 +186,18 @@ def div(a, b):
     return _node("div", a.value / b.value, (a, b))
 
 
-_gate("div", "/", ("1 / {b} * {up}", "-{out} / {b} * {up}"),
-      lambda g, n, i: _unbroadcast(g / _b(n), _shape(n, 0)),
-      lambda g, n, i: _unbroadcast(-g * n.value / _b(n), _shape(n, 1)))
+_gate(
+    "div",
+    "/",
+    ("1 / {b} * {up}", "-{out} / {b} * {up}"),
+    lambda g, n, i: _unbroadcast(g / _b(n), _shape(n, 0)),
+    lambda g, n, i: _unbroadcast(-g * n.value / _b(n), _shape(n, 1)),
+)
 
 
 def power(a, b):
     a, b = _pair(a, b)
-    return _node("pow", a.value ** b.value, (a, b))
+    return _node("pow", a.value**b.value, (a, b))
 
 
 def _pow_exponent_grad(g, n, i):
@@ -165,17 +206,20 @@ def _pow_exponent_grad(g, n, i):
     return _unbroadcast(g * n.value * np.where(a > 0, np.log(safe), 0), _shape(n, 1))
 
 
-_gate("pow", "**", ("{b} * {a} ** ({b} - 1) * {up}", "{out} * log({a}) * {up}"),
-      lambda g, n, i: _unbroadcast(g * _b(n) * _a(n) ** (_b(n) - 1), _shape(n, 0)),
-      _pow_exponent_grad)
+_gate(
+    "pow",
+    "**",
+    ("{b} * {a} ** ({b} - 1) * {up}", "{out} * log({a}) * {up}"),
+    lambda g, n, i: _unbroadcast(g * _b(n) * _a(n) ** (_b(n) - 1), _shape(n, 0)),
+    _pow_exponent_grad,
+)
 
 
 def neg(a):
     return _node("neg", -a.value, (a,))
 
 
-_gate("neg", "-x", ("-{up}",),
-      lambda g, n, i: -g)
+_gate("neg", "-x", ("-{up}",), lambda g, n, i: -g)
 
 
 def matmul(a, b):
@@ -201,11 +245,11 @@ def _matmul_grad(g, n, i):
     return out.reshape(b.shape)
 
 
-_gate("matmul", "@", ("{up} @ {b}.T", "{a}.T @ {up}"),
-      _matmul_grad, _matmul_grad)
+_gate("matmul", "@", ("{up} @ {b}.T", "{a}.T @ {up}"), _matmul_grad, _matmul_grad)
 
 
 # -- reductions -------------------------------------------------------------------------------
+
 
 def _expand_back(g, shape, axis, keepdims):
     """Reshape a reduced gradient so that it broadcasts against the operand's ``shape``."""
@@ -223,8 +267,12 @@ def sum_reduce(a, axis=None, keepdims=False):
     return _node("sum", np.sum(a.value, axis=axis, keepdims=keepdims), (a,), (axis, keepdims))
 
 
-_gate("sum", "sum", ("ones_like({a}) * {up}",),
-      lambda g, n, i: np.broadcast_to(_expand_back(g, _shape(n, 0), *n.ctx), _shape(n, 0)))
+_gate(
+    "sum",
+    "sum",
+    ("ones_like({a}) * {up}",),
+    lambda g, n, i: np.broadcast_to(_expand_back(g, _shape(n, 0), *n.ctx), _shape(n, 0)),
+)
 
 
 def mean(a, axis=None, keepdims=False):
@@ -237,8 +285,7 @@ def _mean_grad(g, n, i):
     return np.broadcast_to(_expand_back(g, shape, *n.ctx) / count, shape)
 
 
-_gate("mean", "mean", ("ones_like({a}) * {up} / {a}.size",),
-      _mean_grad)
+_gate("mean", "mean", ("ones_like({a}) * {up} / {a}.size",), _mean_grad)
 
 
 def max_reduce(a, axis=None, keepdims=False):
@@ -259,26 +306,24 @@ def _max_grad(g, n, i):
     return out
 
 
-_gate("max", "max", ("({a} == {out}) * {up}",),
-      _max_grad)
+_gate("max", "max", ("({a} == {out}) * {up}",), _max_grad)
 
 
 # -- elementwise ------------------------------------------------------------------------------
+
 
 def exp(a):
     return _node("exp", np.exp(a.value), (a,))
 
 
-_gate("exp", "exp", ("{out} * {up}",),
-      lambda g, n, i: g * n.value)
+_gate("exp", "exp", ("{out} * {up}",), lambda g, n, i: g * n.value)
 
 
 def log(a):
     return _node("log", np.log(a.value), (a,))
 
 
-_gate("log", "log", ("1 / {a} * {up}",),
-      lambda g, n, i: g / _a(n))
+_gate("log", "log", ("1 / {a} * {up}",), lambda g, n, i: g / _a(n))
 
 
 def maximum(a, b):
@@ -287,9 +332,13 @@ def maximum(a, b):
     return _node("maximum", np.maximum(a.value, b.value), (a, b))
 
 
-_gate("maximum", "max", ("({a} >= {b}) * {up}", "({b} > {a}) * {up}"),
-      lambda g, n, i: _unbroadcast(g * (_a(n) >= _b(n)), _shape(n, 0)),
-      lambda g, n, i: _unbroadcast(g * (_a(n) < _b(n)), _shape(n, 1)))
+_gate(
+    "maximum",
+    "max",
+    ("({a} >= {b}) * {up}", "({b} > {a}) * {up}"),
+    lambda g, n, i: _unbroadcast(g * (_a(n) >= _b(n)), _shape(n, 0)),
+    lambda g, n, i: _unbroadcast(g * (_a(n) < _b(n)), _shape(n, 1)),
+)
 
 
 def minimum(a, b):
@@ -298,17 +347,20 @@ def minimum(a, b):
     return _node("minimum", np.minimum(a.value, b.value), (a, b))
 
 
-_gate("minimum", "min", ("({a} <= {b}) * {up}", "({b} < {a}) * {up}"),
-      lambda g, n, i: _unbroadcast(g * (_a(n) <= _b(n)), _shape(n, 0)),
-      lambda g, n, i: _unbroadcast(g * (_a(n) > _b(n)), _shape(n, 1)))
+_gate(
+    "minimum",
+    "min",
+    ("({a} <= {b}) * {up}", "({b} < {a}) * {up}"),
+    lambda g, n, i: _unbroadcast(g * (_a(n) <= _b(n)), _shape(n, 0)),
+    lambda g, n, i: _unbroadcast(g * (_a(n) > _b(n)), _shape(n, 1)),
+)
 
 
 def relu(a):
     return _node("relu", np.maximum(a.value, 0), (a,))
 
 
-_gate("relu", "relu", ("({a} > 0) * {up}",),
-      lambda g, n, i: g * (_a(n) > 0))
+_gate("relu", "relu", ("({a} > 0) * {up}",), lambda g, n, i: g * (_a(n) > 0))
 
 
 def _stable_sigmoid(x):
@@ -317,32 +369,35 @@ def _stable_sigmoid(x):
 
 
 def sigmoid(a):
-    """``1 / (1 + exp(-a))``, computed without overflow for any |a|."""
+    """``1 / (1 + exp(-a))``, computed without overflow for any ``a``."""
     return _node("sigmoid", _stable_sigmoid(a.value).astype(a.dtype, copy=False), (a,))
 
 
 # The sigmoid gate's local gradient is sigma * (1 - sigma), from its own output.
-_gate("sigmoid", "sigmoid", ("(1 - {out}) * {out} * {up}",),
-      lambda g, n, i: g * n.value * (1 - n.value))
+_gate(
+    "sigmoid",
+    "sigmoid",
+    ("(1 - {out}) * {out} * {up}",),
+    lambda g, n, i: g * n.value * (1 - n.value),
+)
 
 
 def tanh(a):
     return _node("tanh", np.tanh(a.value), (a,))
 
 
-_gate("tanh", "tanh", ("(1 - {out}**2) * {up}",),
-      lambda g, n, i: g * (1 - n.value * n.value))
+_gate("tanh", "tanh", ("(1 - {out}**2) * {up}",), lambda g, n, i: g * (1 - n.value * n.value))
 
 
 def absolute(a):
     return _node("abs", np.abs(a.value), (a,))
 
 
-_gate("abs", "abs", ("sign({a}) * {up}",),
-      lambda g, n, i: g * np.sign(_a(n)))
+_gate("abs", "abs", ("sign({a}) * {up}",), lambda g, n, i: g * np.sign(_a(n)))
 
 
 # -- shapes and indexing ----------------------------------------------------------------------
+
 
 def reshape(a, *shape):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
@@ -350,8 +405,9 @@ def reshape(a, *shape):
     return _node("reshape", np.reshape(a.value, shape), (a,))
 
 
-_gate("reshape", "reshape", ("{up}.reshape({a}.shape)",),
-      lambda g, n, i: np.reshape(g, _shape(n, 0)))
+_gate(
+    "reshape", "reshape", ("{up}.reshape({a}.shape)",), lambda g, n, i: np.reshape(g, _shape(n, 0))
+)
 
 
 def transpose(a, axes=None):
@@ -363,8 +419,7 @@ def _transpose_grad(g, n, i):
     return np.transpose(g, None if axes is None else np.argsort(axes))
 
 
-_gate("transpose", "T", ("{up}.T",),
-      _transpose_grad)
+_gate("transpose", "T", ("{up}.T",), _transpose_grad)
 
 
 def getitem(a, index):
@@ -381,16 +436,22 @@ def _getitem_grad(g, n, i):
     return out
 
 
-_gate("getitem", "[]", ("scatter({up} into zeros_like({a}))",),
-      _getitem_grad)
+_gate("getitem", "[]", ("scatter({up} into zeros_like({a}))",), _getitem_grad)
 
 
 # -- the Node's operators and methods ---------------------------------------------------------
 
+
 def _install():
     N = Node
-    for name, fn in (("add", add), ("sub", sub), ("mul", mul), ("truediv", div),
-                     ("pow", power), ("matmul", matmul)):
+    for name, fn in (
+        ("add", add),
+        ("sub", sub),
+        ("mul", mul),
+        ("truediv", div),
+        ("pow", power),
+        ("matmul", matmul),
+    ):
         setattr(N, f"__{name}__", fn)
         setattr(N, f"__r{name}__", lambda a, b, fn=fn: fn(b, a))  # 2 * x: x is on the right
     N.__neg__ = neg

@@ -16,12 +16,24 @@ from ..errors import LinclassError
 from .engine import VJPS, topological_order
 from .ops import GATES, symbol
 
-__all__ = ["gate_rows", "gate_code", "wire_gradient", "local_gradients", "to_dot", "render_dot",
-           "require_dot", "text_drawing", "staged_lines", "fmt",
-           "GraphvizMissing", "VALUE_COLOR", "GRAD_COLOR"]
+__all__ = [
+    "gate_rows",
+    "gate_code",
+    "wire_gradient",
+    "local_gradients",
+    "to_dot",
+    "render_dot",
+    "require_dot",
+    "text_drawing",
+    "staged_lines",
+    "fmt",
+    "GraphvizMissing",
+    "VALUE_COLOR",
+    "GRAD_COLOR",
+]
 
 VALUE_COLOR = "#2e7d32"  # green: forward values
-GRAD_COLOR = "#c62828"   # red: gradients
+GRAD_COLOR = "#c62828"  # red: gradients
 
 
 class GraphvizMissing(LinclassError, RuntimeError):
@@ -54,12 +66,17 @@ def local_gradients(node):
 
 def gate_rows(circuit):
     """One dict per gate in forward order: gate, op, inputs, value, local grads, grad."""
-    return [{"gate": _name(node),
-             "op": symbol(node.op),
-             "inputs": [_name(p) for p in node.parents],
-             "value": node.value,
-             "local": local_gradients(node),
-             "grad": node.grad} for node in circuit.gates()]
+    return [
+        {
+            "gate": _name(node),
+            "op": symbol(node.op),
+            "inputs": [_name(p) for p in node.parents],
+            "value": node.value,
+            "local": local_gradients(node),
+            "grad": node.grad,
+        }
+        for node in circuit.gates()
+    ]
 
 
 def wire_gradient(node, i):
@@ -76,15 +93,22 @@ def _html(text):
     """Text made safe inside a DOT string or HTML label: it can neither close the string nor
     add attributes, whatever it holds."""
     text = " ".join(str(text).split())  # no newlines
-    for raw, safe in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"),
-                      ("\\", "&#92;")):
+    for raw, safe in (
+        ("&", "&amp;"),
+        ("<", "&lt;"),
+        (">", "&gt;"),
+        ('"', "&quot;"),
+        ("\\", "&#92;"),
+    ):
         text = text.replace(raw, safe)
     return text
 
 
 def _wire_label(value, grad):
-    return (f'<<font color="{VALUE_COLOR}">{_html(fmt(value))}</font><br/>'
-            f'<font color="{GRAD_COLOR}">{_html(fmt(grad))}</font>>')
+    return (
+        f'<<font color="{VALUE_COLOR}">{_html(fmt(value))}</font><br/>'
+        f'<font color="{GRAD_COLOR}">{_html(fmt(grad))}</font>>'
+    )
 
 
 def to_dot(circuit):
@@ -101,8 +125,10 @@ def to_dot(circuit):
     for node in order:
         nid = ids[id(node)]
         if node.parents:
-            lines.append(f'  {nid} [shape=circle, label="{_html(symbol(node.op))}", '
-                         f'xlabel="{_html(node.label or "")}"];')
+            lines.append(
+                f'  {nid} [shape=circle, label="{_html(symbol(node.op))}", '
+                f'xlabel="{_html(node.label or "")}"];'
+            )
         else:
             lines.append(f'  {nid} [shape=plaintext, label="{_html(_name(node))}"];')
     for node in order:
@@ -131,8 +157,9 @@ def require_dot():
 def render_dot(dot_text, fmt_name):
     """Render DOT text to PNG or SVG bytes with Graphviz's ``dot``."""
     exe = require_dot()
-    result = subprocess.run([exe, f"-T{fmt_name}"], input=dot_text.encode(),
-                            capture_output=True, timeout=60)
+    result = subprocess.run(
+        [exe, f"-T{fmt_name}"], input=dot_text.encode(), capture_output=True, timeout=60
+    )
     if result.returncode != 0:
         raise RuntimeError(f"dot failed: {result.stderr.decode(errors='replace').strip()}")
     return result.stdout
@@ -163,8 +190,9 @@ def text_drawing(circuit):
         kids = node.parents
         for i in range(len(kids) - 1, -1, -1):
             last = i == len(kids) - 1
-            stack.append((kids[i], child_prefix, "└── " if last else "├── ", False,
-                          wire_gradient(node, i)))
+            stack.append(
+                (kids[i], child_prefix, "└── " if last else "├── ", False, wire_gradient(node, i))
+            )
     return out
 
 

@@ -37,12 +37,17 @@ def circuit_json(circuit):
     nodes = []
     for n in order:
         kind = "gate" if n.parents else ("input" if n.requires_grad else "constant")
-        node = {"id": ids[id(n)], "kind": kind, "label": n.label or "",
-                "op": ops.symbol(n.op) if n.parents else None,
-                "value": _number(n.value), "value_text": fmt(n.value),
-                "grad": None if n.grad is None else _number(n.grad),
-                "grad_text": fmt(n.grad),
-                "parents": [ids[id(p)] for p in n.parents]}
+        node = {
+            "id": ids[id(n)],
+            "kind": kind,
+            "label": n.label or "",
+            "op": ops.symbol(n.op) if n.parents else None,
+            "value": _number(n.value),
+            "value_text": fmt(n.value),
+            "grad": None if n.grad is None else _number(n.grad),
+            "grad_text": fmt(n.grad),
+            "parents": [ids[id(p)] for p in n.parents],
+        }
         if n.parents:
             local = local_gradients(n)
             wires = [wire_gradient(n, i) for i in range(len(n.parents))]
@@ -123,8 +128,12 @@ def point_circuit(state, index):
     out.label = "L"
     inputs = {"x": px, "y": py}
     inputs.update({n.label: n for n in weights.values()})
-    loss = {"weston_watkins": "Weston-Watkins hinge", "crammer_singer": "Crammer-Singer hinge",
-            "one_vs_all": "one-vs-all hinge", "softmax": "softmax cross-entropy"}[state.loss]
+    loss = {
+        "weston_watkins": "Weston-Watkins hinge",
+        "crammer_singer": "Crammer-Singer hinge",
+        "one_vs_all": "one-vs-all hinge",
+        "softmax": "softmax cross-entropy",
+    }[state.loss]
     title = f"point {index} (class {int(state.y[index])}): scores -> {loss}"
     return Circuit(title, out, inputs)
 
@@ -135,8 +144,11 @@ def expression_circuit(expression, values):
         raise StateError("values must be an object of at most 100 name: number pairs.")
     clean = {}
     for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
             raise StateError(f"the value of {name!r} must be a finite number.")
         clean[str(name)] = float(value)
     return build_circuit(expression, clean)

@@ -54,8 +54,7 @@ def _xor(rng, n, c):
     return X, quadrant % c
 
 
-DATASETS = {"blobs": _blobs, "lines": _lines, "circles": _circles, "spiral": _spiral,
-            "xor": _xor}
+DATASETS = {"blobs": _blobs, "lines": _lines, "circles": _circles, "spiral": _spiral, "xor": _xor}
 
 
 def make_dataset(kind, n_classes, n_points, noise=0.0, seed=0, val_fraction=0.3):
@@ -83,5 +82,5 @@ def make_dataset(kind, n_classes, n_points, noise=0.0, seed=0, val_fraction=0.3)
     X, y = DATASETS[kind](rng, n_points, n_classes)
     X = X + noise * rng.normal(size=X.shape)
     val = np.zeros(n_points, dtype=bool)
-    val[rng.permutation(n_points)[:int(round(val_fraction * n_points))]] = True
+    val[rng.permutation(n_points)[: int(round(val_fraction * n_points))]] = True
     return X, y.astype(int), val

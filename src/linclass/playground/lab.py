@@ -21,8 +21,15 @@ from ..optim import SGD, Adam, Momentum
 from ..scores import scores, scores_backward
 from .state import MAX_GRID, MAX_PARAM, MAX_STEPS, StateError
 
-__all__ = ["feature_map", "initial_weights", "loss_function", "objective", "evaluate", "train",
-           "class_map"]
+__all__ = [
+    "feature_map",
+    "initial_weights",
+    "loss_function",
+    "objective",
+    "evaluate",
+    "train",
+    "class_map",
+]
 
 
 def feature_map(X, features=()):
@@ -69,8 +76,9 @@ def class_map(W, b, features, size=80, view=3.0):
     ``[-view, view]**2``, top row first, as a string of digits (one per cell)."""
     centres = (np.arange(size) + 0.5) / size * 2 * view - view
     gx, gy = np.meshgrid(centres, centres[::-1])
-    win = np.argmax(scores(W, b, feature_map(np.column_stack([gx.ravel(), gy.ravel()]),
-                                             features)), axis=1)
+    win = np.argmax(
+        scores(W, b, feature_map(np.column_stack([gx.ravel(), gy.ravel()]), features)), axis=1
+    )
     return "".join(map(str, win.tolist()))
 
 
@@ -123,12 +131,20 @@ def evaluate(state, grid=80, view=3.0, check=True):
     S = scores(W, b, feature_map(state.X, state.features))
     point_loss, violated = _point_rows(state, S)
     pred = np.argmax(S, axis=1) if len(S) else np.zeros(0, dtype=int)
-    out = {"W": W.tolist(), "b": b.tolist(), "scores": S.tolist(), "point_loss": point_loss,
-           "violated": violated, "pred": pred.tolist(),
-           "map": class_map(W, b, state.features, grid, view), "grid": grid, "view": view,
-           "penalty": penalty(W, state.reg),
-           "confusion": _confusion(state.y[train_rows], pred[train_rows], state.n_classes),
-           "val_confusion": _confusion(state.y[val_rows], pred[val_rows], state.n_classes)}
+    out = {
+        "W": W.tolist(),
+        "b": b.tolist(),
+        "scores": S.tolist(),
+        "point_loss": point_loss,
+        "violated": violated,
+        "pred": pred.tolist(),
+        "map": class_map(W, b, state.features, grid, view),
+        "grid": grid,
+        "view": view,
+        "penalty": penalty(W, state.reg),
+        "confusion": _confusion(state.y[train_rows], pred[train_rows], state.n_classes),
+        "val_confusion": _confusion(state.y[val_rows], pred[val_rows], state.n_classes),
+    }
     out["loss"], out["acc"] = _split_figures(state, W, b, train_rows)
     out["val_loss"], out["val_acc"] = _split_figures(state, W, b, val_rows)
     if train_rows.any():
@@ -138,8 +154,9 @@ def evaluate(state, grid=80, view=3.0, check=True):
             nW = numerical_gradient(lambda w: objective(state, w, b, train_rows)[0], W.copy())
             nb = numerical_gradient(lambda c: objective(state, W, c, train_rows)[0], b.copy())
             out["num_dW"], out["num_db"] = nW.tolist(), nb.tolist()
-            out["rel_error"] = relative_error(np.concatenate([dW.ravel(), db]),
-                                              np.concatenate([nW.ravel(), nb]))
+            out["rel_error"] = relative_error(
+                np.concatenate([dW.ravel(), db]), np.concatenate([nW.ravel(), nb])
+            )
     return out
 
 
@@ -202,18 +219,28 @@ def train(state, steps=1, grid=80, view=3.0, check=True):
         new_W, new_b = W.copy(), b.copy()
         opt.step([new_W, new_b], [dW, db])
         loss, acc = _split_figures(state, new_W, new_b, all_train)
-        if not np.isfinite(loss) or np.abs(new_W).max() > MAX_PARAM \
-                or np.abs(new_b).max() > MAX_PARAM:
-            diverged = (f"the loss blew up at step {opt.t} (learning rate {state.lr:g}): "
-                        "lower the step size; the weights stay at the last good step.")
+        if (
+            not np.isfinite(loss)
+            or np.abs(new_W).max() > MAX_PARAM
+            or np.abs(new_b).max() > MAX_PARAM
+        ):
+            diverged = (
+                f"the loss blew up at step {opt.t} (learning rate {state.lr:g}): "
+                "lower the step size; the weights stay at the last good step."
+            )
             opt.state = None  # the running arrays saw the bad step: start them again
             break
         W, b = new_W, new_b
         val_loss, val_acc = _split_figures(state, W, b, val_rows)
-        history.append({"t": opt.t, "loss": loss, "acc": acc, "val_loss": val_loss,
-                        "val_acc": val_acc})
+        history.append(
+            {"t": opt.t, "loss": loss, "acc": acc, "val_loss": val_loss, "val_acc": val_acc}
+        )
     state.W, state.b = W, b
     out = evaluate(state, grid, view, check)
-    out.update(t=history[-1]["t"] if history else state.t, opt=_running_arrays(opt),
-               history=history, diverged=diverged)
+    out.update(
+        t=history[-1]["t"] if history else state.t,
+        opt=_running_arrays(opt),
+        history=history,
+        diverged=diverged,
+    )
     return out

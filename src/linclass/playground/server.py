@@ -41,34 +41,47 @@ from .state import (
 __all__ = ["MAX_BODY", "Playground", "start", "handle"]
 
 MAX_BODY = 512 * 1024
-STATIC = {"/": ("index.html", "text/html; charset=utf-8"),
-          "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
-          "/static/circuit.js": ("circuit.js", "text/javascript; charset=utf-8"),
-          "/static/style.css": ("style.css", "text/css; charset=utf-8")}
-HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
-           "Referrer-Policy": "no-referrer",
-           "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; "
-                                      "style-src 'self'; script-src 'self'; "
-                                      # notebooks: Jupyter on loopback, VS Code's webviews
-                                      "frame-ancestors 'self' http://127.0.0.1:* "
-                                      "http://localhost:* vscode-webview:"}
+STATIC = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
+    "/static/circuit.js": ("circuit.js", "text/javascript; charset=utf-8"),
+    "/static/style.css": ("style.css", "text/css; charset=utf-8"),
+}
+HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; "
+    "style-src 'self'; script-src 'self'; "
+    # notebooks: Jupyter on loopback, VS Code's webviews
+    "frame-ancestors 'self' http://127.0.0.1:* "
+    "http://localhost:* vscode-webview:",
+}
 LOOPBACK = ("127.0.0.1", "localhost")
 
 
 def _view(body):
-    return {"grid": integer(body, "grid", 80, 4, MAX_GRID),
-            "view": number(body, "view", 3.0, 0.1, 1e3)}
+    return {
+        "grid": integer(body, "grid", 80, 4, MAX_GRID),
+        "view": number(body, "view", 3.0, 0.1, 1e3),
+    }
 
 
 def _dataset(body):
     kind = choice(body, "kind", tuple(DATASETS), "blobs")
-    X, y, val = make_dataset(kind, integer(body, "classes", 3, 2, MAX_CLASSES),
-                             integer(body, "n", 150, 1, MAX_POINTS),
-                             number(body, "noise", 0.0, 0.0, 10.0),
-                             integer(body, "seed", 0, 0, 2**32 - 1),
-                             number(body, "val_fraction", 0.3, 0.0, 0.9))
-    return {"points": [[round(a, 4), round(c, 4), int(k), int(v)]
-                       for (a, c), k, v in zip(X.tolist(), y, val)]}
+    X, y, val = make_dataset(
+        kind,
+        integer(body, "classes", 3, 2, MAX_CLASSES),
+        integer(body, "n", 150, 1, MAX_POINTS),
+        number(body, "noise", 0.0, 0.0, 10.0),
+        integer(body, "seed", 0, 0, 2**32 - 1),
+        number(body, "val_fraction", 0.3, 0.0, 0.9),
+    )
+    return {
+        "points": [
+            [round(a, 4), round(c, 4), int(k), int(v)] for (a, c), k, v in zip(X.tolist(), y, val)
+        ]
+    }
 
 
 def _evaluate(body):
@@ -76,8 +89,12 @@ def _evaluate(body):
 
 
 def _train(body):
-    return lab.train(lab_state(body), integer(body, "steps", 1, 1, MAX_STEPS),
-                     check=bool(body.get("check", True)), **_view(body))
+    return lab.train(
+        lab_state(body),
+        integer(body, "steps", 1, 1, MAX_STEPS),
+        check=bool(body.get("check", True)),
+        **_view(body),
+    )
 
 
 def _circuit(body):
@@ -92,16 +109,22 @@ def _expression(body):
     return circuits.circuit_json(circuits.expression_circuit(expression, body.get("values", {})))
 
 
-ROUTES = {"dataset": _dataset, "evaluate": _evaluate, "train": _train, "circuit": _circuit,
-          "expression": _expression}
+ROUTES = {
+    "dataset": _dataset,
+    "evaluate": _evaluate,
+    "train": _train,
+    "circuit": _circuit,
+    "expression": _expression,
+}
 
 
 def handle(name, body):
     """Answer one API call in Python: ``(status, JSON-ready dict)``. The server calls this; so
     can a test or a notebook."""
     if name not in ROUTES:
-        return HTTPStatus.NOT_FOUND, {"error": f"no API call {name!r}; the calls are "
-                                               f"{', '.join(ROUTES)}."}
+        return HTTPStatus.NOT_FOUND, {
+            "error": f"no API call {name!r}; the calls are {', '.join(ROUTES)}."
+        }
     if not isinstance(body, dict):
         return HTTPStatus.BAD_REQUEST, {"error": "the request must be a JSON object."}
     try:
@@ -122,8 +145,11 @@ class _Handler(BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
     def _send(self, status, payload, content_type="application/json"):
-        data = payload if isinstance(payload, bytes) else json.dumps(
-            payload, allow_nan=False, separators=(",", ":")).encode()
+        data = (
+            payload
+            if isinstance(payload, bytes)
+            else json.dumps(payload, allow_nan=False, separators=(",", ":")).encode()
+        )
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
@@ -140,14 +166,20 @@ class _Handler(BaseHTTPRequestHandler):
         host = (self.headers.get("Host") or "").strip().lower()
         name, _, port = host.rpartition(":")
         if name not in LOOPBACK or port != str(self.server.server_port):
-            self._error(HTTPStatus.FORBIDDEN, "the playground answers only on "
-                        f"http://127.0.0.1:{self.server.server_port}/ (Host header "
-                        f"{host[:80]!r} refused).")
+            self._error(
+                HTTPStatus.FORBIDDEN,
+                "the playground answers only on "
+                f"http://127.0.0.1:{self.server.server_port}/ (Host header "
+                f"{host[:80]!r} refused).",
+            )
             return False
         origin = self.headers.get("Origin")
         if origin is not None and origin not in self.server.origins:
-            self._error(HTTPStatus.FORBIDDEN, f"requests from {origin[:80]!r} are refused: "
-                        "only the playground's own page may call its API.")
+            self._error(
+                HTTPStatus.FORBIDDEN,
+                f"requests from {origin[:80]!r} are refused: "
+                "only the playground's own page may call its API.",
+            )
             return False
         return True
 
@@ -178,16 +210,20 @@ class _Handler(BaseHTTPRequestHandler):
             return
         kind = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if kind != "application/json":
-            self._error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-                        "send the request as Content-Type: application/json.")
+            self._error(
+                HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                "send the request as Content-Type: application/json.",
+            )
             return
         length = self.headers.get("Content-Length")
         if length is None or not length.isdigit():
             self._error(HTTPStatus.LENGTH_REQUIRED, "a Content-Length header is needed.")
             return
         if int(length) > MAX_BODY:
-            self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                        f"the request is {int(length):,} bytes; at most {MAX_BODY:,}.")
+            self._error(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                f"the request is {int(length):,} bytes; at most {MAX_BODY:,}.",
+            )
             self.close_connection = True
             return
         try:
@@ -195,12 +231,15 @@ class _Handler(BaseHTTPRequestHandler):
         except (ValueError, RecursionError):
             self._error(HTTPStatus.BAD_REQUEST, "the request body is not valid JSON.")
             return
-        status, payload = handle(self.path[len("/api/"):], body)
+        status, payload = handle(self.path[len("/api/") :], body)
         try:
             self._send(status, payload)
         except ValueError:  # a number JSON cannot carry: say so, do not send half an answer
-            self._error(HTTPStatus.UNPROCESSABLE_ENTITY, "the result holds numbers that are not "
-                        "finite (the weights blew up): reset, or lower the step size.")
+            self._error(
+                HTTPStatus.UNPROCESSABLE_ENTITY,
+                "the result holds numbers that are not "
+                "finite (the weights blew up): reset, or lower the step size.",
+            )
 
     def do_PUT(self):
         self._error(HTTPStatus.METHOD_NOT_ALLOWED, "only GET and POST are answered.")
@@ -230,8 +269,10 @@ class Playground(ThreadingHTTPServer):
         self.last_request = time.monotonic()
 
     def service_actions(self):
-        if self.idle_timeout is not None \
-                and time.monotonic() - self.last_request > self.idle_timeout:
+        if (
+            self.idle_timeout is not None
+            and time.monotonic() - self.last_request > self.idle_timeout
+        ):
             threading.Thread(target=self.shutdown, daemon=True).start()
 
     def handle_error(self, request, client_address):
@@ -243,7 +284,11 @@ def start(port=0, verbose=False, idle_timeout=None):
     """Start a server in a background thread (``.thread``) and return it (``.url``;
     ``.shutdown()`` and ``.server_close()`` stop it)."""
     server = Playground(port, verbose, idle_timeout)
-    server.thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
-                                     daemon=True, name="linclass-playground")
+    server.thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.2},
+        daemon=True,
+        name="linclass-playground",
+    )
     server.thread.start()
     return server

@@ -15,18 +15,31 @@ import numpy as np
 
 from ..errors import InputError
 
-__all__ = ["LOSSES", "OPTIMIZERS", "FEATURES", "MAX_POINTS", "MAX_CLASSES", "MAX_STEPS",
-           "MAX_GRID", "LabState", "StateError", "lab_state", "number", "integer", "choice"]
+__all__ = [
+    "LOSSES",
+    "OPTIMIZERS",
+    "FEATURES",
+    "MAX_POINTS",
+    "MAX_CLASSES",
+    "MAX_STEPS",
+    "MAX_GRID",
+    "LabState",
+    "StateError",
+    "lab_state",
+    "number",
+    "integer",
+    "choice",
+]
 
 LOSSES = ("weston_watkins", "crammer_singer", "one_vs_all", "softmax")
 OPTIMIZERS = ("gd", "sgd", "momentum", "adam")
 FEATURES = ("x2", "y2", "xy")  # extra feature maps after x and y: x**2, y**2, x*y
 MAX_POINTS = 2000
 MAX_CLASSES = 10
-MAX_STEPS = 500      # optimizer steps in one request
-MAX_GRID = 160       # cells on a side of the background's class map
-MAX_COORD = 1e3      # |x|, |y| of a point
-MAX_PARAM = 1e6      # |W|, |b| and optimizer state entries
+MAX_STEPS = 500  # optimizer steps in one request
+MAX_GRID = 160  # cells on a side of the background's class map
+MAX_COORD = 1e3  # |x|, |y| of a point
+MAX_PARAM = 1e6  # |W|, |b| and optimizer state entries
 
 
 class StateError(InputError):
@@ -82,21 +95,21 @@ def _matrix(value, key, shape, limit=MAX_PARAM):
 class LabState:
     """The loss lab's state: data, settings and parameters (see the module docstring)."""
 
-    X: np.ndarray            # (n, 2) points
-    y: np.ndarray            # (n,) classes
-    val: np.ndarray          # (n,) bool: held out for validation
+    X: np.ndarray  # (n, 2) points
+    y: np.ndarray  # (n,) classes
+    val: np.ndarray  # (n,) bool: held out for validation
     n_classes: int
     loss: str = "weston_watkins"
     reg: float = 0.0
     delta: float = 1.0
     lr: float = 0.1
     optimizer: str = "gd"
-    batch: int = 0           # minibatch size for "sgd" (0: all the training points)
+    batch: int = 0  # minibatch size for "sgd" (0: all the training points)
     features: tuple = ()
     seed: int = 0
     W: np.ndarray = None
     b: np.ndarray = None
-    t: int = 0               # optimizer steps taken so far
+    t: int = 0  # optimizer steps taken so far
     opt: list = field(default_factory=list)  # the optimizer's running arrays
 
     @property
@@ -112,11 +125,17 @@ def _points(value, n_classes):
     if not value:
         return np.zeros((0, 2)), np.zeros(0, dtype=int), np.zeros(0, dtype=bool)
     try:
-        rows = np.array([[float(p[0]), float(p[1]), float(p[2]), float(p[3]) if len(p) > 3 else 0]
-                         for p in value], dtype=np.float64)
+        rows = np.array(
+            [
+                [float(p[0]), float(p[1]), float(p[2]), float(p[3]) if len(p) > 3 else 0]
+                for p in value
+            ],
+            dtype=np.float64,
+        )
     except (TypeError, ValueError, IndexError, KeyError):
-        raise StateError("points must be a list of [x, y, class, held_out] rows of numbers.") \
-            from None
+        raise StateError(
+            "points must be a list of [x, y, class, held_out] rows of numbers."
+        ) from None
     if not np.all(np.isfinite(rows)) or np.any(np.abs(rows[:, :2]) > MAX_COORD):
         raise StateError(f"points: coordinates must be finite numbers within +-{MAX_COORD:g}.")
     c = rows[:, 2]
@@ -132,12 +151,18 @@ def lab_state(body):
     n_classes = integer(body, "classes", 3, 2, MAX_CLASSES)
     X, y, val = _points(body.get("points", []), n_classes)
     features = body.get("features", [])
-    if not isinstance(features, list) or any(f not in FEATURES for f in features) \
-            or len(set(features)) != len(features):
+    if (
+        not isinstance(features, list)
+        or any(f not in FEATURES for f in features)
+        or len(set(features)) != len(features)
+    ):
         raise StateError(f"features must be a list of distinct names from {', '.join(FEATURES)}.")
     features = tuple(f for f in FEATURES if f in features)  # one order, whatever was sent
     state = LabState(
-        X, y, val, n_classes,
+        X,
+        y,
+        val,
+        n_classes,
         loss=choice(body, "loss", LOSSES, "weston_watkins"),
         reg=number(body, "reg", 0.0, 0.0, 1e3),
         delta=number(body, "delta", 1.0, 0.0, 1e3, low_open=True),

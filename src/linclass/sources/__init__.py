@@ -22,8 +22,15 @@ from .dask import is_dask
 from .memory import InMemory
 from .streamed import DataChangedError, Streamed, is_on_disk
 
-__all__ = ["DataSource", "InMemory", "Streamed", "DataChangedError", "is_on_disk", "is_dask",
-           "for_data"]
+__all__ = [
+    "DataSource",
+    "InMemory",
+    "Streamed",
+    "DataChangedError",
+    "is_on_disk",
+    "is_dask",
+    "for_data",
+]
 
 
 def for_data(X, y, sample_weight=None, batch_size=None, shuffle=True, rng=None, owns_X=False):

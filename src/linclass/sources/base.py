@@ -80,5 +80,7 @@ class DataSource:
 
 def nonfinite_rows_error(bad):
     """The error for rows of X (indices ``bad``) that hold NaN or inf."""
-    return ValueError(f"X has NaN or infinite values in {len(bad):,} rows (the first: "
-                      f"{bad[:5].tolist()}). Fix or drop those rows before training.")
+    return ValueError(
+        f"X has NaN or infinite values in {len(bad):,} rows (the first: "
+        f"{bad[:5].tolist()}). Fix or drop those rows before training."
+    )

@@ -51,8 +51,13 @@ def active_client():
     threads even where a Client exists."""
     import dask
 
-    if dask.config.get("scheduler", None) in ("threads", "threading", "sync", "synchronous",
-                                              "single-threaded"):
+    if dask.config.get("scheduler", None) in (
+        "threads",
+        "threading",
+        "sync",
+        "synchronous",
+        "single-threaded",
+    ):
         return None
     try:
         from distributed import get_client
@@ -66,13 +71,14 @@ def active_client():
 
 # -- the kernels that run on the workers ---------------------------------------------------------
 
+
 def _chunk_sum(X, y, w, Wb, loss, total, kernel="numpy"):
     """A chunk's share of the full-batch objective: ``(data_loss, dW, db, n_correct)``."""
     W, b = Wb
     acc = BlockSum(W, b, loss, total, kernel)
     rows = default_block_rows(X)
     for s in range(0, X.shape[0], rows):
-        acc.add(X[s:s + rows], y[s:s + rows], None if w is None else w[s:s + rows])
+        acc.add(X[s : s + rows], y[s : s + rows], None if w is None else w[s : s + rows])
     return acc.partial()
 
 
@@ -100,8 +106,9 @@ def _chunk_local_sgd(X, y, w, Wb, loss, reg, lr, intercept_step, steps, batch, s
     for _ in range(steps):
         start = int(rng.integers(0, max(1, n - batch + 1)))
         sl = slice(start, min(n, start + batch))
-        value, dW, db, c = loss_and_gradient(W, b if fit_b else None, X[sl], y[sl], loss, reg,
-                                             None if w is None else w[sl])
+        value, dW, db, c = loss_and_gradient(
+            W, b if fit_b else None, X[sl], y[sl], loss, reg, None if w is None else w[sl]
+        )
         W -= lr * dW
         if fit_b:
             b -= (lr * intercept_step) * db
@@ -142,23 +149,30 @@ class DaskSource(DataSource):
             X = X.rechunk({1: -1})
         self.n_samples, self.n_features = (int(s) for s in X.shape)
         self.dtype = np.dtype(X.dtype)
-        self.batch_size = None if batch_size is None or batch_size >= self.n_samples \
-            else int(batch_size)
+        self.batch_size = (
+            None if batch_size is None or batch_size >= self.n_samples else int(batch_size)
+        )
         self.full_batch = self.batch_size is None
         self.rng, self.local_steps = rng or np.random.default_rng(), int(local_steps)
         self.client = active_client()
         self.X = X
         rows = X.chunks[0]
         y_d = da.from_array(np.asarray(y), chunks=(rows,))
-        w_d = None if sample_weight is None else da.from_array(
-            np.asarray(sample_weight), chunks=(rows,))
+        w_d = (
+            None
+            if sample_weight is None
+            else da.from_array(np.asarray(sample_weight), chunks=(rows,))
+        )
         # Labels and weights are small: kept on the workers for the whole fit.
         y_d, w_d = dask.persist(y_d, w_d) if w_d is not None else (dask.persist(y_d)[0], None)
         self._held = (y_d, w_d)  # their futures live as long as the source
         self.y = np.asarray(y)
         self.sample_weight = sample_weight
-        self.total_weight = self.n_samples if sample_weight is None else float(
-            np.sum(sample_weight, dtype=np.float64))
+        self.total_weight = (
+            self.n_samples
+            if sample_weight is None
+            else float(np.sum(sample_weight, dtype=np.float64))
+        )
         xs = X.to_delayed().ravel()
         ys = y_d.to_delayed().ravel()
         ws = [None] * len(xs) if w_d is None else w_d.to_delayed().ravel()
@@ -186,13 +200,16 @@ class DaskSource(DataSource):
             except (ValueError, TypeError, FloatingPointError, ArithmeticError, MemoryError):
                 raise  # the data's or the code's fault: a retry would fail the same way
             except Exception as e:  # a worker or connection lost: Dask recomputes from lineage
-                if self.client is not None and self.client.status not in ("running",
-                                                                         "connecting"):
-                    raise ClusterError(f"the Dask cluster went away ({type(e).__name__}: "
-                                       f"{e}). Start it again and refit.") from None
+                if self.client is not None and self.client.status not in ("running", "connecting"):
+                    raise ClusterError(
+                        f"the Dask cluster went away ({type(e).__name__}: "
+                        f"{e}). Start it again and refit."
+                    ) from None
                 last = e
-        raise ClusterError(f"the Dask cluster failed the same iteration {_RETRIES} times "
-                           f"({type(last).__name__}: {last}); the model is unchanged.") from None
+        raise ClusterError(
+            f"the Dask cluster failed the same iteration {_RETRIES} times "
+            f"({type(last).__name__}: {last}); the model is unchanged."
+        ) from None
 
     @staticmethod
     def _tree(parts, combine):
@@ -200,8 +217,10 @@ class DaskSource(DataSource):
 
         parts = list(parts)
         while len(parts) > 1:
-            parts = [delayed(combine)(parts[i], parts[i + 1]) if i + 1 < len(parts)
-                     else parts[i] for i in range(0, len(parts), 2)]
+            parts = [
+                delayed(combine)(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
+                for i in range(0, len(parts), 2)
+            ]
         return parts[0]
 
     def _weights_key(self, W, b):
@@ -216,8 +235,10 @@ class DaskSource(DataSource):
 
         Wb = self._weights_key(W, b)
         kernel = self.kernel(loss)
-        parts = [delayed(_chunk_sum)(x, y, w, Wb, loss, self.total_weight, kernel)
-                 for x, y, w in self._parts]
+        parts = [
+            delayed(_chunk_sum)(x, y, w, Wb, loss, self.total_weight, kernel)
+            for x, y, w in self._parts
+        ]
         (sums,) = self._compute(self._tree(parts, _add))
         result = with_penalty(W, sums, reg)
         if not np.isfinite(result[0]):
@@ -234,17 +255,35 @@ class DaskSource(DataSource):
         # At most one pass over the smallest chunk a round, so that small data still gets
         # several averagings an epoch.
         steps = max(1, min(self.local_steps, -(-min(self._chunk_rows) // self.batch_size)))
-        parts = [delayed(_chunk_local_sgd)(x, y, w, Wb, loss, reg, learning_rate,
-                                           intercept_step, steps, self.batch_size,
-                                           int(s), fit_intercept)
-                 for (x, y, w), s in zip(self._parts, seeds)]
+        parts = [
+            delayed(_chunk_local_sgd)(
+                x,
+                y,
+                w,
+                Wb,
+                loss,
+                reg,
+                learning_rate,
+                intercept_step,
+                steps,
+                self.batch_size,
+                int(s),
+                fit_intercept,
+            )
+            for (x, y, w), s in zip(self._parts, seeds)
+        ]
         results = self._compute(*parts)
         rows = np.array([r[2] for r in results], np.float64)
         share = rows / rows.sum()
         W_avg = sum(s * r[0].astype(np.float64) for s, r in zip(share, results))
         b_avg = sum(s * r[1].astype(np.float64) for s, r in zip(share, results))
-        return (W_avg.astype(W.dtype), b_avg.astype(b.dtype), sum(r[5] for r in results),
-                sum(r[3] for r in results), sum(r[4] for r in results))
+        return (
+            W_avg.astype(W.dtype),
+            b_avg.astype(b.dtype),
+            sum(r[5] for r in results),
+            sum(r[3] for r in results),
+            sum(r[4] for r in results),
+        )
 
     def evaluate(self, W, b, loss):
         value, _, _, correct = self.loss_and_gradient(W, b, loss, 0.0)
@@ -258,8 +297,9 @@ class DaskSource(DataSource):
     def _norms(self):
         from dask import delayed
 
-        norms = np.concatenate(self._compute(*[delayed(_chunk_norms)(x)
-                                               for x, _, _ in self._parts]))
+        norms = np.concatenate(
+            self._compute(*[delayed(_chunk_norms)(x) for x, _, _ in self._parts])
+        )
         bad = np.flatnonzero(~np.isfinite(norms))
         if len(bad):
             raise nonfinite_rows_error(bad)
@@ -272,8 +312,9 @@ class DaskSource(DataSource):
     def sample_rows(self, rows):
         Xs = self.X[np.asarray(rows)]
         (Xs,) = self._compute(Xs)
-        return np.asarray(Xs), None if self.sample_weight is None else \
-            np.asarray(self.sample_weight)[rows]
+        return np.asarray(Xs), None if self.sample_weight is None else np.asarray(
+            self.sample_weight
+        )[rows]
 
 
 def check_dask_X(X):
@@ -281,12 +322,13 @@ def check_dask_X(X):
     if X.ndim != 2:
         raise InputError(f"X must be 2-d (n_samples, n_features); got shape {X.shape}.")
     if any(np.isnan(c) for c in X.chunks[0]) or any(np.isnan(c) for c in X.chunks[1]):
-        raise InputError("X has unknown chunk sizes (it came from a filter or a dataframe): "
-                         "call X.compute_chunk_sizes() (or X = X.to_dask_array(lengths=True)) "
-                         "first.")
+        raise InputError(
+            "X has unknown chunk sizes (it came from a filter or a dataframe): "
+            "call X.compute_chunk_sizes() (or X = X.to_dask_array(lengths=True)) "
+            "first."
+        )
     if np.dtype(X.dtype) not in (np.float32, np.float64):
-        raise InputError(f"X must be float32 or float64; it is {X.dtype}: use "
-                         "X.astype('float32').")
+        raise InputError(f"X must be float32 or float64; it is {X.dtype}: use X.astype('float32').")
 
 
 def dask_scores(W, b, X):
@@ -295,5 +337,8 @@ def dask_scores(W, b, X):
     if len(X.chunks[1]) != 1:
         X = X.rechunk({1: -1})
     C = W.shape[0]
-    return X.map_blocks(lambda Xc: scores(W, b, Xc), dtype=np.result_type(W.dtype, X.dtype),
-                        chunks=(X.chunks[0], (C,)))
+    return X.map_blocks(
+        lambda Xc: scores(W, b, Xc),
+        dtype=np.result_type(W.dtype, X.dtype),
+        chunks=(X.chunks[0], (C,)),
+    )

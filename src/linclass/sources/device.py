@@ -41,11 +41,15 @@ class OnDevice(DataSource):
         self.n_samples, self.n_features = (int(s) for s in X.shape)
         self.dtype = array_api.numpy_dtype(X)
         self.y = array_api.on_device_of(np.asarray(y, dtype=np.int64), X)
-        self.sample_weight = None if sample_weight is None else array_api.on_device_of(
-            np.asarray(sample_weight), X, dtype=X.dtype)
+        self.sample_weight = (
+            None
+            if sample_weight is None
+            else array_api.on_device_of(np.asarray(sample_weight), X, dtype=X.dtype)
+        )
         self._w_host = None if sample_weight is None else np.asarray(sample_weight, np.float64)
-        self.batch_size = None if batch_size is None or batch_size >= self.n_samples \
-            else int(batch_size)
+        self.batch_size = (
+            None if batch_size is None or batch_size >= self.n_samples else int(batch_size)
+        )
         self.full_batch = self.batch_size is None
         self._shuffle, self._rng = shuffle, rng
         self._order = None  # the permutation on the device (shuffle=True), twice over
@@ -79,14 +83,20 @@ class OnDevice(DataSource):
             return self.X, self.y, w
         if self._order is not None:
             idx = self._order[start:stop]
-            return (xp.take(self.X, idx, axis=0), xp.take(self.y, idx, axis=0),
-                    None if w is None else xp.take(w, idx, axis=0))
+            return (
+                xp.take(self.X, idx, axis=0),
+                xp.take(self.y, idx, axis=0),
+                None if w is None else xp.take(w, idx, axis=0),
+            )
         if stop <= n:
-            return (self.X[start:stop, ...], self.y[start:stop],
-                    None if w is None else w[start:stop])
+            return (
+                self.X[start:stop, ...],
+                self.y[start:stop],
+                None if w is None else w[start:stop],
+            )
 
         def wrap(a):
-            return xp.concat([a[start:n, ...], a[0:stop - n, ...]], axis=0)
+            return xp.concat([a[start:n, ...], a[0 : stop - n, ...]], axis=0)
 
         return wrap(self.X), wrap(self.y), None if w is None else wrap(w)
 
@@ -97,7 +107,7 @@ class OnDevice(DataSource):
     def _row_norms(self):
         xp = self.xp
         for start in range(0, self.n_samples, _ROWS):
-            Xb = self.X[start:min(self.n_samples, start + _ROWS), ...]
+            Xb = self.X[start : min(self.n_samples, start + _ROWS), ...]
             yield start, xp.sum(xp.astype(Xb * Xb, xp.float64), axis=1)
 
     def mean_squared_norm(self):
@@ -107,7 +117,7 @@ class OnDevice(DataSource):
             if self._w_host is None:
                 total += float(xp.sum(norms))
             else:
-                w = self._w_host[start:start + norms.shape[0]]
+                w = self._w_host[start : start + norms.shape[0]]
                 total += float(np.dot(array_api.to_numpy(norms), w))
         return total / (self.n_samples if self._w_host is None else float(np.sum(self._w_host)))
 
@@ -119,7 +129,7 @@ class OnDevice(DataSource):
         xp = self.xp
         bad = []
         for start in range(0, self.n_samples, _ROWS):
-            Xb = self.X[start:min(self.n_samples, start + _ROWS), ...]
+            Xb = self.X[start : min(self.n_samples, start + _ROWS), ...]
             ok = array_api.to_numpy(xp.all(xp.isfinite(Xb), axis=1))
             bad.extend((start + np.flatnonzero(~ok)).tolist())
         if bad:

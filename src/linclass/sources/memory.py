@@ -31,28 +31,45 @@ class InMemory(DataSource):
         X is a private copy that may be reordered in place (``shuffle=True``).
     """
 
-    def __init__(self, X, y, sample_weight=None, batch_size=None, shuffle=True, rng=None,
-                 owns_X=False):
+    def __init__(
+        self, X, y, sample_weight=None, batch_size=None, shuffle=True, rng=None, owns_X=False
+    ):
         self.X, self.y, self.sample_weight = X, y, sample_weight
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype
-        self.batch_size = None if batch_size is None or batch_size >= self.n_samples \
-            else int(batch_size)
+        self.batch_size = (
+            None if batch_size is None or batch_size >= self.n_samples else int(batch_size)
+        )
         self.full_batch = self.batch_size is None
         self._shuffle, self._rng, self._owns_X = shuffle, rng, owns_X
         self._reader = None
 
     def loss_and_gradient(self, W, b, loss, reg, workers=1):
-        return loss_and_gradient(W, b, self.X, self.y, loss, reg, self.sample_weight,
-                                 workers=workers, kernel=self.kernel(loss))
+        return loss_and_gradient(
+            W,
+            b,
+            self.X,
+            self.y,
+            loss,
+            reg,
+            self.sample_weight,
+            workers=workers,
+            kernel=self.kernel(loss),
+        )
 
     def epoch(self):
         # Made on first use, after the automatic settings have read X in its given order: the
         # reader may reorder a private X in place.
         if self._reader is None:
-            self._reader = BatchReader(self.X, self.y, self.sample_weight,
-                                       self.batch_size or self.n_samples, self._shuffle,
-                                       self._rng, owns_X=self._owns_X)
+            self._reader = BatchReader(
+                self.X,
+                self.y,
+                self.sample_weight,
+                self.batch_size or self.n_samples,
+                self._shuffle,
+                self._rng,
+                owns_X=self._owns_X,
+            )
         return self._reader.epoch()
 
     def evaluate(self, W, b, loss):

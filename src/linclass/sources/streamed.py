@@ -47,8 +47,11 @@ class DataChangedError(LinclassError, RuntimeError):
 def is_on_disk(X):
     """True for the arrays ``Streamed`` reads: an ``np.memmap`` (``np.load(path,
     mmap_mode="r")``), a ``linclass.data.ondisk.NpyArray``, or a zarr array."""
-    return (isinstance(X, np.memmap) or hasattr(X, "file_position")
-            or type(X).__module__.split(".")[0] == "zarr")
+    return (
+        isinstance(X, np.memmap)
+        or hasattr(X, "file_position")
+        or type(X).__module__.split(".")[0] == "zarr"
+    )
 
 
 def _memmap_position(X):
@@ -84,7 +87,8 @@ class _FileRows:
             raise DataChangedError(
                 f"{path} is shorter than its header says: {st.st_size:,} bytes where "
                 f"{shape[0]:,} rows of {shape[1]:,} {self.dtype} need {need:,}. The file is "
-                "truncated (an interrupted copy or download?): write it again.")
+                "truncated (an interrupted copy or download?): write it again."
+            )
 
     def check_unchanged(self):
         st = os.fstat(self.fd)
@@ -92,12 +96,14 @@ class _FileRows:
             raise DataChangedError(
                 f"{self.path} changed during the fit (its size or time stamp moved): the rows "
                 "read so far are no longer the data. Do not write to a file while training "
-                "on it; train again.")
+                "on it; train again."
+            )
 
     def _cut_short(self, start, stop):
         return DataChangedError(
             f"{self.path} ended before rows {start:,}-{stop:,}: it is shorter than its header "
-            "says, or was cut short during the fit.")
+            "says, or was cut short during the fit."
+        )
 
     def fetch(self, start, stop, buf):
         """``(rows, handle)``: the rows, and what ``release`` lets go of once they are used."""
@@ -117,8 +123,9 @@ class _FileRows:
                     m.close()
                     raise self._cut_short(start, stop) from None
                 self.populate = False  # an older kernel: the pages fault in as they are read
-        rows = np.frombuffer(m, self.dtype, count=(stop - start) * self.shape[1],
-                             offset=pos - first).reshape(stop - start, self.shape[1])
+        rows = np.frombuffer(
+            m, self.dtype, count=(stop - start) * self.shape[1], offset=pos - first
+        ).reshape(stop - start, self.shape[1])
         return rows, m
 
     @staticmethod
@@ -130,14 +137,14 @@ class _FileRows:
 
     def read(self, start, stop, out):
         """Copy rows ``start:stop`` into ``out`` (by ``preadv``); returns that part of it."""
-        view = memoryview(out[:stop - start]).cast("B")
+        view = memoryview(out[: stop - start]).cast("B")
         pos, done = self.offset + start * self.row_bytes, 0
         while done < len(view):
             got = os.preadv(self.fd, [view[done:]], pos + done)
             if got == 0:
                 raise self._cut_short(start, stop)
             done += got
-        return out[:stop - start]
+        return out[: stop - start]
 
     def close(self):
         if self.fd is not None:
@@ -162,8 +169,8 @@ class _SlicedRows:
         pass
 
     def read(self, start, stop, out):
-        out[:stop - start] = np.asarray(self.X[start:stop])
-        return out[:stop - start]
+        out[: stop - start] = np.asarray(self.X[start:stop])
+        return out[: stop - start]
 
     def close(self):
         pass
@@ -194,7 +201,7 @@ class _Prefetch:
                     rows, handle = self.reader.fetch(start, stop, buf)
                 else:
                     raw, handle = self.reader.fetch(start, stop, self.scratch)
-                    rows = np.take(raw, self.orders[i], axis=0, out=buf[:stop - start])
+                    rows = np.take(raw, self.orders[i], axis=0, out=buf[: stop - start])
                     del raw
                     self.reader.release(handle)
                     handle = None
@@ -258,23 +265,37 @@ class Streamed(DataSource):
         file (zarr) are sliced.
     """
 
-    def __init__(self, X, y, sample_weight=None, batch_size=None, shuffle=True, rng=None,
-                 block_rows=None, read="mmap"):
+    def __init__(
+        self,
+        X,
+        y,
+        sample_weight=None,
+        batch_size=None,
+        shuffle=True,
+        rng=None,
+        block_rows=None,
+        read="mmap",
+    ):
         if getattr(X, "ndim", None) != 2:
-            raise InputError(f"X on disk must be 2-d (n_samples, n_features); got shape "
-                             f"{getattr(X, 'shape', None)}.")
+            raise InputError(
+                f"X on disk must be 2-d (n_samples, n_features); got shape "
+                f"{getattr(X, 'shape', None)}."
+            )
         self.dtype = np.dtype(X.dtype)
         if self.dtype not in (np.float32, np.float64):
-            raise InputError(f"X on disk must be float32 or float64 to be streamed; it is "
-                             f"{self.dtype}. Write it as float32 (`linclass prepare` does).")
+            raise InputError(
+                f"X on disk must be float32 or float64 to be streamed; it is "
+                f"{self.dtype}. Write it as float32 (`linclass prepare` does)."
+            )
         self.n_samples, self.n_features = (int(s) for s in X.shape)
         if self.n_samples == 0:
             raise InputError("X has 0 rows.")
         if read not in ("mmap", "pread"):
             raise InputError(f'read must be "mmap" or "pread"; got {read!r}.')
         self.X, self.y, self.sample_weight = X, y, sample_weight
-        self.batch_size = None if batch_size is None or batch_size >= self.n_samples \
-            else int(batch_size)
+        self.batch_size = (
+            None if batch_size is None or batch_size >= self.n_samples else int(batch_size)
+        )
         self.full_batch = self.batch_size is None
         self._shuffle, self._rng = shuffle, rng
         self.sub_rows = default_block_rows(X)  # the in-memory objective's blocks
@@ -287,8 +308,9 @@ class Streamed(DataSource):
             where = X.file_position()
         else:
             where = _memmap_position(X) if isinstance(X, np.memmap) else None
-        self.reader = _FileRows(*where, X.shape, X.dtype, mapped=read == "mmap") if where \
-            else _SlicedRows(X)
+        self.reader = (
+            _FileRows(*where, X.shape, X.dtype, mapped=read == "mmap") if where else _SlicedRows(X)
+        )
         self._buffers = None
 
     # -- reading ------------------------------------------------------------------------------
@@ -299,8 +321,9 @@ class Streamed(DataSource):
 
     def _read(self, blocks, orders=None):
         if self._buffers is None:
-            self._buffers = [np.empty((self.block_rows, self.n_features), self.dtype)
-                             for _ in range(2)]
+            self._buffers = [
+                np.empty((self.block_rows, self.n_features), self.dtype) for _ in range(2)
+            ]
         scratch = None
         if orders is not None:
             scratch = np.empty((self.block_rows, self.n_features), self.dtype)
@@ -314,16 +337,24 @@ class Streamed(DataSource):
     # -- the contract -------------------------------------------------------------------------
     def loss_and_gradient(self, W, b, loss, reg, workers=1):
         n = self.n_samples
-        total = n if self.sample_weight is None else float(
-            np.sum(self.sample_weight, dtype=np.float64))
+        total = (
+            n if self.sample_weight is None else float(np.sum(self.sample_weight, dtype=np.float64))
+        )
         acc = BlockSum(W, b, loss, total, self.kernel(loss))
         for start, stop, rows in self._read(self._blocks()):
             # the in-memory objective's blocks, in its order (done before the window's buffer
             # is read into again)
-            ends = [(s, min(stop - start, s + self.sub_rows))
-                    for s in range(0, stop - start, self.sub_rows)]
-            acc.add_all([(rows[s:e], self.y[start + s:start + e],
-                          self._weights(start + s, start + e)) for s, e in ends], workers)
+            ends = [
+                (s, min(stop - start, s + self.sub_rows))
+                for s in range(0, stop - start, self.sub_rows)
+            ]
+            acc.add_all(
+                [
+                    (rows[s:e], self.y[start + s : start + e], self._weights(start + s, start + e))
+                    for s, e in ends
+                ],
+                workers,
+            )
         result = acc.result(reg)
         if not np.isfinite(result[0]):
             self.check_finite()
@@ -331,8 +362,9 @@ class Streamed(DataSource):
 
     def epoch(self):
         rng = self._rng if self._shuffle else None
-        blocks = self._blocks(None if rng is None else rng.permutation(
-            -(-self.n_samples // self.block_rows)))
+        blocks = self._blocks(
+            None if rng is None else rng.permutation(-(-self.n_samples // self.block_rows))
+        )
         orders = None
         if rng is not None and not isinstance(self._shuffle, str):
             orders = [rng.permutation(stop - start) for start, stop in blocks]
@@ -342,12 +374,18 @@ class Streamed(DataSource):
             for s in range(0, stop - start, B):
                 e = min(stop - start, s + B)
                 if idx is None:
-                    yield rows[s:e], self.y[start + s:start + e], self._weights(start + s,
-                                                                                 start + e)
+                    yield (
+                        rows[s:e],
+                        self.y[start + s : start + e],
+                        self._weights(start + s, start + e),
+                    )
                 else:
                     pos = idx[s:e]
-                    yield rows[s:e], self.y[pos], None if self.sample_weight is None \
-                        else self.sample_weight[pos]
+                    yield (
+                        rows[s:e],
+                        self.y[pos],
+                        None if self.sample_weight is None else self.sample_weight[pos],
+                    )
 
     def scores(self, W, b):
         """``X @ W.T + b`` for every row, computed block by block."""
@@ -378,7 +416,7 @@ class Streamed(DataSource):
     def sample_rows(self, rows):
         out = np.empty((len(rows), self.n_features), self.dtype)
         for i, r in enumerate(rows):
-            self.reader.read(int(r), int(r) + 1, out[i:i + 1])
+            self.reader.read(int(r), int(r) + 1, out[i : i + 1])
         return out, None if self.sample_weight is None else self.sample_weight[rows]
 
     def close(self):
@@ -392,4 +430,3 @@ class Streamed(DataSource):
             bad = np.flatnonzero(~np.isfinite(rows).all(axis=1))
             if len(bad):
                 raise nonfinite_rows_error(bad + start)
-
