@@ -4,8 +4,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
+DSTAMP := $(VENV)/.installed-docs
 
-.PHONY: run test lint bench bench-ooc bench-dask bench-contention bench-defaults bench-features fuzz screenshots kill-test clean
+.PHONY: run test lint docs bench bench-ooc bench-dask bench-contention bench-defaults bench-features fuzz screenshots kill-test clean
 
 $(PY):
 	@echo "creating $(VENV) (a virtual environment for linclass)..."
@@ -22,6 +23,11 @@ $(TSTAMP): pyproject.toml $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
+$(DSTAMP): pyproject.toml $(TSTAMP)
+	@echo "installing the documentation tools into $(VENV) (Sphinx, numpydoc, PyData theme, MyST-NB)..."
+	$(PY) -m pip install --quiet -e '.[test,docs]'
+	touch $@
+
 run: $(STAMP)
 	$(VENV)/bin/linclass train --model svm --dataset digits
 	@echo "linclass is installed in $(VENV): 'source $(VENV)/bin/activate' puts linclass and python on your PATH."
@@ -29,6 +35,13 @@ run: $(STAMP)
 # Lint and format checks first (a second), then the whole suite.
 test: lint
 	$(PY) -m pytest
+
+# The documentation site into docs/_build/html, from scratch, warnings as errors (the notebooks
+# run as part of it: a minute or two).
+docs: $(DSTAMP)
+	rm -rf docs/_build docs/generated
+	$(PY) -m sphinx -b html -W --keep-going -q docs docs/_build/html
+	@echo "the site is in docs/_build/html/index.html"
 
 lint: $(TSTAMP)
 	$(PY) -m ruff check .
