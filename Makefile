@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 DSTAMP := $(VENV)/.installed-docs
 
-.PHONY: run test lint docs bench bench-ooc bench-dask bench-contention bench-defaults bench-features fuzz screenshots kill-test clean
+.PHONY: run test lint typecheck docs package bench bench-ooc bench-dask bench-contention bench-defaults bench-features fuzz screenshots kill-test clean
 
 $(PY):
 	@echo "creating $(VENV) (a virtual environment for linclass)..."
@@ -42,6 +42,28 @@ docs: $(DSTAMP)
 	rm -rf docs/_build docs/generated
 	$(PY) -m sphinx -b html -W --keep-going -q docs docs/_build/html
 	@echo "the site is in docs/_build/html/index.html"
+
+# The package as users get it: an sdist and a wheel built from it (python -m build), checked by
+# twine, the wheel installed into a new, clean venv that then runs `linclass --help`, make run's
+# job and finds the playground's page.
+PKG := build/package
+package: $(STAMP)
+	rm -rf $(PKG) && mkdir -p $(PKG)
+	$(PY) -m pip install --quiet build twine
+	$(PY) -m build --outdir $(PKG)/dist .
+	$(PY) -m twine check --strict $(PKG)/dist/*
+	$(PYTHON) -m venv $(PKG)/venv
+	$(PKG)/venv/bin/python -m pip install --quiet $(PKG)/dist/*.whl
+	cd $(PKG) && venv/bin/linclass --help > /dev/null
+	cd $(PKG) && venv/bin/linclass train --model svm --dataset digits --no-plots --quiet --out run
+	cd $(PKG) && venv/bin/python -c "from importlib.resources import files; \
+	    assert all(files('linclass.playground').joinpath('static', f).is_file() \
+	               for f in ('index.html', 'app.js', 'circuit.js', 'style.css'))"
+	@echo "the sdist and the wheel in $(PKG)/dist install and run"
+
+# The annotations, checked by mypy ([tool.mypy] in pyproject.toml; under a minute).
+typecheck: $(TSTAMP)
+	$(PY) -m mypy
 
 lint: $(TSTAMP)
 	$(PY) -m ruff check .

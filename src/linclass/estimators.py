@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from contextlib import contextmanager
 from numbers import Integral, Real
+from typing import Any, TypeVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -33,6 +35,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import array_api, choices
+from ._typing import Array, ArrayLike, Data, Labels, PathArg
 from .choices import check_registry
 from .errors import InputError
 from .losses import HINGE_VARIANTS, Hinge, SoftmaxCrossEntropy, log_softmax, softmax
@@ -84,33 +87,36 @@ def _rng(random_state):
     return np.random.default_rng(random_state)
 
 
+_Self = TypeVar("_Self", bound="_LinearClassifier")
+
+
 class _LinearClassifier(ClassifierMixin, BaseEstimator):
     """Shared base: parameters, checking, the call into the engine, prediction, state."""
 
     def __init__(
         self,
         *,
-        learning_rate="auto",
-        reg="auto",
-        batch_size=200,
-        max_epochs=100,
-        max_steps=None,
-        optimizer="sgd",
-        momentum=0.9,
-        lr_decay=1.0,
-        tol=1e-4,
-        early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=5,
-        random_state=None,
-        verbose=0,
-        warm_start=False,
-        fit_intercept=True,
-        class_weight=None,
-        shuffle=True,
-        solver="sgd",
-        scoring="loss",
-    ):
+        learning_rate: float | str = "auto",
+        reg: float | str = "auto",
+        batch_size: int | None = 200,
+        max_epochs: int = 100,
+        max_steps: int | None = None,
+        optimizer: str = "sgd",
+        momentum: float = 0.9,
+        lr_decay: float = 1.0,
+        tol: float | None = 1e-4,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 5,
+        random_state: int | np.random.RandomState | None = None,
+        verbose: int = 0,
+        warm_start: bool = False,
+        fit_intercept: bool = True,
+        class_weight: dict | str | None = None,
+        shuffle: bool = True,
+        solver: str = "sgd",
+        scoring: str = "loss",
+    ) -> None:
         self.learning_rate = learning_rate
         self.reg = reg
         self.batch_size = batch_size
@@ -163,7 +169,14 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
             vars(self).update(saved)
             raise
 
-    def fit(self, X, y, sample_weight=None, eval_set=None, callback=None):
+    def fit(
+        self: _Self,
+        X: Data,
+        y: Labels,
+        sample_weight: ArrayLike | None = None,
+        eval_set: tuple[Data, Labels] | None = None,
+        callback: Callable[..., object] | None = None,
+    ) -> _Self:
         """Train on (X, y) from scratch (or from the current weights with ``warm_start``).
 
         Parameters
@@ -259,7 +272,13 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     @available_if(lambda self: self.solver == "sgd")
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
+    def partial_fit(
+        self: _Self,
+        X: Data,
+        y: Labels,
+        classes: ArrayLike | None = None,
+        sample_weight: ArrayLike | None = None,
+    ) -> _Self:
         """One epoch over (X, y), keeping the weights and optimizer state between calls.
 
         ``classes`` (every label that will ever appear) is required on the first call. Only
@@ -465,7 +484,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
                 source.close()
         return scores(self.coef_, self.intercept_, X)
 
-    def decision_function(self, X):
+    def decision_function(self, X: Data) -> Array:
         """Class scores ``X @ coef_.T + intercept_``.
 
         Returns
@@ -478,7 +497,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
             return S[:, 1] - S[:, 0]
         return S
 
-    def predict(self, X):
+    def predict(self, X: Data) -> Array:
         """The class with the highest score, for each row of X (a dask array for a dask X)."""
         S = self._scores(X, "predict")
         if is_dask(S):
@@ -488,7 +507,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
             return array_api.take_classes(self.classes_, S)
         return self.classes_[np.argmax(S, axis=1)]
 
-    def score(self, X, y, sample_weight=None):
+    def score(self, X: Data, y: Labels, sample_weight: ArrayLike | None = None) -> float:
         """Mean accuracy on (X, y); for a dask X computed chunk by chunk."""
         if is_dask(X) and sample_weight is None:
             import dask.array as da
@@ -506,7 +525,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
     # -- the fitted state, for saving and for sending between processes -----------------------
-    def get_fitted_state(self):
+    def get_fitted_state(self) -> dict[str, Any]:
         """The fitted attributes (``FITTED_STATE``) as a dict: arrays for the weights and the
         classes, plain numbers and lists for the rest."""
         check_is_fitted(self, "coef_")
@@ -519,7 +538,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
             state[k] = float(getattr(self, k, 1.0))
         return state
 
-    def set_fitted_state(self, state):
+    def set_fitted_state(self: _Self, state: dict[str, Any]) -> _Self:
         """Make this classifier the fitted one that ``state`` describes (see
         ``get_fitted_state``); ``n_steps_`` and ``intercept_step_`` may be missing (older
         files). Returns self."""
@@ -532,7 +551,7 @@ class _LinearClassifier(ClassifierMixin, BaseEstimator):
             setattr(self, k, state.get(k, {"n_steps_": 0, "intercept_step_": 1.0}.get(k)))
         return self
 
-    def save(self, path, preprocessing=None):
+    def save(self, path: PathArg, preprocessing: Any = None) -> None:
         """Write the model to ``path`` (an ``.npz`` file without pickle); see ``linclass.io``."""
         from .io import save
 
@@ -655,30 +674,30 @@ class LinearSVM(_LinearClassifier):
     def __init__(
         self,
         *,
-        learning_rate="auto",
-        reg="auto",
-        batch_size=200,
-        max_epochs=100,
-        max_steps=None,
-        optimizer="sgd",
-        momentum=0.9,
-        lr_decay=1.0,
-        tol=1e-4,
-        early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=5,
-        random_state=None,
-        verbose=0,
-        warm_start=False,
-        fit_intercept=True,
-        class_weight=None,
-        shuffle=True,
-        solver="sgd",
-        scoring="loss",
-        loss_variant="weston_watkins",
-        margin=1.0,
-        squared=False,
-    ):
+        learning_rate: float | str = "auto",
+        reg: float | str = "auto",
+        batch_size: int | None = 200,
+        max_epochs: int = 100,
+        max_steps: int | None = None,
+        optimizer: str = "sgd",
+        momentum: float = 0.9,
+        lr_decay: float = 1.0,
+        tol: float | None = 1e-4,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 5,
+        random_state: int | np.random.RandomState | None = None,
+        verbose: int = 0,
+        warm_start: bool = False,
+        fit_intercept: bool = True,
+        class_weight: dict | str | None = None,
+        shuffle: bool = True,
+        solver: str = "sgd",
+        scoring: str = "loss",
+        loss_variant: str = "weston_watkins",
+        margin: float = 1.0,
+        squared: bool = False,
+    ) -> None:
         super().__init__(
             learning_rate=learning_rate,
             reg=reg,
@@ -730,14 +749,14 @@ class SoftmaxClassifier(_LinearClassifier):
     def _loss(self):
         return SoftmaxCrossEntropy()
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: Data) -> Array:
         """Class probabilities, ``softmax(scores)``; columns follow ``classes_``."""
         S = self._scores(X, "predict_proba")
         if array_api.is_array_api(S):
             return array_api.softmax(S)
         return S.map_blocks(softmax) if is_dask(S) else softmax(S)
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: Data) -> Array:
         """Log of ``predict_proba``, computed stably."""
         S = self._scores(X, "predict_log_proba")
         if array_api.is_array_api(S):

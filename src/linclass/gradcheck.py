@@ -26,8 +26,13 @@ use the squared hinge (smooth at the kink), or move away from the kink by rescal
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Callable
+from typing import Any
 
+import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
+
+from ._typing import Array
 from .errors import InputError
 
 __all__ = [
@@ -41,7 +46,7 @@ __all__ = [
 ]
 
 
-def numerical_gradient(f, x, h=1e-5):
+def numerical_gradient(f: Callable[[Array], float], x: Array, h: float = 1e-5) -> Array:
     """Centred-difference gradient of a scalar function at every coordinate of ``x``.
 
     Parameters
@@ -85,7 +90,7 @@ def _centred_difference(f, x, ix, h):
     return (fp - fm) / (2 * h)
 
 
-def relative_error(a, b, tiny=1e-8, atol=0.0):
+def relative_error(a: ArrayLike, b: ArrayLike, tiny: float = 1e-8, atol: float = 0.0) -> float:
     """Largest element-wise relative error ``max(|a - b| - atol, 0) / max(|a| + |b|, tiny)``.
 
     ``tiny`` keeps two values that are both (almost) zero from counting as different; ``atol``
@@ -101,14 +106,23 @@ def relative_error(a, b, tiny=1e-8, atol=0.0):
     return float(np.max(diff / np.maximum(np.abs(a) + np.abs(b), tiny)))
 
 
-def difference_noise(f_value, h, dtype=np.float64):
+def difference_noise(f_value: float, h: float, dtype: DTypeLike = np.float64) -> float:
     """The rounding noise of a centred difference: ``f`` is known to about ``32 eps |f|`` (a
     loss is a mean of many rounded terms), and ``(f(x+h) - f(x-h)) / 2h`` turns two such
     errors into about ``32 eps |f| / h``."""
     return 32 * float(np.finfo(dtype).eps) * max(abs(float(f_value)), 1.0) / h
 
 
-def grad_check(f, x, analytic, num_checks=10, h=1e-5, seed=0, tiny=1e-8, atol=None):
+def grad_check(
+    f: Callable[[Array], float],
+    x: Array,
+    analytic: Array,
+    num_checks: int = 10,
+    h: float = 1e-5,
+    seed: int = 0,
+    tiny: float = 1e-8,
+    atol: float | None = None,
+) -> Array:
     """Relative errors between analytic and numerical gradients at random coordinates.
 
     Parameters
@@ -148,7 +162,15 @@ def grad_check(f, x, analytic, num_checks=10, h=1e-5, seed=0, tiny=1e-8, atol=No
     return errors
 
 
-def directional_check(f, x, analytic, h=1e-5, seed=0, tiny=1e-8, atol=None):
+def directional_check(
+    f: Callable[[Array], float],
+    x: Array,
+    analytic: Array,
+    h: float = 1e-5,
+    seed: int = 0,
+    tiny: float = 1e-8,
+    atol: float | None = None,
+) -> float:
     """Check all coordinates at once along one random direction.
 
     The directional derivative along a random unit vector v is ``<analytic, v>`` analytically
@@ -177,8 +199,14 @@ def directional_check(f, x, analytic, h=1e-5, seed=0, tiny=1e-8, atol=None):
 
 
 def check_loss_functions(
-    model="svm", n_samples=100, n_features=50, n_classes=10, reg=0.1, seed=0, num_checks=20
-):
+    model: str = "svm",
+    n_samples: int = 100,
+    n_features: int = 50,
+    n_classes: int = 10,
+    reg: float = 0.1,
+    seed: int = 0,
+    num_checks: int = 20,
+) -> dict[str, Any]:
     """Check the lecture's naive and vectorized loss functions against each other and numbers.
 
     On random float64 data: the loss and gradient of the naive loop version against the
@@ -250,7 +278,7 @@ def check_loss_functions(
     }
 
 
-def explain_failure(model, check):
+def explain_failure(model: str, check: str) -> str:
     """What a failed row of ``check_loss_functions`` most likely means, for that loss."""
     if check.startswith("naive vs vectorized"):
         return (

@@ -86,7 +86,7 @@ def trial_grid(lr_range, reg_range, trials, grid=False, seed=0):
 
 
 # Worker-side state: the data, opened once per process.
-_DATA = {}
+_DATA: dict = {}
 
 
 def _open_data(paths):

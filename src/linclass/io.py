@@ -39,10 +39,13 @@ import math
 import os
 import secrets
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 
+from ._typing import PathArg
 from .errors import ModelFileError
 
 __all__ = ["save", "load", "load_metadata", "atomic_write", "ModelFileError", "FORMAT_VERSION"]
@@ -52,7 +55,7 @@ _ARRAYS = ("coef_", "intercept_", "classes_")  # stored as arrays; the rest of t
 FORMAT_VERSION = 1
 
 
-def atomic_write(path, write):
+def atomic_write(path: PathArg, write: Callable[[BinaryIO], object]) -> None:
     """Call ``write(file_object)`` on a new file next to ``path``, then put it there in one
     rename, so ``path`` is always either the old file or the whole new one.
 
@@ -204,7 +207,9 @@ def _classes_array(classes):
     return arr
 
 
-def save(model, path, preprocessing=None, metadata=None):
+def save(
+    model: Any, path: PathArg, preprocessing: Any = None, metadata: dict | None = None
+) -> None:
     """Save a fitted classifier (or a Pipeline(MeanImage, classifier)) to ``path``.
 
     Parameters
@@ -480,14 +485,14 @@ def _check_weights(coef, intercept, classes, path):
         raise ModelFileError(f"{path} is damaged: its weights are not all finite.")
 
 
-def load_metadata(path):
+def load_metadata(path: PathArg) -> dict:
     """The ``metadata`` dict stored with a model (empty when there is none)."""
     data = _open(path)
     with data:
         return _json(data, "metadata", path) if "metadata" in data.files else {}
 
 
-def load(path):
+def load(path: PathArg) -> Any:
     """Load a model saved by :func:`save`.
 
     Every field is checked against the layout above (types, shapes, sizes, nesting) before it

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._typing import Array, Data
 from .errors import InputError
 from .losses import (
     Hinge,
@@ -55,7 +56,9 @@ def _add_reg(loss, dW, W, reg):
     return loss + value, dW
 
 
-def svm_loss_naive(W, X, y, reg, margin=1.0):
+def svm_loss_naive(
+    W: Array, X: Array, y: Array, reg: float, margin: float = 1.0
+) -> tuple[float, Array]:
     """Multiclass SVM loss and gradient with explicit loops (the lecture's algorithm).
 
     Parameters
@@ -96,7 +99,9 @@ def svm_loss_naive(W, X, y, reg, margin=1.0):
     return _add_reg(float(loss), dW, W, reg)
 
 
-def svm_loss_vectorized(W, X, y, reg, margin=1.0):
+def svm_loss_vectorized(
+    W: Array, X: Data, y: Array, reg: float, margin: float = 1.0
+) -> tuple[float, Array]:
     """Multiclass SVM loss and gradient, vectorized; same contract as ``svm_loss_naive``.
 
     Margins ``d = s - s_y + margin`` with ``d[y] = 0``; the mask ``d > 0`` gives the gradient of
@@ -109,7 +114,7 @@ def svm_loss_vectorized(W, X, y, reg, margin=1.0):
     return _add_reg(loss, dW, W, reg)
 
 
-def softmax_loss_naive(W, X, y, reg):
+def softmax_loss_naive(W: Array, X: Array, y: Array, reg: float) -> tuple[float, Array]:
     """Softmax cross-entropy loss and gradient with explicit loops.
 
     Same contract as ``svm_loss_naive``. Each row of scores is shifted by its maximum before
@@ -135,7 +140,7 @@ def softmax_loss_naive(W, X, y, reg):
     return _add_reg(float(loss), dW, W, reg)
 
 
-def softmax_loss_vectorized(W, X, y, reg):
+def softmax_loss_vectorized(W: Array, X: Data, y: Array, reg: float) -> tuple[float, Array]:
     """Softmax cross-entropy loss and gradient, vectorized; same contract as the naive one."""
     W, X, y = _check_wxy(W, X, y)
     loss, dS = softmax_cross_entropy(scores(W, None, X), y)
@@ -143,13 +148,13 @@ def softmax_loss_vectorized(W, X, y, reg):
     return _add_reg(loss, dW, W, reg)
 
 
-def svm_loss(W, X, y, reg, margin=1.0):
+def svm_loss(W: Array, X: Data, y: Array, reg: float, margin: float = 1.0) -> tuple[float, Array]:
     """Multiclass SVM loss and gradient by the training path: X in row blocks, each read from
     memory once for both products. Same contract and result as ``svm_loss_vectorized``."""
     return _blocked(W, X, y, reg, Hinge(margin=margin))
 
 
-def softmax_loss(W, X, y, reg):
+def softmax_loss(W: Array, X: Data, y: Array, reg: float) -> tuple[float, Array]:
     """Softmax cross-entropy loss and gradient by the training path; same contract and result
     as ``softmax_loss_vectorized``."""
     return _blocked(W, X, y, reg, SoftmaxCrossEntropy())

@@ -20,7 +20,12 @@ The lecture's functions on weights, ``(W, X, y, reg) -> (loss, dW)``, are in
 
 from __future__ import annotations
 
+from typing import Literal, overload
+
 import numpy as np
+from numpy.typing import ArrayLike
+
+Array = np.ndarray  # (this module imports nothing of linclass: see the docstring)
 
 __all__ = [
     "multiclass_hinge",
@@ -88,9 +93,36 @@ def _scale_rows(dS, weights, inv_n):
     return dS
 
 
+@overload
 def multiclass_hinge(
-    S, y, margin=1.0, variant="weston_watkins", squared=False, sample_weight=None, reduction="mean"
-):
+    S: Array,
+    y: Array,
+    margin: float = ...,
+    variant: str = ...,
+    squared: bool = ...,
+    sample_weight: ArrayLike | None = ...,
+    reduction: Literal["mean"] = ...,
+) -> tuple[float, Array]: ...
+@overload
+def multiclass_hinge(
+    S: Array,
+    y: Array,
+    margin: float = ...,
+    variant: str = ...,
+    squared: bool = ...,
+    sample_weight: ArrayLike | None = ...,
+    *,
+    reduction: Literal["none"],
+) -> tuple[Array, Array]: ...
+def multiclass_hinge(
+    S: Array,
+    y: Array,
+    margin: float = 1.0,
+    variant: str = "weston_watkins",
+    squared: bool = False,
+    sample_weight: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> tuple[float, Array] | tuple[Array, Array]:
     """Multiclass SVM (hinge) loss on scores, and its gradient.
 
     ``variant="weston_watkins"`` (the lecture's SVM loss) sums over the wrong classes::
@@ -166,7 +198,33 @@ def multiclass_hinge(
     return loss, _scale_rows(dS, weights, inv_n)
 
 
-def one_vs_all_hinge(S, y, margin=1.0, squared=False, sample_weight=None, reduction="mean"):
+@overload
+def one_vs_all_hinge(
+    S: Array,
+    y: Array,
+    margin: float = ...,
+    squared: bool = ...,
+    sample_weight: ArrayLike | None = ...,
+    reduction: Literal["mean"] = ...,
+) -> tuple[float, Array]: ...
+@overload
+def one_vs_all_hinge(
+    S: Array,
+    y: Array,
+    margin: float = ...,
+    squared: bool = ...,
+    sample_weight: ArrayLike | None = ...,
+    *,
+    reduction: Literal["none"],
+) -> tuple[Array, Array]: ...
+def one_vs_all_hinge(
+    S: Array,
+    y: Array,
+    margin: float = 1.0,
+    squared: bool = False,
+    sample_weight: ArrayLike | None = None,
+    reduction: str = "mean",
+) -> tuple[float, Array] | tuple[Array, Array]:
     """One-vs-all hinge loss on scores (one binary SVM per class), and its gradient.
 
     Each class's score is pushed above ``margin`` for its own samples and below ``-margin`` for
@@ -201,7 +259,7 @@ def one_vs_all_hinge(S, y, margin=1.0, squared=False, sample_weight=None, reduct
     return loss, _scale_rows(dS, weights, inv_n)
 
 
-def log_softmax(S):
+def log_softmax(S: Array) -> Array:
     """Row-wise ``log(softmax(S))``, shifted by the row maximum so it never overflows."""
     S = np.asarray(S)
     z = S - S.max(axis=1, keepdims=True)
@@ -209,14 +267,24 @@ def log_softmax(S):
     return z
 
 
-def softmax(S):
+def softmax(S: Array) -> Array:
     """Row-wise softmax probabilities, numerically stable for any finite scores."""
     z = log_softmax(S)
     np.exp(z, out=z)
     return z
 
 
-def softmax_cross_entropy(S, y, sample_weight=None, reduction="mean"):
+@overload
+def softmax_cross_entropy(
+    S: Array, y: Array, sample_weight: ArrayLike | None = ..., reduction: Literal["mean"] = ...
+) -> tuple[float, Array]: ...
+@overload
+def softmax_cross_entropy(
+    S: Array, y: Array, sample_weight: ArrayLike | None = ..., *, reduction: Literal["none"]
+) -> tuple[Array, Array]: ...
+def softmax_cross_entropy(
+    S: Array, y: Array, sample_weight: ArrayLike | None = None, reduction: str = "mean"
+) -> tuple[float, Array] | tuple[Array, Array]:
     """Softmax cross-entropy loss on scores, and its gradient.
 
     ``L_i = -log(exp(s_{y_i}) / sum_j exp(s_j))``, computed after shifting each row by its
@@ -270,11 +338,13 @@ class Loss:
         ``reg="auto"`` is this times ``mean(||x_i||**2)`` (see ``linclass.optim.auto_reg``).
     """
 
-    curvature = None
+    curvature: float | None = None
     smooth = False
     reg_strength = 3e-4
 
-    def __call__(self, S, y, sample_weight=None):  # pragma: no cover - abstract
+    def __call__(
+        self, S: Array, y: Array, sample_weight: ArrayLike | None = None
+    ) -> tuple[float, Array]:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def __eq__(self, other):
@@ -299,7 +369,9 @@ class Hinge(Loss):
 
     reg_strength = 3e-4
 
-    def __init__(self, margin=1.0, variant="weston_watkins", squared=False):
+    def __init__(
+        self, margin: float = 1.0, variant: str = "weston_watkins", squared: bool = False
+    ) -> None:
         if variant not in HINGE_VARIANTS:
             raise ValueError(f"variant must be one of {HINGE_VARIANTS}; got {variant!r}.")
         self.margin = margin
@@ -307,10 +379,12 @@ class Hinge(Loss):
         self.squared = bool(squared)
 
     @property
-    def smooth(self):
+    def smooth(self) -> bool:  # type: ignore[override]
         return self.squared
 
-    def __call__(self, S, y, sample_weight=None):
+    def __call__(
+        self, S: Array, y: Array, sample_weight: ArrayLike | None = None
+    ) -> tuple[float, Array]:
         return multiclass_hinge(
             S,
             y,
@@ -332,11 +406,13 @@ class SoftmaxCrossEntropy(Loss):
     smooth = True
     reg_strength = 1e-5
 
-    def __call__(self, S, y, sample_weight=None):
+    def __call__(
+        self, S: Array, y: Array, sample_weight: ArrayLike | None = None
+    ) -> tuple[float, Array]:
         return softmax_cross_entropy(S, y, sample_weight=sample_weight)
 
 
-def is_builtin(loss):
+def is_builtin(loss: object) -> bool:
     """Whether ``loss`` is one of linclass's own ``Hinge`` or ``SoftmaxCrossEntropy`` (not a
     subclass, which may compute another loss): what the fused kernel and the array API path
     implement themselves."""

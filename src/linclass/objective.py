@@ -111,7 +111,7 @@ def loss_and_gradient(
     return acc.result(reg)
 
 
-_POOLS = {}
+_POOLS: dict = {}
 
 
 def _pool(workers):

@@ -20,9 +20,14 @@ of X they need, ``mean_squared_norm`` and ``top_eigenvalue``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import choices
+from ._typing import Array, Data
 from .array_api import sqrt, zeros_like
 from .choices import check_registry
 from .errors import InputError
@@ -48,7 +53,7 @@ __all__ = [
 class Optimizer:
     """Base class: holds the learning rate, its per-epoch decay, and a step counter."""
 
-    def __init__(self, learning_rate, lr_decay=1.0):
+    def __init__(self, learning_rate: float, lr_decay: float = 1.0) -> None:
         if not learning_rate > 0 or not np.isfinite(learning_rate):
             raise InputError(f"learning_rate must be a positive number; got {learning_rate!r}.")
         if not 0 < lr_decay <= 1:
@@ -56,9 +61,9 @@ class Optimizer:
         self.learning_rate = float(learning_rate)
         self.lr_decay = float(lr_decay)
         self.t = 0
-        self.state = None
+        self.state: list | None = None
 
-    def step(self, params, grads):
+    def step(self, params: Sequence[Any], grads: Sequence[Any]) -> None:
         """Update each array in ``params`` in place from the matching array in ``grads``."""
         if self.state is None:
             self.state = [self._init_state(p) for p in params]
@@ -66,7 +71,7 @@ class Optimizer:
         for p, g, s in zip(params, grads, self.state):
             self._update(p, g, s)
 
-    def end_epoch(self):
+    def end_epoch(self) -> None:
         """Apply the per-epoch learning-rate decay."""
         self.learning_rate *= self.lr_decay
 
@@ -87,7 +92,7 @@ class SGD(Optimizer):
 class Momentum(Optimizer):
     """Momentum: ``v = mu * v - lr * g``, ``p += v``."""
 
-    def __init__(self, learning_rate, momentum=0.9, lr_decay=1.0):
+    def __init__(self, learning_rate: float, momentum: float = 0.9, lr_decay: float = 1.0) -> None:
         super().__init__(learning_rate, lr_decay)
         if not 0 <= momentum < 1:
             raise InputError(f"momentum must be in [0, 1); got {momentum!r}.")
@@ -116,7 +121,14 @@ class Nesterov(Momentum):
 class Adam(Optimizer):
     """Adam with bias correction (Kingma & Ba, 2015)."""
 
-    def __init__(self, learning_rate, beta1=0.9, beta2=0.999, eps=1e-8, lr_decay=1.0):
+    def __init__(
+        self,
+        learning_rate: float,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        lr_decay: float = 1.0,
+    ) -> None:
         super().__init__(learning_rate, lr_decay)
         self.beta1 = float(beta1)
         self.beta2 = float(beta2)
@@ -141,7 +153,9 @@ OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adam": Ad
 check_registry(OPTIMIZERS, choices.OPTIMIZERS, "optimizer")
 
 
-def make_optimizer(name, learning_rate, momentum=0.9, lr_decay=1.0):
+def make_optimizer(
+    name: str, learning_rate: float, momentum: float = 0.9, lr_decay: float = 1.0
+) -> Optimizer:
     """Build an update rule by name: ``"sgd"``, ``"momentum"``, ``"nesterov"`` or ``"adam"``."""
     try:
         cls = OPTIMIZERS[name]
@@ -152,7 +166,7 @@ def make_optimizer(name, learning_rate, momentum=0.9, lr_decay=1.0):
     return cls(learning_rate, lr_decay=lr_decay)
 
 
-def row_squared_norms(X):
+def row_squared_norms(X: Data) -> Array:
     """``||x_i||**2`` of every row of X (dense or scipy.sparse), in float64.
 
     Each row is summed on its own, in float64, in an order that does not depend on where it
@@ -171,20 +185,22 @@ def row_squared_norms(X):
     return out
 
 
-def mean_of_norms(norms, sample_weight=None):
+def mean_of_norms(norms: Array, sample_weight: ArrayLike | None = None) -> float:
     """The (weighted) mean of ``row_squared_norms``, as ``mean_squared_norm`` takes it."""
     if sample_weight is None:
         return float(norms.mean())
     return float(np.dot(norms, sample_weight) / np.sum(sample_weight, dtype=np.float64))
 
 
-def mean_squared_norm(X, sample_weight=None):
+def mean_squared_norm(X: Data, sample_weight: ArrayLike | None = None) -> float:
     """``mean(||x_i||**2)`` over the rows of X (dense or scipy.sparse), in float64; weighted by
     ``sample_weight`` where given (so that a weight counts like repeating the row)."""
     return mean_of_norms(row_squared_norms(X), sample_weight)
 
 
-def top_eigenvalue(X, sample_weight=None, rows=2048, iters=20):
+def top_eigenvalue(
+    X: Data, sample_weight: ArrayLike | None = None, rows: int = 2048, iters: int = 20
+) -> float:
     """The largest eigenvalue of ``X.T @ X / n`` (weighted where ``sample_weight`` is given),
     estimated by power iteration on at most ``rows`` evenly spaced rows of X.
 
@@ -214,8 +230,13 @@ def top_eigenvalue(X, sample_weight=None, rows=2048, iters=20):
 
 
 def auto_learning_rate(
-    sq_norm, optimizer="sgd", momentum=0.9, curvature=1.0, top_eig=None, batch_size=None
-):
+    sq_norm: float,
+    optimizer: str = "sgd",
+    momentum: float = 0.9,
+    curvature: float = 1.0,
+    top_eig: float | None = None,
+    batch_size: int | None = None,
+) -> float:
     """The step size ``learning_rate="auto"`` picks: ``1 / (curvature * L)``.
 
     L is the curvature of the mean loss over a minibatch of B rows as a function of the
@@ -247,7 +268,7 @@ def auto_learning_rate(
     return lr
 
 
-def auto_reg(sq_norm, strength):
+def auto_reg(sq_norm: float, strength: float) -> float:
     """The L2 strength ``reg="auto"`` picks: ``strength * mean(||x_i||**2)``.
 
     Scaling the pixels by c scales the best weights by 1/c and ``sum(W**2)`` by 1/c**2, so a
@@ -261,7 +282,14 @@ def auto_reg(sq_norm, strength):
     return strength * sq_norm
 
 
-def auto_settings(source, loss, learning_rate="auto", reg="auto", optimizer="sgd", momentum=0.9):
+def auto_settings(
+    source: Any,
+    loss: Any,
+    learning_rate: float | str = "auto",
+    reg: float | str = "auto",
+    optimizer: str = "sgd",
+    momentum: float = 0.9,
+) -> tuple[float, float, float]:
     """Resolve ``"auto"`` settings from the training data: ``(learning_rate, reg,
     intercept_step)``.
 
@@ -287,7 +315,8 @@ def auto_settings(source, loss, learning_rate="auto", reg="auto", optimizer="sgd
         step it would crawl on uncentred data whose features are large. 1 for an explicit
         learning rate, which applies as given.
     """
-    sq = source.mean_squared_norm() if "auto" in (learning_rate, reg) else None
+    # (only an "auto" setting reads it)
+    sq = source.mean_squared_norm() if "auto" in (learning_rate, reg) else float("nan")
     lr = learning_rate
     if lr == "auto":
         top = source.top_eigenvalue() if loss.curvature is not None else None

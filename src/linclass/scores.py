@@ -13,12 +13,16 @@ chain rule through that product: given the upstream gradient ``dS = dL/dS``,
 
 from __future__ import annotations
 
+from typing import Literal, overload
+
 import numpy as np
+
+from ._typing import Array, Data
 
 __all__ = ["scores", "scores_backward"]
 
 
-def scores(W, b, X):
+def scores(W: Array, b: Array | None, X: Data) -> Array:
     """Class scores of a linear classifier.
 
     Parameters
@@ -40,7 +44,22 @@ def scores(W, b, X):
     return S
 
 
-def scores_backward(dS, X, W=None, *, need_bias=True, need_dX=False):
+@overload
+def scores_backward(
+    dS: Array,
+    X: Data,
+    W: Array | None = ...,
+    *,
+    need_bias: bool = ...,
+    need_dX: Literal[False] = ...,
+) -> tuple[Array, Array | None]: ...
+@overload
+def scores_backward(
+    dS: Array, X: Data, W: Array, *, need_bias: bool = ..., need_dX: Literal[True]
+) -> tuple[Array, Array | None, Array]: ...
+def scores_backward(
+    dS: Array, X: Data, W: Array | None = None, *, need_bias: bool = True, need_dX: bool = False
+) -> tuple[Array, Array | None] | tuple[Array, Array | None, Array]:
     """Backpropagate the score gradient ``dS`` to the parameters (and to X where asked).
 
     Parameters

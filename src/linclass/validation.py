@@ -21,6 +21,11 @@ __all__ = [
 ]
 
 
+def _real(v):
+    """``v`` as a float where it is a real number, else NaN (which fails every comparison)."""
+    return float(v) if isinstance(v, Real) else float("nan")
+
+
 def _positive_int(v, allow_none=False):
     return (allow_none and v is None) or (isinstance(v, Integral) and v >= 1)
 
@@ -28,11 +33,11 @@ def _positive_int(v, allow_none=False):
 # name: (test, what it must be)
 _RULES = {
     "learning_rate": (
-        lambda v: v == "auto" or (isinstance(v, Real) and np.isfinite(v) and v > 0),
+        lambda v: v == "auto" or (np.isfinite(_real(v)) and _real(v) > 0),
         'a positive number or "auto"',
     ),
     "reg": (
-        lambda v: v == "auto" or (isinstance(v, Real) and np.isfinite(v) and v >= 0),
+        lambda v: v == "auto" or (np.isfinite(_real(v)) and _real(v) >= 0),
         'a number >= 0 or "auto"',
     ),
     "batch_size": (
@@ -44,13 +49,13 @@ _RULES = {
         lambda v: _positive_int(v, allow_none=True),
         "a positive integer, or None for no limit",
     ),
-    "momentum": (lambda v: isinstance(v, Real) and 0 <= v < 1, "in [0, 1)"),
-    "lr_decay": (lambda v: isinstance(v, Real) and 0 < v <= 1, "in (0, 1]"),
+    "momentum": (lambda v: 0 <= _real(v) < 1, "in [0, 1)"),
+    "lr_decay": (lambda v: 0 < _real(v) <= 1, "in (0, 1]"),
     "tol": (
-        lambda v: v is None or (isinstance(v, Real) and v >= 0),
+        lambda v: v is None or _real(v) >= 0,
         "a number >= 0, or None to train all max_epochs",
     ),
-    "validation_fraction": (lambda v: isinstance(v, Real) and 0 < v < 1, "in (0, 1)"),
+    "validation_fraction": (lambda v: 0 < _real(v) < 1, "in (0, 1)"),
     "n_iter_no_change": (_positive_int, "a positive integer"),
     "scoring": (lambda v: isinstance(v, str) and v in ("loss", "accuracy"), '"loss" or "accuracy"'),
     "shuffle": (

@@ -9,19 +9,31 @@ draws and sends the state back (``server``). See the README's "Playground" secti
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .server import Playground
+
 __all__ = ["serve", "show", "start"]
 
 _shown = None  # the notebook's server, started once
 
 
-def start(port=0, verbose=False, idle_timeout=None):
+def start(port: int = 0, verbose: bool = False, idle_timeout: float | None = None) -> Playground:
     """Start the server in a background thread; returns it (``.url``, ``.shutdown()``)."""
     from .server import start as _start
 
     return _start(port, verbose, idle_timeout)
 
 
-def serve(port=0, open_browser=False, verbose=False, idle_timeout=None, announce=print):
+def serve(
+    port: int = 0,
+    open_browser: bool = False,
+    verbose: bool = False,
+    idle_timeout: float | None = None,
+    announce: Callable[[str], object] = print,
+) -> Playground:
     """Serve the playground until interrupted (Ctrl-C or SIGTERM) or idle for
     ``idle_timeout`` seconds."""
     import signal
@@ -49,11 +61,11 @@ def serve(port=0, open_browser=False, verbose=False, idle_timeout=None, announce
     return server
 
 
-def _interrupt(signum, frame):
+def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def show(width="100%", height=900, query=""):
+def show(width: str | int = "100%", height: int = 900, query: str = "") -> Any:
     """Show the playground inline in a Jupyter notebook (the server starts once, on a free
     port). ``query`` is a state string as in the page's URL, e.g. ``"loss=softmax&hide=circuit"``.
     Without IPython it returns the URL."""

@@ -107,8 +107,8 @@ class LabState:
     batch: int = 0  # minibatch size for "sgd" (0: all the training points)
     features: tuple = ()
     seed: int = 0
-    W: np.ndarray = None
-    b: np.ndarray = None
+    W: np.ndarray | None = None
+    b: np.ndarray | None = None
     t: int = 0  # optimizer steps taken so far
     opt: list = field(default_factory=list)  # the optimizer's running arrays
 
