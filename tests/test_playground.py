@@ -551,3 +551,12 @@ def test_show_returns_the_page_for_a_notebook():
     assert url(playground.show()) == first.split("#")[0]  # the same server
     r, _data = _request(playground._shown, "GET", "/")
     assert r.status == 200
+
+
+def test_an_unexpected_failure_is_a_500_with_one_line(monkeypatch):
+    def broken(body):
+        raise KeyError("a bug")
+
+    monkeypatch.setitem(server.ROUTES, "evaluate", broken)
+    status, payload = server.handle("evaluate", {})
+    assert status == 500 and "KeyError" in payload["error"] and "Traceback" not in payload["error"]

@@ -132,6 +132,11 @@ def handle(name, body):
             return HTTPStatus.OK, ROUTES[name](body)
     except (LinclassError, ValueError) as e:
         return HTTPStatus.BAD_REQUEST, {"error": str(e)}
+    except Exception as e:  # a bug: one line to the page, never a traceback (tests look for 500s)
+        return HTTPStatus.INTERNAL_SERVER_ERROR, {
+            "error": f"the playground failed on this request ({type(e).__name__}); please "
+            "report it with the state (Export state)."
+        }
 
 
 class _Handler(BaseHTTPRequestHandler):
