@@ -94,7 +94,8 @@ async function evaluate(check = true, what = "change") {
 }
 
 async function train(steps) {
-  if (lab.busy) return false;
+  // wait for a request already out (a drag's, say): a step starts from its answer
+  while (lab.busy) await new Promise((r) => setTimeout(r, 5));
   lab.busy = true;
   const started = performance.now();
   let ok = true;
@@ -380,7 +381,7 @@ plane.addEventListener("pointerdown", (e) => {
   const [px, py] = mouse(e);
   const target = hit(px, py);
   if (target) {
-    drag = Object.assign(target, {moved: false});
+    drag = Object.assign(target, {moved: false, downX: e.clientX, downY: e.clientY});
     if (target.kind === "tip" || target.kind === "foot") drag.start = handles(target.k);
     if (target.kind === "point") select(target.i);
     plane.setPointerCapture(e.pointerId);
@@ -393,8 +394,9 @@ plane.addEventListener("pointerdown", (e) => {
   }
 });
 
-plane.addEventListener("pointermove", (e) => {
-  if (!drag) return;
+// Where a drag puts what it holds. Also on release: Chromium may fold the last moves into the
+// pointerup, and the line must end where the mouse was let go.
+function dragTo(e) {
   const [x, y] = toData(...mouse(e));
   drag.moved = true;
   if (drag.kind === "point") {
@@ -411,12 +413,21 @@ plane.addEventListener("pointermove", (e) => {
     lab.W[drag.k][0] = w0; lab.W[drag.k][1] = w1;
     lab.b[drag.k] = -(w0 * foot[0] + w1 * foot[1]);
   }
+}
+
+plane.addEventListener("pointermove", (e) => {
+  if (!drag) return;
+  dragTo(e);
   drawPlane();
   evaluate(false, "drag");
 });
 
-plane.addEventListener("pointerup", () => {
-  if (drag && drag.moved) evaluate(true);
+plane.addEventListener("pointerup", (e) => {
+  if (drag && (drag.moved || e.clientX !== drag.downX || e.clientY !== drag.downY)) {
+    dragTo(e);
+    drawPlane();
+    evaluate(true);
+  }
   drag = null;
 });
 
@@ -550,11 +561,13 @@ function readFile(input, use) {
 async function play() {
   lab.playing = !lab.playing;
   $("play").textContent = lab.playing ? "Pause" : "Play";
+  if (!lab.playing) return;
   while (lab.playing) {
     const ok = await train(settings().speed);
     if (!ok) { lab.playing = false; $("play").textContent = "Play"; }
     await new Promise((r) => requestAnimationFrame(r));
   }
+  await evaluate();  // paused: the numerical check again (skipped while playing)
 }
 
 function setTab(tab) {
