@@ -23,7 +23,7 @@ extensions = [
     "cli_reference",  # the command-line reference, generated from linclass's own parser
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
-exclude_patterns = ["_build", "_ext", "notebooks/.ipynb_checkpoints"]
+exclude_patterns = ["_build", "_ext", "notebooks/.ipynb_checkpoints", "notebooks/README.md"]
 
 myst_enable_extensions = ["dollarmath", "colon_fence"]
 myst_heading_anchors = 3
