@@ -560,3 +560,18 @@ def test_an_unexpected_failure_is_a_500_with_one_line(monkeypatch):
     monkeypatch.setitem(server.ROUTES, "evaluate", broken)
     status, payload = server.handle("evaluate", {})
     assert status == 500 and "KeyError" in payload["error"] and "Traceback" not in payload["error"]
+
+
+def test_a_refused_request_ends_its_connection(running):
+    # its body is never read: the next bytes on the connection must not become a request
+    conn = http.client.HTTPConnection("127.0.0.1", running.server_port, timeout=10)
+    conn.request(
+        "POST",
+        "/api/evaluate",
+        b'{"classes": 3}',
+        {"Host": f"127.0.0.1:{running.server_port}", "Content-Type": "text/plain"},
+    )
+    r = conn.getresponse()
+    assert r.status == 415 and r.getheader("Connection") == "close"
+    r.read()
+    conn.close()

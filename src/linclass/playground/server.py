@@ -160,11 +160,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         for key, value in HEADERS.items():
             self.send_header(key, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
 
     def _error(self, status, message):
+        # a refused request's body may be unread: end the connection rather than read it as
+        # the next request
+        self.close_connection = True
         self._send(status, {"error": message})
 
     def _host_ok(self):
@@ -229,7 +234,6 @@ class _Handler(BaseHTTPRequestHandler):
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                 f"the request is {int(length):,} bytes; at most {MAX_BODY:,}.",
             )
-            self.close_connection = True
             return
         try:
             body = json.loads(self.rfile.read(int(length)))
