@@ -4,7 +4,8 @@ as you drag.
 ``linclass playground`` (or ``serve()``) serves it on 127.0.0.1; ``show()`` puts it in a
 notebook. Every number on the page is computed here, in Python, by linclass's own losses,
 optimizers, gradient checks and graph engine (``lab``, ``circuits``); the page's script only
-draws and sends the state back (``server``). See the README's "Playground" section.
+draws and sends the state back (``server``). See the documentation's playground page
+(docs/playground.md).
 """
 
 from __future__ import annotations

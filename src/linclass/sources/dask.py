@@ -13,7 +13,7 @@ weights (by rows). A round costs one Dask round trip (15-25 ms on a LocalCluster
 one per minibatch, which would be 20x slower than serial SGD; the price is that P chunks
 averaged make the progress of about ``local_steps`` serial steps, not P times as many: a
 learning rate up to P times larger catches up where the step is well under its stability limit
-(it is not scaled for you). See the README's "On a cluster".
+(it is not scaled for you). See "On a cluster" in docs/scale.md.
 
 Without a ``distributed.Client`` the threaded scheduler runs the tasks, with the BLAS held to
 one thread per task thread (threadpoolctl), so threads do not oversubscribe the cores. A
