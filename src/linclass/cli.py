@@ -717,7 +717,12 @@ def cmd_prepare(args, out, err):
         f"wrote {args.out}: train {rows['train']:,}, val {rows['val']:,}, test "
         f"{rows['test']:,} rows of {D:,} float32 ({size / 2**30:.2f} GiB)"
     )
-    out.print(f"train on it with: linclass train --dataset {args.format}:{args.out}")
+    # a command to copy: never broken across lines, whatever the path's length
+    out.print(
+        f"train on it with: linclass train --dataset {args.format}:{args.out}",
+        soft_wrap=True,
+        highlight=False,
+    )
     return 0
 
 
@@ -863,7 +868,11 @@ def cmd_download(args, out, err):
     with _showing(progress):
         path = download(args.name, args.dir, progress=report)
     spec = args.name if args.dir is None else f"{args.name}:{path}"
-    out.print(f"{args.name} is in {path}; train on it with --dataset {spec}")
+    out.print(
+        f"{args.name} is in {path}; train on it with --dataset {spec}",
+        soft_wrap=True,
+        highlight=False,
+    )
     return 0
 
 
