@@ -173,6 +173,77 @@ def test_dragging_a_line_changes_its_row_and_the_numbers_follow(page):
     assert drags, "no drag was timed"
 
 
+def _slow_answers(page, ms):
+    """Make every answer of the server arrive `ms` milliseconds late, as on a loaded machine."""
+    page.evaluate(
+        """(ms) => {
+            const fetchNow = window.fetch;
+            window.fetch = async (...args) => {
+                const answer = await fetchNow(...args);
+                await new Promise((r) => setTimeout(r, ms));
+                return answer;
+            };
+        }""",
+        ms,
+    )
+
+
+@pytest.mark.parametrize("kind", ["foot", "tip"])
+def test_a_late_answer_never_moves_a_dragged_line_back(page, kind):
+    # an answer to a request sent mid-drag arrives after the release: the line stays where the
+    # mouse let go of it (a stale answer once put it back a few pixels, under load in CI)
+    page.open()
+    _slow_answers(page, 150)
+    foot, tip = page.evaluate("[handles(0).foot, handles(0).tip]")
+    x, y = _plane_point(page, *(foot if kind == "foot" else tip))
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for i in range(1, 11):
+        page.mouse.move(x + 4 * i, y + 3 * i)
+        page.wait_for_timeout(20)
+    page.mouse.up()
+    _settle(page)
+    W1, b1 = page.evaluate("[lab.W, lab.b]")
+    end = page.evaluate(f"toData(...mouse({{clientX: {x + 40}, clientY: {y + 30}}}))")
+    if kind == "foot":
+        assert np.dot(W1[0], end) + b1[0] == pytest.approx(0, abs=1e-9)
+    else:
+        # the arrow ends at the mouse, from the foot the line kept
+        arrow = page.evaluate("ARROW")
+        np.testing.assert_allclose(np.add(foot, np.multiply(W1[0], arrow)), end, atol=1e-9)
+    # and the numbers shown are those of the line shown
+    want = _api("evaluate", page.evaluate("playground.body()"))
+    assert page.evaluate("lab.result.loss") == want["loss"]
+
+
+def test_a_line_dragged_during_a_step_wins_over_the_step(page):
+    # the step was made from the old line: it is dropped, the line stays where the hand left it,
+    # and the numbers shown are asked for that line (the change that waited is sent)
+    page.open()
+    _slow_answers(page, 300)
+    foot = page.evaluate("handles(0).foot")
+    x, y = _plane_point(page, *foot)
+    page.click("#step")
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 30, y + 20, steps=3)
+    page.mouse.up()
+    _settle(page)
+    assert page.evaluate("lab.t") == 0 and page.evaluate("lab.history.length") == 0
+    W1, b1 = page.evaluate("[lab.W, lab.b]")
+    end = page.evaluate(f"toData(...mouse({{clientX: {x + 30}, clientY: {y + 20}}}))")
+    assert np.dot(W1[0], end) + b1[0] == pytest.approx(0, abs=1e-9)
+    want = _api("evaluate", page.evaluate("playground.body()"))
+    assert page.evaluate("lab.result.loss") == want["loss"]
+    # the next step starts from the dragged line
+    start = page.evaluate("playground.body()")
+    assert (start["W"], start["b"]) == (W1, b1)
+    page.click("#step")
+    _settle(page)
+    assert page.evaluate("lab.t") == 1
+    np.testing.assert_allclose(page.evaluate("lab.W"), _api("train", dict(start, steps=1))["W"])
+
+
 def test_points_are_added_moved_and_deleted(page):
     page.open()
     n = page.evaluate("lab.points.length")

@@ -21,6 +21,8 @@ const lab = {
   newClass: 0,
   playing: false,
   busy: false, pending: null,
+  edits: 0,          // W and b changed on the page (a drag, a reset, an import): counted, so an
+                     // answer to a request sent before the latest change never overwrites it
   timings: [],       // {what, ms}: from a change to the frame that shows the new picture
 };
 window.lab = lab;    // for the browser tests and the curious
@@ -81,13 +83,23 @@ async function evaluate(check = true, what = "change") {
   const started = performance.now();
   if (lab.busy) { lab.pending = [check, what]; return; }
   lab.busy = true;
+  const edits = lab.edits;
   try {
     const result = await api("evaluate", body({check}));
-    lab.W = result.W; lab.b = result.b;
-    show(result);
-    timed(what, started);
+    // an answer about W and b that changed since it was asked is stale: the request waiting
+    // (every change asks) brings the numbers of what the page now holds
+    if (lab.edits === edits) {
+      lab.W = result.W; lab.b = result.b;
+      show(result);
+      timed(what, started);
+    }
     status("");
   } catch (e) { status(e.message, true); }
+  release();
+}
+
+// The request is answered: send the change that waited for it, if any (the URL follows that one).
+function release() {
   lab.busy = false;
   if (lab.pending !== null) { const [c, w] = lab.pending; lab.pending = null; evaluate(c, w); }
   else saveUrl();
@@ -99,16 +111,19 @@ async function train(steps) {
   lab.busy = true;
   const started = performance.now();
   let ok = true;
+  const edits = lab.edits;
   try {
     const result = await api("train", body({steps, check: !lab.playing}));
+    // a line dragged while the step was out wins: the step, made from the old weights, is
+    // dropped, and the next one starts where the hand left the line
+    if (lab.edits !== edits) { release(); return ok; }
     lab.W = result.W; lab.b = result.b; lab.t = result.t; lab.opt = result.opt;
     lab.history.push(...result.history);
     show(result);
     timed(lab.playing ? "play" : "step", started);
     if (result.diverged) { status(result.diverged, true); ok = false; } else status("");
   } catch (e) { status(e.message, true); ok = false; }
-  lab.busy = false;
-  saveUrl();
+  release();
   return ok;
 }
 
@@ -126,6 +141,7 @@ async function newData() {
 
 function resetWeights() {
   lab.W = null; lab.b = null; lab.t = 0; lab.opt = []; lab.history = [];
+  lab.edits++;
   evaluate();
 }
 
@@ -399,6 +415,7 @@ plane.addEventListener("pointerdown", (e) => {
 function dragTo(e) {
   const [x, y] = toData(...mouse(e));
   drag.moved = true;
+  if (drag.kind !== "point") lab.edits++;
   if (drag.kind === "point") {
     lab.points[drag.i][0] = round4(x); lab.points[drag.i][1] = round4(y);
     lab.edited = true;
@@ -531,6 +548,7 @@ async function importState(data) {
   lab.points = data.points || [];
   lab.edited = true;
   lab.W = data.W || null; lab.b = data.b || null; lab.t = data.t || 0; lab.opt = data.opt || [];
+  lab.edits++;
   lab.history = data.history || [];
   lab.selected = -1;
   drawPalette();
