@@ -16,6 +16,15 @@ TYPED = {
     "linclass.io": ["save", "load", "load_metadata", "atomic_write"],
     "linclass.estimators": ["LinearSVM", "SoftmaxClassifier"],
     "linclass.playground": None,
+    "linclass.playground.lab": None,
+    "linclass.playground.circuits": None,
+    "linclass.playground.server": None,
+    "linclass.playground.state": None,
+    "linclass.playground.datasets": None,
+    "linclass.graph": None,
+    "linclass.graph.ops": None,
+    "linclass.graph.expr": None,
+    "linclass.graph.render": None,
 }
 PUBLIC_DUNDERS = ("__init__", "__call__")
 
@@ -53,3 +62,27 @@ def test_every_parameter_and_return_is_annotated(name, fn):
     if signature.return_annotation is inspect.Signature.empty:
         missing.append("return")
     assert not missing, f"{name} has no type for {', '.join(missing)}"
+
+
+def test_the_node_methods_declared_for_type_checkers_are_the_installed_ones():
+    # Node's operators and methods are attached by linclass.graph.ops at import; engine.py
+    # declares them under TYPE_CHECKING for mypy. Both lists, and the parameters, must agree.
+    import ast
+
+    from linclass.graph import Node, engine, ops
+
+    tree = ast.parse(inspect.getsource(engine))
+    node_class = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Node")
+    block = next(n for n in node_class.body if isinstance(n, ast.If))
+    declared = {f.name: f for f in block.body if isinstance(f, ast.FunctionDef)}
+    assert len(declared) == 26
+    assert sorted(declared) == sorted(ops._INSTALLED)
+    for name, f in declared.items():
+        fn = getattr(Node, name)
+        if isinstance(fn, property) or name.startswith("__r"):
+            continue  # T; the reversed operators are (a, b) -> fn(b, a)
+        runtime = list(inspect.signature(fn).parameters)[1:]  # the first is the node itself
+        stub = [a.arg for a in f.args.args[1:]] + ([f.args.vararg.arg] if f.args.vararg else [])
+        if len(runtime) == 1 and name.startswith("__") and stub == ["other"]:
+            continue  # a binary operator: (a, b) at run time, (self, other) in the stubs
+        assert stub == runtime, name

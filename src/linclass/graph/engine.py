@@ -17,16 +17,26 @@ each with its forward value and its local gradient side by side.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import count
 from operator import attrgetter
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["Node", "no_grad", "is_grad_enabled", "topological_order", "VJPS"]
 
+#: What an operation takes: a node, or a constant (a number or an array) that becomes one.
+Operand: TypeAlias = "Node | ArrayLike"
+#: The axes a reduction runs over (None: all of them).
+Axis: TypeAlias = "int | tuple[int, ...] | None"
+#: A gate's vector-Jacobian product for one operand: vjp(g, node, i) -> gradient for operand i.
+VJP: TypeAlias = "Callable[[np.ndarray, Node, int], np.ndarray]"
+
 # op name -> one function per operand: vjp(g, node, i) -> gradient for operand i
-VJPS: dict = {}
+VJPS: dict[str, tuple[VJP, ...]] = {}
 
 _state = {"grad_enabled": True}
 
@@ -36,13 +46,13 @@ _serial = count()
 _by_serial = attrgetter("serial")
 
 
-def is_grad_enabled():
+def is_grad_enabled() -> bool:
     """Whether new operations record their parents (False inside ``no_grad()``)."""
     return _state["grad_enabled"]
 
 
 @contextmanager
-def no_grad():
+def no_grad() -> Iterator[None]:
     """Operations inside this block build no graph: their results are constants."""
     previous = _state["grad_enabled"]
     _state["grad_enabled"] = False
@@ -52,7 +62,7 @@ def no_grad():
         _state["grad_enabled"] = previous
 
 
-def _as_value(value, dtype=None):
+def _as_value(value: ArrayLike, dtype: Any = None) -> np.ndarray:
     a = np.asarray(value, dtype=dtype)
     if a.dtype.kind not in "fc":
         a = a.astype(np.float64)
@@ -97,9 +107,18 @@ class Node:
     )
     __array_priority__ = 1000  # numpy defers to Node's operators (ndarray + Node -> Node)
 
-    def __init__(self, value, label=None, requires_grad=True, *, _op="input", _parents=(), _ctx=()):
-        self.value = value if _parents else _as_value(value)
-        self.grad = None
+    def __init__(
+        self,
+        value: ArrayLike,
+        label: str | None = None,
+        requires_grad: bool = True,
+        *,
+        _op: str = "input",
+        _parents: tuple[Node, ...] = (),
+        _ctx: tuple = (),
+    ) -> None:
+        self.value: np.ndarray = value if _parents else _as_value(value)  # type: ignore[assignment]
+        self.grad: np.ndarray | None = None
         self.parents = _parents
         self.op = _op
         self.ctx = _ctx
@@ -108,42 +127,42 @@ class Node:
         self.serial = next(_serial)
 
     @property
-    def shape(self):
+    def shape(self) -> tuple[int, ...]:
         return np.shape(self.value)
 
     @property
-    def ndim(self):
+    def ndim(self) -> int:
         return np.ndim(self.value)
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype:
         return np.result_type(self.value)
 
     @property
-    def data(self):
+    def data(self) -> float | np.ndarray:
         """The value as a Python float for a scalar (as in micrograd), else the array."""
         return float(self.value) if np.ndim(self.value) == 0 else self.value
 
-    def item(self):
+    def item(self) -> float:
         return float(self.value)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         name = f" {self.label!r}" if self.label else ""
         if np.ndim(self.value) == 0:
             return f"Node{name}(value={float(self.value):.6g}, op={self.op!r})"
         return f"Node{name}(shape={np.shape(self.value)}, op={self.op!r})"
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.value)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Node]:
         raise TypeError("a Node is not iterable; index it (node[i]) to pick entries.")
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         raise TypeError("a Node has no truth value; compare node.value instead.")
 
     # -- backpropagation ----------------------------------------------------------------------
-    def backward(self, grad=None, accumulate=False):
+    def backward(self, grad: ArrayLike | None = None, accumulate: bool = False) -> Node:
         """Compute ``d self / d node`` for every node this one depends on.
 
         Parameters
@@ -165,7 +184,9 @@ class Node:
                 f"grad has shape {np.shape(seed)}; this node has {np.shape(self.value)}."
             )
         order = topological_order(self)
-        grads = {self: seed}  # keyed by the nodes themselves (identity hashing)
+        grads: dict[Node, np.ndarray] = {
+            self: seed
+        }  # keyed by the nodes themselves (identity hashing)
         pop = grads.pop
         vjps = VJPS
         for node in reversed(order):
@@ -186,18 +207,48 @@ class Node:
                     grads[parent] = pg if previous is None else previous + pg
         return self
 
-    def zero_grad(self):
+    def zero_grad(self) -> Node:
         """Set the gradient of this node and of every node it depends on to zeros."""
         for node in topological_order(self):
             node.grad = np.zeros_like(node.value) if node.requires_grad else None
         return self
 
-    def nodes(self):
+    def nodes(self) -> list[Node]:
         """Every node this one depends on, itself last, in forward (topological) order."""
         return topological_order(self)
 
+    if TYPE_CHECKING:  # the operators and methods linclass.graph.ops installs, for type checkers
 
-def topological_order(root):
+        def __add__(self, other: Operand) -> Node: ...
+        def __radd__(self, other: Operand) -> Node: ...
+        def __sub__(self, other: Operand) -> Node: ...
+        def __rsub__(self, other: Operand) -> Node: ...
+        def __mul__(self, other: Operand) -> Node: ...
+        def __rmul__(self, other: Operand) -> Node: ...
+        def __truediv__(self, other: Operand) -> Node: ...
+        def __rtruediv__(self, other: Operand) -> Node: ...
+        def __pow__(self, other: Operand) -> Node: ...
+        def __rpow__(self, other: Operand) -> Node: ...
+        def __matmul__(self, other: Operand) -> Node: ...
+        def __rmatmul__(self, other: Operand) -> Node: ...
+        def __neg__(self) -> Node: ...
+        def __abs__(self) -> Node: ...
+        def __getitem__(self, index: Any) -> Node: ...
+        def sum(self, axis: Axis = None, keepdims: bool = False) -> Node: ...
+        def mean(self, axis: Axis = None, keepdims: bool = False) -> Node: ...
+        def max(self, axis: Axis = None, keepdims: bool = False) -> Node: ...
+        def exp(self) -> Node: ...
+        def log(self) -> Node: ...
+        def relu(self) -> Node: ...
+        def sigmoid(self) -> Node: ...
+        def tanh(self) -> Node: ...
+        def reshape(self, *shape: int | tuple[int, ...] | list[int]) -> Node: ...
+        def transpose(self, axes: tuple[int, ...] | None = None) -> Node: ...
+        @property
+        def T(self) -> Node: ...
+
+
+def topological_order(root: Node) -> list[Node]:
     """Nodes reachable from ``root`` through ``parents``, each after all its parents.
 
     One pass with an explicit stack (no recursion limit) collects the nodes; sorting them by

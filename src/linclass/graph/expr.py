@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import ast
 import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import NoReturn, cast
 
 import numpy as np
 
@@ -26,7 +28,7 @@ __all__ = [
     "FUNCTIONS",
 ]
 
-FUNCTIONS = {
+FUNCTIONS: dict[str, tuple[Callable[..., Node], int]] = {
     "exp": (ops.exp, 1),
     "log": (ops.log, 1),
     "sigmoid": (ops.sigmoid, 1),
@@ -36,7 +38,7 @@ FUNCTIONS = {
     "max": (ops.maximum, 2),
     "min": (ops.minimum, 2),
 }
-_BINARY = {
+_BINARY: dict[type[ast.operator], Callable[[Node, Node], Node]] = {
     ast.Add: ops.add,
     ast.Sub: ops.sub,
     ast.Mult: ops.mul,
@@ -62,19 +64,19 @@ class Circuit:
 
     expression: str
     output: Node
-    inputs: dict = field(default_factory=dict)
+    inputs: dict[str, Node] = field(default_factory=dict)
 
-    def gates(self):
+    def gates(self) -> list[Node]:
         """The gate nodes (not inputs or constants), in forward order."""
         return [n for n in topological_order(self.output) if n.parents]
 
-    def backward(self):
+    def backward(self) -> dict[str, float]:
         with np.errstate(all="ignore"):  # inf and nan are drawn as values, not warned about
             self.output.backward()
-        return {name: float(node.grad) for name, node in self.inputs.items()}
+        return {name: float(cast(np.ndarray, node.grad)) for name, node in self.inputs.items()}
 
 
-def _describe(node):
+def _describe(node: ast.AST) -> str:
     kinds = {
         ast.Attribute: "attribute access",
         ast.Subscript: "a subscript",
@@ -106,16 +108,16 @@ def _describe(node):
     return type(node).__name__
 
 
-def _refuse(node, why=None):
+def _refuse(node: ast.AST, why: str | None = None) -> NoReturn:
     what = why or f"{_describe(node)} is not allowed"
     col = getattr(node, "col_offset", None)
     where = f" (at column {col + 1})" if col is not None else ""
     raise ExpressionError(f"{what}{where}; expressions may use only {ALLOWED}.")
 
 
-def parse_assignments(items):
+def parse_assignments(items: Iterable[str]) -> dict[str, float]:
     """``["x=-2", "y=5"]`` -> ``{"x": -2.0, "y": 5.0}``, with errors naming the bad item."""
-    values = {}
+    values: dict[str, float] = {}
     for item in items:
         name, sep, text = item.partition("=")
         name = name.strip()
@@ -135,7 +137,7 @@ def parse_assignments(items):
     return values
 
 
-def build_circuit(expression, values):
+def build_circuit(expression: str, values: Mapping[str, float]) -> Circuit:
     """Build the graph of ``expression`` at the given input values.
 
     Parameters
@@ -208,7 +210,7 @@ def build_circuit(expression, values):
     return Circuit(ast.unparse(tree.body), output, inputs)
 
 
-def _depth(tree):
+def _depth(tree: ast.AST) -> int:
     """Nesting depth of a syntax tree, walked without recursion."""
     stack, deepest = [(tree, 1)], 0
     while stack:
@@ -218,11 +220,11 @@ def _depth(tree):
     return deepest
 
 
-def _short(text, n=60):
+def _short(text: str, n: int = 60) -> str:
     return text if len(text) <= n else text[:n] + "..."
 
 
-def _validate(tree):
+def _validate(tree: ast.AST) -> set[str]:
     """Refuse anything but the allowed syntax; return the input names used."""
     called = set()
     names = set()
@@ -263,10 +265,10 @@ def _validate(tree):
     return names
 
 
-def _build(node, inputs):
+def _build(node: ast.AST, inputs: dict[str, Node]) -> Node:
     """Build the (already validated) syntax tree into gates."""
     if isinstance(node, ast.Constant):
-        c = ops.constant(float(node.value))
+        c = ops.constant(float(cast(float, node.value)))  # validated: a number
         c.label = ast.unparse(node)
         return c
     if isinstance(node, ast.Name):
@@ -277,12 +279,13 @@ def _build(node, inputs):
         if isinstance(node.op, ast.UAdd):
             return _build(node.operand, inputs)
         if isinstance(node.operand, ast.Constant):  # a negative number, not a gate
-            c = ops.constant(-float(node.operand.value))
+            c = ops.constant(-float(cast(float, node.operand.value)))
             c.label = ast.unparse(node)
             return c
         return ops.neg(_build(node.operand, inputs))
-    fn, arity = FUNCTIONS[node.func.id]  # a Call
-    args = [_build(a, inputs) for a in node.args]
+    call = cast(ast.Call, node)  # the one kind left
+    fn, arity = FUNCTIONS[cast(ast.Name, call.func).id]
+    args = [_build(a, inputs) for a in call.args]
     if arity == 1:
         return fn(args[0])
     out = args[0]
@@ -291,7 +294,7 @@ def _build(node, inputs):
     return out
 
 
-def _name_gates(output, taken):
+def _name_gates(output: Node, taken: set[str]) -> None:
     counter = 0
     for node in topological_order(output):
         if not node.parents:

@@ -19,11 +19,11 @@ gradient 0 at 0.
 from __future__ import annotations
 
 import numbers
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 
-from .engine import VJPS, Node, is_grad_enabled
+from .engine import VJP, VJPS, Axis, Node, Operand, is_grad_enabled
 
 __all__ = [
     "add",
@@ -56,7 +56,7 @@ __all__ = [
 # -- plumbing ---------------------------------------------------------------------------------
 
 
-def constant(value, like=None):
+def constant(value: Operand, like: Node | None = None) -> Node:
     """A node that needs no gradient. A Python number takes the dtype of ``like``."""
     if isinstance(value, Node):
         return value
@@ -65,7 +65,7 @@ def constant(value, like=None):
     return Node(value, requires_grad=False, _op="const")
 
 
-def _node(op, value, parents, ctx=()):
+def _node(op: str, value: np.ndarray, parents: tuple[Node, ...], ctx: tuple = ()) -> Node:
     if not is_grad_enabled():
         return Node(value, requires_grad=False, _op="const")
     needs = False
@@ -76,10 +76,10 @@ def _node(op, value, parents, ctx=()):
     return Node(value, requires_grad=needs, _op=op, _parents=parents, _ctx=ctx)
 
 
-def _pair(a, b):
+def _pair(a: Operand, b: Operand) -> tuple[Node, Node]:
     if isinstance(a, Node):
         return a, (b if isinstance(b, Node) else constant(b, like=a))
-    return constant(a, like=b), b
+    return constant(a, like=b if isinstance(b, Node) else None), constant(b)
 
 
 class Gate(NamedTuple):
@@ -89,14 +89,14 @@ class Gate(NamedTuple):
     the gradient from above, ``{out}`` and the operands ``{a}``, ``{b}``)."""
 
     symbol: str
-    vjps: tuple
-    staged: tuple
+    vjps: tuple[VJP, ...]
+    staged: tuple[str, ...]
 
 
-GATES: dict = {}  # op name -> Gate
+GATES: dict[str, Gate] = {}  # op name -> Gate
 
 
-def _gate(op, symbol, staged, *vjps):
+def _gate(op: str, symbol: str, staged: tuple[str, ...], *vjps: VJP) -> None:
     if len(staged) != len(vjps):
         raise ValueError(
             f"gate {op!r}: one staged line per operand ({len(vjps)}), got {len(staged)}"
@@ -105,13 +105,13 @@ def _gate(op, symbol, staged, *vjps):
     VJPS[op] = tuple(vjps)
 
 
-def symbol(op):
+def symbol(op: str) -> str:
     """What a node of this op is drawn with (the op's name for one with no gate)."""
     gate = GATES.get(op)
     return op if gate is None else gate.symbol
 
 
-def _unbroadcast(g, shape):
+def _unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum ``g`` over the axes along which an operand of ``shape`` was broadcast."""
     if g.shape == shape:  # the common case, kept cheap for scalar circuits
         return g
@@ -123,22 +123,22 @@ def _unbroadcast(g, shape):
     return g
 
 
-def _a(n):
+def _a(n: Node) -> np.ndarray:
     return n.parents[0].value
 
 
-def _b(n):
+def _b(n: Node) -> np.ndarray:
     return n.parents[1].value
 
 
-def _shape(n, i):
+def _shape(n: Node, i: int) -> tuple[int, ...]:
     return n.parents[i].value.shape
 
 
 # -- arithmetic -------------------------------------------------------------------------------
 
 
-def add(a, b):
+def add(a: Operand, b: Operand) -> Node:
     a, b = _pair(a, b)
     return _node("add", a.value + b.value, (a, b))
 
@@ -152,7 +152,7 @@ _gate(
 )
 
 
-def sub(a, b):
+def sub(a: Operand, b: Operand) -> Node:
     a, b = _pair(a, b)
     return _node("sub", a.value - b.value, (a, b))
 
@@ -166,7 +166,7 @@ _gate(
 )
 
 
-def mul(a, b):
+def mul(a: Operand, b: Operand) -> Node:
     a, b = _pair(a, b)
     return _node("mul", a.value * b.value, (a, b))
 
@@ -181,7 +181,7 @@ _gate(
 )
 
 
-def div(a, b):
+def div(a: Operand, b: Operand) -> Node:
     a, b = _pair(a, b)
     return _node("div", a.value / b.value, (a, b))
 
@@ -195,12 +195,12 @@ _gate(
 )
 
 
-def power(a, b):
+def power(a: Operand, b: Operand) -> Node:
     a, b = _pair(a, b)
     return _node("pow", a.value**b.value, (a, b))
 
 
-def _pow_exponent_grad(g, n, i):
+def _pow_exponent_grad(g: np.ndarray, n: Node, i: int) -> np.ndarray:
     a = _a(n)
     safe = np.where(a > 0, a, 1)
     return _unbroadcast(g * n.value * np.where(a > 0, np.log(safe), 0), _shape(n, 1))
@@ -215,19 +215,19 @@ _gate(
 )
 
 
-def neg(a):
+def neg(a: Node) -> Node:
     return _node("neg", -a.value, (a,))
 
 
 _gate("neg", "-x", ("-{up}",), lambda g, n, i: -g)
 
 
-def matmul(a, b):
+def matmul(a: Operand, b: Operand) -> Node:
     a, b = _pair(a, b)
     return _node("matmul", np.matmul(a.value, b.value), (a, b))
 
 
-def _matmul_grad(g, n, i):
+def _matmul_grad(g: np.ndarray, n: Node, i: int) -> np.ndarray:
     a, b = _a(n), _b(n)
     if a.ndim == 1 and b.ndim == 1:  # a dot product
         return g * (b if i == 0 else a)
@@ -251,7 +251,7 @@ _gate("matmul", "@", ("{up} @ {b}.T", "{a}.T @ {up}"), _matmul_grad, _matmul_gra
 # -- reductions -------------------------------------------------------------------------------
 
 
-def _expand_back(g, shape, axis, keepdims):
+def _expand_back(g: np.ndarray, shape: tuple[int, ...], axis: Axis, keepdims: bool) -> np.ndarray:
     """Reshape a reduced gradient so that it broadcasts against the operand's ``shape``."""
     if keepdims:
         return g
@@ -263,7 +263,7 @@ def _expand_back(g, shape, axis, keepdims):
     return g
 
 
-def sum_reduce(a, axis=None, keepdims=False):
+def sum_reduce(a: Node, axis: Axis = None, keepdims: bool = False) -> Node:
     return _node("sum", np.sum(a.value, axis=axis, keepdims=keepdims), (a,), (axis, keepdims))
 
 
@@ -275,11 +275,11 @@ _gate(
 )
 
 
-def mean(a, axis=None, keepdims=False):
+def mean(a: Node, axis: Axis = None, keepdims: bool = False) -> Node:
     return _node("mean", np.mean(a.value, axis=axis, keepdims=keepdims), (a,), (axis, keepdims))
 
 
-def _mean_grad(g, n, i):
+def _mean_grad(g: np.ndarray, n: Node, i: int) -> np.ndarray:
     shape = _shape(n, 0)
     count = float(np.prod(shape) / np.size(n.value))  # a Python float keeps float32 float32
     return np.broadcast_to(_expand_back(g, shape, *n.ctx) / count, shape)
@@ -288,12 +288,12 @@ def _mean_grad(g, n, i):
 _gate("mean", "mean", ("ones_like({a}) * {up} / {a}.size",), _mean_grad)
 
 
-def max_reduce(a, axis=None, keepdims=False):
+def max_reduce(a: Node, axis: Axis = None, keepdims: bool = False) -> Node:
     """The max gate as a reduction: the gradient goes to the (first) arg-max only."""
     return _node("max", np.max(a.value, axis=axis, keepdims=keepdims), (a,), (axis, keepdims))
 
 
-def _max_grad(g, n, i):
+def _max_grad(g: np.ndarray, n: Node, i: int) -> np.ndarray:
     a = _a(n)
     axis, keepdims = n.ctx
     out = np.zeros_like(a)
@@ -312,21 +312,21 @@ _gate("max", "max", ("({a} == {out}) * {up}",), _max_grad)
 # -- elementwise ------------------------------------------------------------------------------
 
 
-def exp(a):
+def exp(a: Node) -> Node:
     return _node("exp", np.exp(a.value), (a,))
 
 
 _gate("exp", "exp", ("{out} * {up}",), lambda g, n, i: g * n.value)
 
 
-def log(a):
+def log(a: Node) -> Node:
     return _node("log", np.log(a.value), (a,))
 
 
 _gate("log", "log", ("1 / {a} * {up}",), lambda g, n, i: g / _a(n))
 
 
-def maximum(a, b):
+def maximum(a: Operand, b: Operand) -> Node:
     """Elementwise max of two operands (nodes or constants); ties go to the first."""
     a, b = _pair(a, b)
     return _node("maximum", np.maximum(a.value, b.value), (a, b))
@@ -341,7 +341,7 @@ _gate(
 )
 
 
-def minimum(a, b):
+def minimum(a: Operand, b: Operand) -> Node:
     """Elementwise min of two operands; ties go to the first."""
     a, b = _pair(a, b)
     return _node("minimum", np.minimum(a.value, b.value), (a, b))
@@ -356,19 +356,19 @@ _gate(
 )
 
 
-def relu(a):
+def relu(a: Node) -> Node:
     return _node("relu", np.maximum(a.value, 0), (a,))
 
 
 _gate("relu", "relu", ("({a} > 0) * {up}",), lambda g, n, i: g * (_a(n) > 0))
 
 
-def _stable_sigmoid(x):
+def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
     e = np.exp(-np.abs(x))  # never overflows
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
-def sigmoid(a):
+def sigmoid(a: Node) -> Node:
     """``1 / (1 + exp(-a))``, computed without overflow for any ``a``."""
     return _node("sigmoid", _stable_sigmoid(a.value).astype(a.dtype, copy=False), (a,))
 
@@ -382,14 +382,14 @@ _gate(
 )
 
 
-def tanh(a):
+def tanh(a: Node) -> Node:
     return _node("tanh", np.tanh(a.value), (a,))
 
 
 _gate("tanh", "tanh", ("(1 - {out}**2) * {up}",), lambda g, n, i: g * (1 - n.value * n.value))
 
 
-def absolute(a):
+def absolute(a: Node) -> Node:
     return _node("abs", np.abs(a.value), (a,))
 
 
@@ -399,10 +399,10 @@ _gate("abs", "abs", ("sign({a}) * {up}",), lambda g, n, i: g * np.sign(_a(n)))
 # -- shapes and indexing ----------------------------------------------------------------------
 
 
-def reshape(a, *shape):
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    return _node("reshape", np.reshape(a.value, shape), (a,))
+def reshape(a: Node, *shape: int | tuple[int, ...] | list[int]) -> Node:
+    one = len(shape) == 1 and isinstance(shape[0], (tuple, list))
+    new = tuple(shape[0]) if one else cast("tuple[int, ...]", shape)  # type: ignore[arg-type]
+    return _node("reshape", np.reshape(a.value, new), (a,))
 
 
 _gate(
@@ -410,11 +410,11 @@ _gate(
 )
 
 
-def transpose(a, axes=None):
+def transpose(a: Node, axes: tuple[int, ...] | None = None) -> Node:
     return _node("transpose", np.transpose(a.value, axes), (a,), (axes,))
 
 
-def _transpose_grad(g, n, i):
+def _transpose_grad(g: np.ndarray, n: Node, i: int) -> np.ndarray:
     axes = n.ctx[0]
     return np.transpose(g, None if axes is None else np.argsort(axes))
 
@@ -422,7 +422,7 @@ def _transpose_grad(g, n, i):
 _gate("transpose", "T", ("{up}.T",), _transpose_grad)
 
 
-def getitem(a, index):
+def getitem(a: Node, index: Any) -> Node:
     """``a[index]``: slices, integers and integer arrays (``s[arange(N), y]`` picks one entry
     per row); entries picked more than once get the sum of their gradients."""
     if isinstance(index, Node):
@@ -430,7 +430,7 @@ def getitem(a, index):
     return _node("getitem", a.value[index], (a,), (index,))
 
 
-def _getitem_grad(g, n, i):
+def _getitem_grad(g: np.ndarray, n: Node, i: int) -> np.ndarray:
     out = np.zeros_like(_a(n))
     np.add.at(out, n.ctx[0], g)
     return out
@@ -442,7 +442,8 @@ _gate("getitem", "[]", ("scatter({up} into zeros_like({a}))",), _getitem_grad)
 # -- the Node's operators and methods ---------------------------------------------------------
 
 
-def _install():
+def _install() -> None:
+    # (declared for type checkers in Node's class body)
     N = Node
     for name, fn in (
         ("add", add),
@@ -454,20 +455,29 @@ def _install():
     ):
         setattr(N, f"__{name}__", fn)
         setattr(N, f"__r{name}__", lambda a, b, fn=fn: fn(b, a))  # 2 * x: x is on the right
-    N.__neg__ = neg
-    N.__abs__ = absolute
-    N.__getitem__ = getitem
-    N.sum = sum_reduce
-    N.mean = mean
-    N.max = max_reduce
-    N.exp = exp
-    N.log = log
-    N.relu = relu
-    N.sigmoid = sigmoid
-    N.tanh = tanh
-    N.reshape = reshape
-    N.transpose = transpose
-    N.T = property(lambda a: transpose(a))
+        _INSTALLED.extend((f"__{name}__", f"__r{name}__"))
+    methods = {
+        "__neg__": neg,
+        "__abs__": absolute,
+        "__getitem__": getitem,
+        "sum": sum_reduce,
+        "mean": mean,
+        "max": max_reduce,
+        "exp": exp,
+        "log": log,
+        "relu": relu,
+        "sigmoid": sigmoid,
+        "tanh": tanh,
+        "reshape": reshape,
+        "transpose": transpose,
+        "T": property(lambda a: transpose(a)),
+    }
+    for name, method in methods.items():
+        setattr(N, name, method)
+    _INSTALLED.extend(methods)
+
+
+_INSTALLED: list[str] = []  # what _install put on Node (tests/test_typing.py checks the stubs)
 
 
 _install()

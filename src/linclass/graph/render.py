@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import LinclassError
-from .engine import VJPS, topological_order
+from .engine import VJPS, Node, topological_order
 from .ops import GATES, symbol
+
+if TYPE_CHECKING:
+    from .expr import Circuit
 
 __all__ = [
     "gate_rows",
@@ -40,7 +45,7 @@ class GraphvizMissing(LinclassError, RuntimeError):
     """Graphviz's ``dot`` program is needed to draw a PNG or SVG and is not installed."""
 
 
-def fmt(x):
+def fmt(x: ArrayLike | None) -> str:
     """A number as the course writes it: short, at most 4 significant digits."""
     if x is None:
         return "-"
@@ -53,18 +58,18 @@ def fmt(x):
     return f"{v:.4g}"
 
 
-def _name(node):
+def _name(node: Node) -> str:
     return node.label if node.label is not None else symbol(node.op)
 
 
-def local_gradients(node):
+def local_gradients(node: Node) -> list[np.ndarray]:
     """The gate's local gradient with respect to each operand (its vjp with g = 1)."""
     one = np.ones_like(node.value)
     with np.errstate(all="ignore"):  # inf and nan are shown, not warned about
         return [VJPS[node.op][i](one, node, i) for i in range(len(node.parents))]
 
 
-def gate_rows(circuit):
+def gate_rows(circuit: Circuit) -> list[dict[str, Any]]:
     """One dict per gate in forward order: gate, op, inputs, value, local grads, grad."""
     return [
         {
@@ -79,7 +84,7 @@ def gate_rows(circuit):
     ]
 
 
-def wire_gradient(node, i):
+def wire_gradient(node: Node, i: int) -> np.ndarray | None:
     """The gradient flowing back along the wire from operand ``i`` into ``node``: the
     upstream gradient times the local one. An operand used by several gates gets the sum of
     its wires' gradients."""
@@ -89,7 +94,7 @@ def wire_gradient(node, i):
         return VJPS[node.op][i](node.grad, node, i)
 
 
-def _html(text):
+def _html(text: object) -> str:
     """Text made safe inside a DOT string or HTML label: it can neither close the string nor
     add attributes, whatever it holds."""
     text = " ".join(str(text).split())  # no newlines
@@ -104,14 +109,14 @@ def _html(text):
     return text
 
 
-def _wire_label(value, grad):
+def _wire_label(value: ArrayLike | None, grad: ArrayLike | None) -> str:
     return (
         f'<<font color="{VALUE_COLOR}">{_html(fmt(value))}</font><br/>'
         f'<font color="{GRAD_COLOR}">{_html(fmt(grad))}</font>>'
     )
 
 
-def to_dot(circuit):
+def to_dot(circuit: Circuit) -> str:
     """Graphviz DOT text: inputs on the left, one circle per gate, values and gradients on
     every wire (value above in green, gradient below in red)."""
     order = topological_order(circuit.output)
@@ -142,7 +147,7 @@ def to_dot(circuit):
     return "\n".join(lines) + "\n"
 
 
-def require_dot():
+def require_dot() -> str:
     """The path of Graphviz's ``dot``, or a clear error saying how to get it."""
     exe = shutil.which("dot")
     if exe is None:
@@ -154,7 +159,7 @@ def require_dot():
     return exe
 
 
-def render_dot(dot_text, fmt_name):
+def render_dot(dot_text: str, fmt_name: str) -> bytes:
     """Render DOT text to PNG or SVG bytes with Graphviz's ``dot``."""
     exe = require_dot()
     result = subprocess.run(
@@ -165,7 +170,7 @@ def render_dot(dot_text, fmt_name):
     return result.stdout
 
 
-def text_drawing(circuit):
+def text_drawing(circuit: Circuit) -> list[tuple[str, str, str, str]]:
     """The circuit as a tree from the output back to the inputs, one row per wire.
 
     Returns a list of ``(prefix, text, value, grad)``: ``prefix`` draws the branches,
@@ -196,7 +201,9 @@ def text_drawing(circuit):
     return out
 
 
-def staged_lines(circuit):
+def staged_lines(
+    circuit: Circuit,
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """The computation as staged code, forward then backward, as in the course notes.
 
     Returns two lists of ``(code, value)``: forward lines such as ``q1 = x + y`` and
@@ -208,7 +215,7 @@ def staged_lines(circuit):
     out = circuit.output
     backward.append((f"d{out.label} = 1", "1"))
     assigned = {id(out)}
-    running = {}
+    running: dict[int, Any] = {}
     for node in reversed(gates):
         names = {"out": _name(node)}
         if len(node.parents) >= 1:
@@ -226,7 +233,7 @@ def staged_lines(circuit):
     return forward, backward
 
 
-def gate_code(node):
+def gate_code(node: Node) -> str:
     """``q1 = x + y`` for a gate; the name alone for an input or a constant."""
     if not node.parents:
         return _name(node)

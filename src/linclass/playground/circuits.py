@@ -9,26 +9,29 @@ any expression ``linclass circuit`` accepts, parsed by the same ``ast`` walker (
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..graph import Node, ops
 from ..graph.engine import topological_order
 from ..graph.expr import Circuit, build_circuit
 from ..graph.render import fmt, local_gradients, wire_gradient
 from .lab import _weights
-from .state import StateError
+from .state import LabState, StateError
 
 __all__ = ["point_circuit", "expression_circuit", "circuit_json"]
 
 
-def _number(x):
+def _number(x: ArrayLike) -> float | None:
     """A float for JSON (None where it is not finite: JSON has no inf or NaN)."""
     v = float(np.asarray(x))
     return v if math.isfinite(v) else None
 
 
-def circuit_json(circuit):
+def circuit_json(circuit: Circuit) -> dict[str, Any]:
     """The circuit as plain data: nodes in forward order, each with its kind, label, value,
     gradient, operands, local gradients and the gradient sent back along each operand's wire."""
     circuit.backward()
@@ -58,7 +61,7 @@ def circuit_json(circuit):
     return {"expression": circuit.expression, "nodes": nodes, "output": ids[id(circuit.output)]}
 
 
-def _loss_graph(name, s, y, delta):
+def _loss_graph(name: str, s: Sequence[Node], y: int, delta: float) -> Node:
     """The loss of one point on its score nodes ``s``, with the subgradient conventions of
     ``linclass.losses`` (max(0, m) passes no gradient at m = 0; ties go to the first class)."""
     n_classes = len(s)
@@ -94,7 +97,7 @@ def _loss_graph(name, s, y, delta):
     return total
 
 
-def point_circuit(state, index):
+def point_circuit(state: LabState, index: int) -> Circuit:
     """The score -> loss circuit of point ``index`` for the lab's current weights and loss.
 
     The penalty is not in it (it does not depend on the point): the output is the point's own
@@ -112,22 +115,22 @@ def point_circuit(state, index):
         node = a * c
         node.label = label
         phi.append(node)
-    weights = {}
+    weights: dict[tuple[int, int | str], Node] = {}
     s = []
     for k in range(state.n_classes):
-        total = None
+        total: Node | None = None
         for d, feature in enumerate(phi):
             w = weights[k, d] = Node(float(W[k, d]), label=f"W[{k},{d}]")
             term = w * feature
             total = term if total is None else total + term
         bias = weights[k, "b"] = Node(float(b[k]), label=f"b[{k}]")
-        score = total + bias
+        score = cast(Node, total) + bias
         score.label = f"s{k}"
         s.append(score)
     out = _loss_graph(state.loss, s, int(state.y[index]), state.delta)
     out.label = "L"
     inputs = {"x": px, "y": py}
-    inputs.update({n.label: n for n in weights.values()})
+    inputs.update({str(n.label): n for n in weights.values()})
     loss = {
         "weston_watkins": "Weston-Watkins hinge",
         "crammer_singer": "Crammer-Singer hinge",
@@ -138,7 +141,7 @@ def point_circuit(state, index):
     return Circuit(title, out, inputs)
 
 
-def expression_circuit(expression, values):
+def expression_circuit(expression: str, values: Any) -> Circuit:
     """Any expression of ``linclass circuit`` at the given input values (a dict name -> float)."""
     if not isinstance(values, dict) or len(values) > 100:
         raise StateError("values must be an object of at most 100 name: number pairs.")

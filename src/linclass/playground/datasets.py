@@ -12,14 +12,14 @@ import numpy as np
 __all__ = ["DATASETS", "make_dataset"]
 
 
-def _blobs(rng, n, c):
+def _blobs(rng: np.random.Generator, n: int, c: int) -> tuple[np.ndarray, np.ndarray]:
     angles = 2 * np.pi * np.arange(c) / c + 0.3
     centres = 1.3 * np.stack([np.cos(angles), np.sin(angles)], axis=1)
     y = np.arange(n) % c
     return centres[y] + 0.35 * rng.normal(size=(n, 2)), y
 
 
-def _lines(rng, n, c):
+def _lines(rng: np.random.Generator, n: int, c: int) -> tuple[np.ndarray, np.ndarray]:
     # parallel bands, one per class: separable by parallel lines
     y = np.arange(n) % c
     offset = (y - (c - 1) / 2) * (3.2 / c)
@@ -30,7 +30,7 @@ def _lines(rng, n, c):
     return along[:, None] * direction + across[:, None] * normal, y
 
 
-def _circles(rng, n, c):
+def _circles(rng: np.random.Generator, n: int, c: int) -> tuple[np.ndarray, np.ndarray]:
     # rings around the origin: a linear classifier needs x**2 + y**2
     y = np.arange(n) % c
     radius = 0.4 + 1.5 * y / max(c - 1, 1) + rng.normal(scale=0.08, size=n)
@@ -38,7 +38,7 @@ def _circles(rng, n, c):
     return radius[:, None] * np.stack([np.cos(angle), np.sin(angle)], axis=1), y
 
 
-def _spiral(rng, n, c):
+def _spiral(rng: np.random.Generator, n: int, c: int) -> tuple[np.ndarray, np.ndarray]:
     # CS231n's spiral: c arms, not linearly separable
     y = np.arange(n) % c
     r = rng.uniform(0.05, 1.0, n)
@@ -46,7 +46,7 @@ def _spiral(rng, n, c):
     return 1.9 * r[:, None] * np.stack([np.sin(angle), np.cos(angle)], axis=1), y
 
 
-def _xor(rng, n, c):
+def _xor(rng: np.random.Generator, n: int, c: int) -> tuple[np.ndarray, np.ndarray]:
     # the four quadrants, classes alternating: separable with the feature x * y
     X = rng.uniform(-1.9, 1.9, size=(n, 2))
     X += 0.1 * np.sign(X)  # a small gap around the axes
@@ -57,7 +57,14 @@ def _xor(rng, n, c):
 DATASETS = {"blobs": _blobs, "lines": _lines, "circles": _circles, "spiral": _spiral, "xor": _xor}
 
 
-def make_dataset(kind, n_classes, n_points, noise=0.0, seed=0, val_fraction=0.3):
+def make_dataset(
+    kind: str,
+    n_classes: int,
+    n_points: int,
+    noise: float = 0.0,
+    seed: int = 0,
+    val_fraction: float = 0.3,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Points of one of the ``DATASETS``.
 
     Parameters

@@ -12,14 +12,18 @@ A point ``(x, y)`` is scored through its feature vector ``phi = (x, y[, x**2, y*
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any, cast
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..gradcheck import numerical_gradient, relative_error
 from ..losses import multiclass_hinge, one_vs_all_hinge, softmax_cross_entropy
 from ..objective import penalty
-from ..optim import SGD, Adam, Momentum
+from ..optim import SGD, Adam, Momentum, Optimizer
 from ..scores import scores, scores_backward
-from .state import MAX_GRID, MAX_PARAM, MAX_STEPS, StateError
+from .state import MAX_GRID, MAX_PARAM, MAX_STEPS, LabState, StateError
 
 __all__ = [
     "feature_map",
@@ -32,14 +36,14 @@ __all__ = [
 ]
 
 
-def feature_map(X, features=()):
+def feature_map(X: ArrayLike, features: Sequence[str] = ()) -> np.ndarray:
     """``phi(X)``: the columns x, y and the extra maps named in ``features``."""
     X = np.asarray(X, dtype=np.float64).reshape(-1, 2)
     extra = {"x2": X[:, 0] ** 2, "y2": X[:, 1] ** 2, "xy": X[:, 0] * X[:, 1]}
     return np.column_stack([X] + [extra[f] for f in features])
 
 
-def initial_weights(n_classes, n_features, seed):
+def initial_weights(n_classes: int, n_features: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The starting W and b drawn from the seed (reset returns here): rows of length about 1."""
     rng = np.random.default_rng(seed)
     W = rng.normal(scale=1.0 / np.sqrt(2), size=(n_classes, n_features))
@@ -47,7 +51,7 @@ def initial_weights(n_classes, n_features, seed):
     return W, rng.normal(scale=0.3, size=n_classes)
 
 
-def loss_function(name, delta=1.0):
+def loss_function(name: str, delta: float = 1.0) -> Callable[..., Any]:
     """``(S, y, **options) -> (loss, dS)`` for a loss's name (``state.LOSSES``); the options
     (``sample_weight``, ``reduction``) go to the loss in ``linclass.losses``."""
     if name == "softmax":
@@ -57,21 +61,25 @@ def loss_function(name, delta=1.0):
     return lambda S, y, **options: multiclass_hinge(S, y, delta, name, **options)
 
 
-def _weights(state):
-    if state.W is None:
+def _weights(state: LabState) -> tuple[np.ndarray, np.ndarray]:
+    if state.W is None or state.b is None:  # (both or neither: lab_state)
         return initial_weights(state.n_classes, state.n_features, state.seed)
     return state.W.copy(), state.b.copy()
 
 
-def objective(state, W, b, rows):
+def objective(
+    state: LabState, W: np.ndarray, b: np.ndarray, rows: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray]:
     """Mean loss over ``rows`` plus the penalty, with its gradient: ``(value, dW, db)``."""
     phi = feature_map(state.X[rows], state.features)
     loss, dS = loss_function(state.loss, state.delta)(scores(W, b, phi), state.y[rows])
     dW, db = scores_backward(dS, phi)
-    return loss + penalty(W, state.reg), dW + 2 * state.reg * W, db
+    return loss + penalty(W, state.reg), dW + 2 * state.reg * W, cast(np.ndarray, db)
 
 
-def class_map(W, b, features, size=80, view=3.0):
+def class_map(
+    W: np.ndarray, b: np.ndarray, features: Sequence[str], size: int = 80, view: float = 3.0
+) -> str:
     """The winning class at the centre of each cell of a ``size`` x ``size`` grid over
     ``[-view, view]**2``, top row first, as a string of digits (one per cell)."""
     centres = (np.arange(size) + 0.5) / size * 2 * view - view
@@ -82,13 +90,13 @@ def class_map(W, b, features, size=80, view=3.0):
     return "".join(map(str, win.tolist()))
 
 
-def _confusion(y, pred, n_classes):
+def _confusion(y: np.ndarray, pred: np.ndarray, n_classes: int) -> list[list[int]]:
     m = np.zeros((n_classes, n_classes), dtype=int)
     np.add.at(m, (y, pred), 1)
     return m.tolist()
 
 
-def _point_rows(state, S):
+def _point_rows(state: LabState, S: np.ndarray) -> tuple[list[float], list[list[int]]]:
     """Each point's own loss and its violated margins: the classes whose entry of the point's
     own gradient is not zero (its own class aside, except one-vs-all, where it has a margin)."""
     if not len(S):
@@ -103,7 +111,9 @@ def _point_rows(state, S):
     return losses.tolist(), violated
 
 
-def _split_figures(state, W, b, rows):
+def _split_figures(
+    state: LabState, W: np.ndarray, b: np.ndarray, rows: np.ndarray
+) -> tuple[float | None, float | None]:
     if not rows.any():
         return None, None
     value, _, _ = objective(state, W, b, rows)
@@ -111,7 +121,9 @@ def _split_figures(state, W, b, rows):
     return value, float(np.mean(pred == state.y[rows]))
 
 
-def evaluate(state, grid=80, view=3.0, check=True):
+def evaluate(
+    state: LabState, grid: int = 80, view: float = 3.0, check: bool = True
+) -> dict[str, Any]:
     """Everything the page draws for the current weights (a dict of JSON-ready values).
 
     Parameters
@@ -162,8 +174,9 @@ def evaluate(state, grid=80, view=3.0, check=True):
     return out
 
 
-def _optimizer(state):
+def _optimizer(state: LabState) -> Optimizer:
     """The update rule with its running arrays restored from the state."""
+    opt: Optimizer
     if state.optimizer == "momentum":
         opt = Momentum(state.lr, momentum=0.9)
     elif state.optimizer == "adam":
@@ -179,7 +192,7 @@ def _optimizer(state):
     return opt
 
 
-def _running_arrays(opt):
+def _running_arrays(opt: Optimizer) -> list[list]:
     if opt.state is None or isinstance(opt, SGD):
         return []
     if isinstance(opt, Adam):
@@ -188,7 +201,9 @@ def _running_arrays(opt):
     return [a.tolist() for a in opt.state]
 
 
-def train(state, steps=1, grid=80, view=3.0, check=True):
+def train(
+    state: LabState, steps: int = 1, grid: int = 80, view: float = 3.0, check: bool = True
+) -> dict[str, Any]:
     """Take ``steps`` optimizer steps from the state's weights.
 
     "gd" uses all the training points at each step; "sgd" a minibatch of ``state.batch``
@@ -222,7 +237,8 @@ def train(state, steps=1, grid=80, view=3.0, check=True):
         opt.step([new_W, new_b], [dW, db])
         loss, acc = _split_figures(state, new_W, new_b, all_train)
         if (
-            not np.isfinite(loss)
+            loss is None
+            or not np.isfinite(loss)
             or np.abs(new_W).max() > MAX_PARAM
             or np.abs(new_b).max() > MAX_PARAM
         ):

@@ -17,9 +17,11 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
+from typing import Any
 
 import numpy as np
 
@@ -60,14 +62,14 @@ HEADERS = {
 LOOPBACK = ("127.0.0.1", "localhost")
 
 
-def _view(body):
+def _view(body: dict[str, Any]) -> dict[str, Any]:
     return {
         "grid": integer(body, "grid", 80, 4, MAX_GRID),
         "view": number(body, "view", 3.0, 0.1, 1e3),
     }
 
 
-def _dataset(body):
+def _dataset(body: dict[str, Any]) -> dict[str, Any]:
     kind = choice(body, "kind", tuple(DATASETS), "blobs")
     X, y, val = make_dataset(
         kind,
@@ -84,11 +86,11 @@ def _dataset(body):
     }
 
 
-def _evaluate(body):
+def _evaluate(body: dict[str, Any]) -> dict[str, Any]:
     return lab.evaluate(lab_state(body), check=bool(body.get("check", True)), **_view(body))
 
 
-def _train(body):
+def _train(body: dict[str, Any]) -> dict[str, Any]:
     return lab.train(
         lab_state(body),
         integer(body, "steps", 1, 1, MAX_STEPS),
@@ -97,19 +99,19 @@ def _train(body):
     )
 
 
-def _circuit(body):
+def _circuit(body: dict[str, Any]) -> dict[str, Any]:
     state = lab_state(body)
     return circuits.circuit_json(circuits.point_circuit(state, integer(body, "point", 0)))
 
 
-def _expression(body):
+def _expression(body: dict[str, Any]) -> dict[str, Any]:
     expression = body.get("expression")
     if not isinstance(expression, str):
         raise StateError("expression must be a string, such as (x + y) * z.")
     return circuits.circuit_json(circuits.expression_circuit(expression, body.get("values", {})))
 
 
-ROUTES = {
+ROUTES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "dataset": _dataset,
     "evaluate": _evaluate,
     "train": _train,
@@ -118,7 +120,7 @@ ROUTES = {
 }
 
 
-def handle(name, body):
+def handle(name: str, body: Any) -> tuple[HTTPStatus, dict[str, Any]]:
     """Answer one API call in Python: ``(status, JSON-ready dict)``. The server calls this; so
     can a test or a notebook."""
     if name not in ROUTES:
@@ -262,8 +264,11 @@ class Playground(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = False
+    thread: threading.Thread  # set by start()
 
-    def __init__(self, port=0, verbose=False, idle_timeout=None):
+    def __init__(
+        self, port: int = 0, verbose: bool = False, idle_timeout: float | None = None
+    ) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
         self.verbose = verbose
         self.idle_timeout = idle_timeout
@@ -271,25 +276,25 @@ class Playground(ThreadingHTTPServer):
         self.origins = {f"http://{h}:{self.server_port}" for h in LOOPBACK}
 
     @property
-    def url(self):
+    def url(self) -> str:
         return f"http://127.0.0.1:{self.server_port}/"
 
-    def touch(self):
+    def touch(self) -> None:
         self.last_request = time.monotonic()
 
-    def service_actions(self):
+    def service_actions(self) -> None:
         if (
             self.idle_timeout is not None
             and time.monotonic() - self.last_request > self.idle_timeout
         ):
             threading.Thread(target=self.shutdown, daemon=True).start()
 
-    def handle_error(self, request, client_address):
+    def handle_error(self, request: Any, client_address: Any) -> None:
         if self.verbose:
             super().handle_error(request, client_address)
 
 
-def start(port=0, verbose=False, idle_timeout=None):
+def start(port: int = 0, verbose: bool = False, idle_timeout: float | None = None) -> Playground:
     """Start a server in a background thread (``.thread``) and return it (``.url``;
     ``.shutdown()`` and ``.server_close()`` stop it)."""
     server = Playground(port, verbose, idle_timeout)

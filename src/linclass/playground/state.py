@@ -9,7 +9,9 @@ server keeps nothing between requests. ``lab_state(body)`` turns a decoded JSON 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +48,14 @@ class StateError(InputError):
     """A request the playground refuses: the message names the field and what it accepts."""
 
 
-def number(body, key, default=None, lo=-math.inf, hi=math.inf, low_open=False):
+def number(
+    body: dict[str, Any],
+    key: str,
+    default: float | None = None,
+    lo: float = -math.inf,
+    hi: float = math.inf,
+    low_open: bool = False,
+) -> float:
     """A finite float in [lo, hi] (or (lo, hi] with ``low_open``)."""
     value = body.get(key, default)
     if value is None:
@@ -60,7 +69,9 @@ def number(body, key, default=None, lo=-math.inf, hi=math.inf, low_open=False):
     return value
 
 
-def integer(body, key, default=None, lo=0, hi=2**31 - 1):
+def integer(
+    body: dict[str, Any], key: str, default: int | None = None, lo: int = 0, hi: int = 2**31 - 1
+) -> int:
     """An int in [lo, hi]."""
     value = body.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int):
@@ -70,15 +81,17 @@ def integer(body, key, default=None, lo=0, hi=2**31 - 1):
     return value
 
 
-def choice(body, key, options, default=None):
+def choice(
+    body: dict[str, Any], key: str, options: Sequence[str], default: str | None = None
+) -> str:
     """One of ``options``."""
     value = body.get(key, default)
     if value not in options:
         raise StateError(f"{key} must be one of {', '.join(options)}; got {value!r}.")
-    return value
+    return str(value)
 
 
-def _matrix(value, key, shape, limit=MAX_PARAM):
+def _matrix(value: Any, key: str, shape: tuple[int, ...], limit: float = MAX_PARAM) -> np.ndarray:
     """A nested list of finite numbers with exactly ``shape``."""
     try:
         a = np.array(value, dtype=np.float64)
@@ -105,19 +118,19 @@ class LabState:
     lr: float = 0.1
     optimizer: str = "gd"
     batch: int = 0  # minibatch size for "sgd" (0: all the training points)
-    features: tuple = ()
+    features: tuple[str, ...] = ()
     seed: int = 0
     W: np.ndarray | None = None
     b: np.ndarray | None = None
     t: int = 0  # optimizer steps taken so far
-    opt: list = field(default_factory=list)  # the optimizer's running arrays
+    opt: list[np.ndarray] = field(default_factory=list)  # the optimizer's running arrays
 
     @property
-    def n_features(self):
+    def n_features(self) -> int:
         return 2 + len(self.features)
 
 
-def _points(value, n_classes):
+def _points(value: Any, n_classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if not isinstance(value, list):
         raise StateError("points must be a list of [x, y, class, held_out] rows.")
     if len(value) > MAX_POINTS:
@@ -144,7 +157,7 @@ def _points(value, n_classes):
     return rows[:, :2].copy(), c.astype(int), rows[:, 3] != 0
 
 
-def lab_state(body):
+def lab_state(body: Any) -> LabState:
     """Check a request body (a dict from JSON) and return the ``LabState`` it describes."""
     if not isinstance(body, dict):
         raise StateError("the request must be a JSON object.")
