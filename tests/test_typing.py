@@ -25,6 +25,13 @@ TYPED = {
     "linclass.graph.ops": None,
     "linclass.graph.expr": None,
     "linclass.graph.render": None,
+    "linclass.objective": None,
+    "linclass.train": None,
+    "linclass.sources": None,
+    "linclass.sources.dask": None,
+    "linclass.sources.device": None,
+    "linclass.data": None,
+    "linclass.features": None,
 }
 PUBLIC_DUNDERS = ("__init__", "__call__")
 

@@ -15,7 +15,19 @@ from typing import Any, TypeAlias
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["Array", "ArrayLike", "Data", "Labels", "LossResult", "PathArg", "Scalar"]
+__all__ = [
+    "Array",
+    "ArrayLike",
+    "Block",
+    "Data",
+    "Labels",
+    "LossFn",
+    "LossResult",
+    "PathArg",
+    "Progress",
+    "Scalar",
+    "Sums",
+]
 
 Array: TypeAlias = np.ndarray
 Data: TypeAlias = Any
@@ -23,3 +35,11 @@ Labels: TypeAlias = ArrayLike
 PathArg: TypeAlias = "str | PathLike[str]"
 LossResult: TypeAlias = "tuple[float, np.ndarray]"
 Scalar: TypeAlias = Callable[[np.ndarray], float]
+#: ``progress(stage or file name, done, total or None)``, called as work goes on.
+Progress: TypeAlias = Callable[[str, int, "int | None"], object]
+#: A loss on scores: ``loss_fn(S, y, sample_weight=None) -> (mean loss, dS)``.
+LossFn: TypeAlias = Callable[..., LossResult]
+#: One block of rows: ``(Xb, yb, sample weights or None)``.
+Block: TypeAlias = "tuple[Data, np.ndarray, np.ndarray | None]"
+#: The objective's sums: ``(loss, dW, db or None, n_correct)``.
+Sums: TypeAlias = "tuple[float, np.ndarray, np.ndarray | None, int]"

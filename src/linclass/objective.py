@@ -10,9 +10,13 @@ cache, and S never exists for the whole data set at once.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeAlias
 
 import numpy as np
 
+from ._typing import Array, Block, Data, LossFn, Sums
 from .errors import InputError
 from .scores import scores, scores_backward
 
@@ -28,15 +32,18 @@ __all__ = [
 # A block of X this size stays in the last-level cache between the two products.
 _BLOCK_BYTES = 8 * 2**20
 
+#: One block's terms: ``(n_correct, weighted loss, dW_b or None, db_b or None)``.
+Part: TypeAlias = "tuple[int, float, Array | None, Array | None]"
 
-def default_block_rows(X):
+
+def default_block_rows(X: Data) -> int:
     """Rows per block for ``loss_and_gradient``: the whole X when it is small."""
     n, d = X.shape
     itemsize = getattr(X, "dtype", np.dtype(np.float64)).itemsize
     return max(256, min(n, _BLOCK_BYTES // max(1, d * itemsize)))
 
 
-def penalty(W, reg):
+def penalty(W: Data, reg: float) -> float:
     """The L2 penalty ``reg * sum(W**2)``, as a float (W of any array API namespace)."""
     if not isinstance(W, np.ndarray):
         from .array_api import namespace
@@ -46,14 +53,23 @@ def penalty(W, reg):
     return reg * float(np.dot(w, w))
 
 
-def regularization(W, reg):
+def regularization(W: Data, reg: float) -> tuple[float, Data]:
     """``(reg * sum(W**2), 2 * reg * W)``: the L2 penalty and its gradient."""
     return penalty(W, reg), (2 * reg) * W
 
 
 def loss_and_gradient(
-    W, b, X, y, loss_fn, reg=0.0, sample_weight=None, block_rows=None, workers=1, kernel="numpy"
-):
+    W: Array,
+    b: Array | None,
+    X: Data,
+    y: Array,
+    loss_fn: LossFn,
+    reg: float = 0.0,
+    sample_weight: Array | None = None,
+    block_rows: int | None = None,
+    workers: int = 1,
+    kernel: str = "numpy",
+) -> Sums:
     """Objective value and gradient of a linear classifier on (a batch of) data.
 
     Parameters
@@ -111,16 +127,14 @@ def loss_and_gradient(
     return acc.result(reg)
 
 
-_POOLS: dict = {}
+_POOLS: dict[int, ThreadPoolExecutor] = {}
 
 
-def _pool(workers):
+def _pool(workers: int) -> ThreadPoolExecutor:
     """A thread pool of ``workers`` threads, made once and kept (numpy lets go of the GIL in
     its products, so the blocks run at once)."""
     pool = _POOLS.get(workers)
     if pool is None:
-        from concurrent.futures import ThreadPoolExecutor
-
         pool = _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="linclass-block")
     return pool
 
@@ -146,23 +160,33 @@ class BlockSum:
         kernel (``linclass.fused.Step``), which gives the same terms to rounding.
     """
 
-    def __init__(self, W, b, loss_fn, total_weight, kernel="numpy"):
+    def __init__(
+        self,
+        W: Array,
+        b: Array | None,
+        loss_fn: LossFn,
+        total_weight: float,
+        kernel: str = "numpy",
+    ) -> None:
         self.W, self.b, self.loss_fn, self.total_weight = W, b, loss_fn, total_weight
-        self.data_loss, self.dW, self.db, self.n_correct = 0.0, None, None, 0
+        self.data_loss: float = 0.0
+        self.dW: Array | None = None
+        self.db: Array | None = None
+        self.n_correct = 0
         if kernel not in ("numpy", "fused"):
             raise ValueError(f"kernel must be 'numpy' or 'fused'; got {kernel!r}.")
-        self._fused = None
+        self._fused: Any = None  # a linclass.fused.Step
         if kernel == "fused":
             from .fused import Step, available
 
             if available():  # else (a Dask worker without numba): numpy
                 self._fused = Step(W, b, loss_fn)
 
-    def add(self, Xb, yb, wb=None):
+    def add(self, Xb: Data, yb: Array, wb: Array | None = None) -> None:
         """Add one block: rows ``Xb`` with labels ``yb`` (and sample weights ``wb``)."""
         self.merge(self.part(Xb, yb, wb))
 
-    def add_all(self, blocks, workers=1):
+    def add_all(self, blocks: Iterable[Block], workers: int = 1) -> None:
         """Add blocks ``(Xb, yb, wb)`` in order, each computed on one of ``workers`` threads
         and merged in order: the numbers are the same whatever ``workers`` is (with the BLAS
         on one thread, as training holds it: ``linclass.threads``)."""
@@ -170,7 +194,7 @@ class BlockSum:
             for block in blocks:
                 self.add(*block)
             return
-        pool, running = _pool(workers), deque()
+        pool, running = _pool(workers), deque[Future[Part]]()
         for block in blocks:  # at most 2 blocks a worker in flight (a sparse block is a copy)
             running.append(pool.submit(self.part, *block))
             if len(running) >= 2 * workers:
@@ -178,7 +202,7 @@ class BlockSum:
         while running:
             self.merge(running.popleft().result())
 
-    def part(self, Xb, yb, wb=None):
+    def part(self, Xb: Data, yb: Array, wb: Array | None = None) -> Part:
         """One block's terms ``(n_correct, weighted loss, dW_b, db_b)``, from the block alone
         (several may be computed at once, in threads)."""
         if self._fused is not None and isinstance(Xb, np.ndarray):
@@ -200,7 +224,7 @@ class BlockSum:
         dW_b, db_b = scores_backward(dS, Xb, need_bias=self.b is not None)
         return n_correct, loss_b * share, dW_b, db_b
 
-    def merge(self, part):
+    def merge(self, part: Part) -> None:
         """Add one block's terms (``part``) into the sums."""
         n_correct, loss, dW_b, db_b = part
         self.n_correct += n_correct
@@ -214,7 +238,7 @@ class BlockSum:
             if self.db is not None:
                 self.db += db_b
 
-    def partial(self):
+    def partial(self) -> Sums:
         """``(data_loss, dW, db, n_correct)`` of the blocks added so far, without the penalty
         (partial sums from several places add up term by term)."""
         dW, db = self.dW, self.db
@@ -223,12 +247,12 @@ class BlockSum:
             db = None if self.b is None else np.zeros_like(self.b)
         return self.data_loss, dW, db, self.n_correct
 
-    def result(self, reg=0.0):
+    def result(self, reg: float = 0.0) -> Sums:
         """``(loss, dW, db, n_correct)`` with the L2 penalty ``reg * sum(W**2)`` added."""
         return with_penalty(self.W, self.partial(), reg)
 
 
-def with_penalty(W, sums, reg):
+def with_penalty(W: Array, sums: Sums, reg: float) -> Sums:
     """``(loss, dW, db, n_correct)`` from the data sums ``(data_loss, dW, db, n_correct)`` and
     the L2 penalty ``reg * sum(W**2)`` (gradient ``2 * reg * W``, added into dW)."""
     data_loss, dW, db, n_correct = sums

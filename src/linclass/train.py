@@ -22,16 +22,29 @@ import contextlib
 import queue
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
 import numpy as np
 
+from ._typing import Array, Block, Data, Sums
 from .array_api import all_finite, copy, to_numpy
 from .array_api import loss_and_gradient as array_api_loss_and_gradient
 from .choices import SOLVERS
 from .errors import InputError, LinclassError
 from .objective import loss_and_gradient, penalty
 from .threads import Chooser
+
+if TYPE_CHECKING:
+    from .fused import Step
+    from .losses import Loss
+    from .optim import Optimizer
+    from .sources import DataSource
+    from .sources.dask import DaskSource
+
+#: ``on_step({"event": "step", "epoch", "step", "loss"})``: a truthy return stops training.
+StepCallback: TypeAlias = Callable[[dict[str, Any]], Any]
 
 __all__ = [
     "HISTORY_KEYS",
@@ -88,10 +101,11 @@ class _Watch:
     """Divergence: a loss that is not finite, or that has grown ``DIVERGENCE_GROWTH`` times
     over the first one this run measured (or over 1, when it started below)."""
 
-    def __init__(self, optimizer):
-        self.optimizer, self.start = optimizer, None
+    def __init__(self, optimizer: Optimizer) -> None:
+        self.optimizer: Optimizer = optimizer
+        self.start: float | None = None
 
-    def check(self, loss, epoch, step):
+    def check(self, loss: float, epoch: int, step: int) -> None:
         if self.start is None and np.isfinite(loss):
             self.start = float(loss)
         limit = DIVERGENCE_GROWTH * max(self.start or 0.0, 1.0)
@@ -99,7 +113,9 @@ class _Watch:
             _diverged(loss, epoch, step, self.optimizer, self.start)
 
 
-def _diverged(loss, epoch, step, optimizer, start=None):
+def _diverged(
+    loss: float, epoch: int, step: int, optimizer: Optimizer, start: float | None = None
+) -> NoReturn:
     lr = optimizer.learning_rate
     how = (
         f"the loss grew from {start:.4g} to {loss:.4g}"
@@ -115,21 +131,21 @@ def _diverged(loss, epoch, step, optimizer, start=None):
 
 
 def sgd(
-    W,
-    b,
-    source,
-    loss,
-    reg,
-    optimizer,
+    W: Array,
+    b: Array,
+    source: DataSource,
+    loss: Loss,
+    reg: float,
+    optimizer: Optimizer,
     *,
-    epochs,
-    fit_intercept=True,
-    intercept_step=1.0,
-    max_steps=None,
-    steps_done=0,
-    first_epoch=1,
-    on_step=None,
-):
+    epochs: int,
+    fit_intercept: bool = True,
+    intercept_step: float = 1.0,
+    max_steps: int | None = None,
+    steps_done: int = 0,
+    first_epoch: int = 1,
+    on_step: StepCallback | None = None,
+) -> Iterator[Epoch]:
     """Minibatch (or full-batch) gradient descent, updating ``W`` and ``b`` in place.
 
     Parameters
@@ -163,19 +179,20 @@ def sgd(
     n = source.n_samples
     b_arg = b if fit_intercept else None
     params = [W, b] if fit_intercept else [W]
-    B = n if source.full_batch else source.batch_size
+    B = source.batch_size if not source.full_batch and source.batch_size else n
     steps_total = steps_done
     watch = _Watch(optimizer)
     minibatch = None if source.full_batch else _minibatch_gradient(source, W, b_arg, loss)
     with _chooser(source) as threads:
         for epoch in range(first_epoch, first_epoch + epochs):
             loss_sum, n_correct, steps, stop = 0.0, 0, 0, False
+            batches: Iterable[Block | None]
             if source.full_batch:
                 batches = [None]
             else:
                 batches = source.epoch()
             for batch in batches:
-                if batch is None:
+                if batch is None or minibatch is None:  # (both or neither: the full batch)
                     value, dW, db, correct = threads.run(
                         n, source.loss_and_gradient, W, b_arg, loss, reg
                     )
@@ -210,7 +227,9 @@ def sgd(
                 return
 
 
-def _minibatch_gradient(source, W, b, loss):
+def _minibatch_gradient(
+    source: DataSource, W: Array, b: Array | None, loss: Loss
+) -> Callable[..., Sums]:
     """``f(threads, W, b, X_b, y_b, reg, w_b) -> (loss, dW, db, n_correct)`` for the
     minibatches: the fused kernel's step (its dW and db reused from step to step, its halves on
     the number of threads the chooser times per batch size) where the source's data choose
@@ -218,21 +237,29 @@ def _minibatch_gradient(source, W, b, loss):
     kernel = source.kernel(loss)
     if kernel == "array_api":  # on X's device (linclass.sources.device)
 
-        def device_step(threads, W, b, Xb, yb, reg, wb):
+        def device_step(
+            threads: Chooser, W: Array, b: Array | None, Xb: Data, yb: Array, reg: float, wb: Any
+        ) -> Sums:
             return array_api_loss_and_gradient(W, b, Xb, yb, loss, reg, wb)
 
         return device_step
 
-    def numpy_step(threads, W, b, Xb, yb, reg, wb):
+    def numpy_step(
+        threads: Chooser, W: Array, b: Array | None, Xb: Data, yb: Array, reg: float, wb: Any
+    ) -> Sums:
         return loss_and_gradient(W, b, Xb, yb, loss, reg, wb)
 
     if kernel != "fused":
         return numpy_step
     from .fused import CompileFailed, Step
 
-    step = [Step(W, b, loss)]  # None once the kernel failed to compile (said once)
+    step: list[Step | None] = [
+        Step(W, b, loss)
+    ]  # None once the kernel failed to compile (said once)
 
-    def fused_step(threads, W, b, Xb, yb, reg, wb):
+    def fused_step(
+        threads: Chooser, W: Array, b: Array | None, Xb: Data, yb: Array, reg: float, wb: Any
+    ) -> Sums:
         if step[0] is not None:
             try:
                 return threads.run(Xb.shape[0], step[0].loss_and_gradient, W, b, Xb, yb, reg, wb)
@@ -243,7 +270,14 @@ def _minibatch_gradient(source, W, b, loss):
     return fused_step
 
 
-def _step_ends(on_step, epoch, step, loss, steps_total, max_steps):
+def _step_ends(
+    on_step: StepCallback | None,
+    epoch: int,
+    step: int,
+    loss: float,
+    steps_total: int,
+    max_steps: int | None,
+) -> bool:
     """After a step: tell ``on_step``; True when it asks to stop or ``max_steps`` is reached."""
     asked = on_step is not None and on_step(
         {"event": "step", "epoch": epoch, "step": step, "loss": loss}
@@ -251,7 +285,7 @@ def _step_ends(on_step, epoch, step, loss, steps_total, max_steps):
     return bool(asked) or (max_steps is not None and steps_total >= max_steps)
 
 
-def _chooser(source):
+def _chooser(source: DataSource) -> Chooser:
     """The threads of a training loop on ``source`` (``linclass.threads``): the BLAS on one
     thread, the full-batch gradient on a timed number of workers (one where the source's
     products run elsewhere: a Dask source's workers)."""
@@ -259,21 +293,21 @@ def _chooser(source):
 
 
 def local_sgd(
-    W,
-    b,
-    source,
-    loss,
-    reg,
-    optimizer,
+    W: Array,
+    b: Array,
+    source: DaskSource,
+    loss: Loss,
+    reg: float,
+    optimizer: Optimizer,
     *,
-    epochs,
-    fit_intercept=True,
-    intercept_step=1.0,
-    max_steps=None,
-    steps_done=0,
-    first_epoch=1,
-    on_step=None,
-):
+    epochs: int,
+    fit_intercept: bool = True,
+    intercept_step: float = 1.0,
+    max_steps: int | None = None,
+    steps_done: int = 0,
+    first_epoch: int = 1,
+    on_step: StepCallback | None = None,
+) -> Iterator[Epoch]:
     """Local SGD with model averaging over a source's chunks (``DaskSource``), updating ``W``
     and ``b`` in place; one step is one round.
 
@@ -329,19 +363,19 @@ class _Cancelled(Exception):
 
 
 def lbfgs(
-    W,
-    b,
-    source,
-    loss,
-    reg,
+    W: Array,
+    b: Array,
+    source: DataSource,
+    loss: Loss,
+    reg: float,
     *,
-    epochs,
-    tol=1e-4,
-    fit_intercept=True,
-    max_steps=None,
-    steps_done=0,
-    first_epoch=1,
-):
+    epochs: int,
+    tol: float | None = 1e-4,
+    fit_intercept: bool = True,
+    max_steps: int | None = None,
+    steps_done: int = 0,
+    first_epoch: int = 1,
+) -> Iterator[Epoch]:
     """Full-batch L-BFGS (scipy's L-BFGS-B) on the hand-derived gradient, updating ``W`` and
     ``b`` in place; one iteration is one epoch.
 
@@ -359,8 +393,10 @@ def lbfgs(
     C, D = W.shape
     dtype = source.dtype  # numpy's (W may be an array of another namespace)
     n = source.n_samples
-    last = {}  # the latest evaluation, which is the accepted point at each iteration's end
-    handoff, resume = queue.Queue(maxsize=1), queue.Queue(maxsize=1)
+    # the latest evaluation, which is the accepted point at each iteration's end
+    last: dict[str, Any] = {}
+    handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+    resume: queue.Queue[bool] = queue.Queue(maxsize=1)
     cancel = threading.Event()
     threads = _chooser(source)
 
@@ -453,7 +489,7 @@ def lbfgs(
         threads.close()
 
 
-def _tell(q, value):
+def _tell(q: queue.Queue, value: bool) -> None:
     """Put ``value`` unless the queue already holds one (the answer is then on its way)."""
     with contextlib.suppress(queue.Full):
         q.put_nowait(value)
@@ -489,28 +525,29 @@ class Monitor:
 
     def __init__(
         self,
-        reg,
+        reg: float,
         *,
-        tol=None,
-        n_iter_no_change=5,
-        early_stopping=False,
-        watch_loss=True,
-        validate=None,
-        callback=None,
-        report=None,
-        history=None,
-        scoring="loss",
-    ):
+        tol: float | None = None,
+        n_iter_no_change: int = 5,
+        early_stopping: bool = False,
+        watch_loss: bool = True,
+        validate: Callable[[Array, Array], tuple[float, float]] | None = None,
+        callback: Callable[[dict[str, Any]], Any] | None = None,
+        report: Callable[[dict[str, Any]], Any] | None = None,
+        history: dict[str, list] | None = None,
+        scoring: str = "loss",
+    ) -> None:
         self.reg, self.tol, self.n_iter_no_change = reg, tol, n_iter_no_change
         self.scoring = scoring
         self.early_stopping, self.watch_loss = early_stopping, watch_loss
         self.validate, self.callback, self.report = validate, callback, report
         self.history = history if history is not None else {k: [] for k in HISTORY_KEYS}
         self.t0 = time.perf_counter()
-        self.best_score, self.best_weights = -np.inf, None  # (W, b, epoch) with early stopping
+        self.best_score: float = -np.inf
+        self.best_weights: tuple[Array, Array, int] | None = None  # with early stopping
         self.best_loss, self.stall = np.inf, 0
 
-    def update(self, W, b, record):
+    def update(self, W: Array, b: Array, record: Epoch) -> bool:
         """Record an epoch, report it and track early stopping. Returns True when training
         should stop: the callback asked, the solver stopped, or no progress for
         ``n_iter_no_change`` epochs."""

@@ -6,7 +6,10 @@ integer labels indexing ``class_names``, and the image shape to draw them again.
 import ``dataset`` (the record) and nothing imports them but this package's face.
 """
 
+from collections.abc import Callable
+
 from .. import limits
+from .._typing import PathArg, Progress
 from ..errors import InputError
 from .cifar10 import load_cifar10
 from .dataset import DataFileError, Dataset
@@ -35,7 +38,12 @@ __all__ = [
 ]
 
 
-def load_dataset(spec, size=None, skip_bad=False, progress=None):
+def load_dataset(
+    spec: str,
+    size: int | tuple[int, int] | None = None,
+    skip_bad: bool = False,
+    progress: Progress | None = None,
+) -> Dataset:
     """Load a data set named as on the command line.
 
     Parameters
@@ -54,8 +62,8 @@ def load_dataset(spec, size=None, skip_bad=False, progress=None):
         For ``folder:``: ``progress(stage, done, total)`` as images are read and decoded
         (``load_image_folder``).
     """
-    loaders = {
-        "digits": None,
+    loaders: dict[str, Callable[[PathArg], Dataset]] = {
+        "digits": lambda _: load_digits(),
         "mnist": load_mnist,
         "fashion-mnist": lambda p: load_mnist(p, fashion=True),
         "cifar10": load_cifar10,
@@ -64,7 +72,7 @@ def load_dataset(spec, size=None, skip_bad=False, progress=None):
     if size is not None:  # refused before anything is read
         for side in (size,) if isinstance(size, int) else tuple(size):
             limits.check_image_side(int(side))
-    kind, sep, path = str(spec).partition(":")
+    kind, sep, given = str(spec).partition(":")
     if kind not in loaders:
         raise InputError(
             f"unknown data set {spec!r}; use digits, mnist:PATH, "
@@ -75,11 +83,12 @@ def load_dataset(spec, size=None, skip_bad=False, progress=None):
         if sep:
             raise InputError("digits is built in and takes no path.")
         return load_digits()
+    path: PathArg = given
     if not sep:
         if kind not in SOURCES:
             raise InputError(f"{kind} needs a path: --dataset {kind}:PATH.")
         path = cached_path(kind)
-    elif not path:
+    elif not given:
         raise InputError(f"--dataset {kind}: needs a path after the colon.")
     ds = loaders[kind](path)
     ds.name = str(spec)

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 from .. import limits
+from .._typing import PathArg
 from ..errors import DataFileError, LinclassError
 
 __all__ = [
@@ -84,9 +85,9 @@ def reading(where):
         ) from None
 
 
-def check_input_path(path):
+def check_input_path(given: PathArg) -> Path:
     """A folder or a regular file (following links), else a clear error."""
-    path = Path(path)
+    path = Path(given)
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._typing import PathArg
 from ..errors import DataFileError
 from .archives import open_tree
 from .dataset import Dataset
@@ -242,7 +243,7 @@ def _read_files(path, names):
     return found
 
 
-def load_cifar10(path):
+def load_cifar10(path: PathArg) -> Dataset:
     """Load CIFAR-10 from an official download, python or binary version.
 
     Parameters

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import DataFileError
 
@@ -34,20 +36,20 @@ class Dataset:
 
     X: np.ndarray
     y: np.ndarray
-    class_names: list
-    image_shape: tuple
+    class_names: list[str]
+    image_shape: tuple[int, ...]
     name: str
     X_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
     pixel_max: int = 255
 
-    def labels(self, y=None):
+    def labels(self, y: ArrayLike | None = None) -> np.ndarray:
         """The labels a classifier learns, for integer class indices (the data set's own by
         default): see ``class_labels``."""
-        return class_labels(self.class_names)[self.y if y is None else y]
+        return class_labels(self.class_names)[self.y if y is None else np.asarray(y)]
 
 
-def class_labels(class_names):
+def class_labels(class_names: Iterable[object]) -> np.ndarray:
     """What a model trained on a data set predicts: the integers 0..C-1 where the classes are
     named by them (the digits, MNIST), so that ``model.score(X, digits.target)`` works; the
     class names otherwise (CIFAR-10's "airplane"..., a folder's sub-folder names)."""

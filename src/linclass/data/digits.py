@@ -7,7 +7,7 @@ import numpy as np
 from .dataset import Dataset
 
 
-def load_digits():
+def load_digits() -> Dataset:
     """1,797 images of handwritten digits, 8x8 pixels with values 0..16, ten classes.
 
     Returns

@@ -19,6 +19,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._typing import PathArg, Progress
 from ..errors import InputError, LinclassError
 
 __all__ = ["SOURCES", "DownloadError", "cache_dir", "download", "cached_path", "md5sum"]
@@ -73,12 +74,12 @@ SOURCES = {
 _CHUNK = 1 << 20
 
 
-def cache_dir():
+def cache_dir() -> Path:
     """Where downloads go: ``$LINCLASS_DATA``, or ``~/.cache/linclass``."""
     return Path(os.environ.get("LINCLASS_DATA") or Path.home() / ".cache" / "linclass")
 
 
-def md5sum(path):
+def md5sum(path: PathArg) -> str:
     digest = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(_CHUNK), b""):
@@ -86,7 +87,7 @@ def md5sum(path):
     return digest.hexdigest()
 
 
-def cached_path(name, directory=None):
+def cached_path(name: str, directory: PathArg | None = None) -> Path:
     """The path a downloaded data set is loaded from (its file or folder), checked to exist."""
     if name not in SOURCES:
         raise InputError(f"unknown download {name!r}; choose from {', '.join(SOURCES)}.")
@@ -142,7 +143,14 @@ def _fetch(url, part, progress, timeout):
         raise urllib.error.URLError(f"connection closed after {done} of {total} bytes")
 
 
-def download(name, directory=None, progress=None, retries=3, timeout=20, backoff=1.0):
+def download(
+    name: str,
+    directory: PathArg | None = None,
+    progress: Progress | None = None,
+    retries: int = 3,
+    timeout: float = 20,
+    backoff: float = 1.0,
+) -> Path:
     """Download a data set's official files into the cache (or ``directory``).
 
     Parameters

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import limits
+from .._typing import PathArg, Progress
 from ..errors import DataFileError, InputError
 from .archives import open_tree
 from .dataset import Dataset
@@ -93,7 +94,13 @@ def _decode_chunk(blobs, size, mode):
     return out, errors
 
 
-def load_image_folder(path, size=None, skip_bad=False, workers=None, progress=None):
+def load_image_folder(
+    path: PathArg,
+    size: int | tuple[int, int] | None = None,
+    skip_bad: bool = False,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> Dataset:
     """Load a tree of images (or an archive of one) as a data set.
 
     Parameters
@@ -150,7 +157,7 @@ def load_image_folder(path, size=None, skip_bad=False, workers=None, progress=No
             wheres[split] = [source.where(k) for _, k in pairs]
     finally:
         source.close()
-    size, mode, bad = _choose_size_and_mode(blobs, wheres, size)
+    chosen, mode, bad = _choose_size_and_mode(blobs, wheres, size)
     arrays = {}
     total, done = sum(len(b) for b in blobs.values()), [0]
 
@@ -161,7 +168,7 @@ def load_image_folder(path, size=None, skip_bad=False, workers=None, progress=No
     for split in splits:
         X, errors = _decode(
             blobs.pop(split),
-            size,
+            chosen,
             mode,
             workers,
             path,  # the bytes can go now
@@ -179,7 +186,7 @@ def load_image_folder(path, size=None, skip_bad=False, workers=None, progress=No
                 "remove them, or skip them (skip_bad=True, --skip-bad)."
             )
         warnings.warn(f"skipped {len(bad)} unreadable image(s): {listed}{more}", stacklevel=2)
-    w, h = size
+    w, h = chosen
     shape = (h, w) if mode == "L" else (h, w, 3)
     X, y = arrays[train_key]
     test = arrays.get("test", (None, None))

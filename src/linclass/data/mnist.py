@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._typing import PathArg
 from ..errors import DataFileError
 from ..limits import check_bytes, check_declared
 from .archives import check_input_path, reading
@@ -45,7 +46,7 @@ def _open(path):
     return gzip.open(path, "rb") if gz else open(path, "rb"), gz
 
 
-def read_idx(path):
+def read_idx(path: PathArg) -> np.ndarray:
     """Read one IDX file (``.gz`` or not) into a uint8 array, checking its header and size.
 
     The size the header declares is checked against the file (uncompressed) and against the
@@ -108,7 +109,7 @@ def _pair(images_path, labels_path):
     return X.reshape(len(X), -1), y.astype(np.intp), X.shape[1:]
 
 
-def load_mnist(path, fashion=False):
+def load_mnist(path: PathArg, fashion: bool = False) -> Dataset:
     """Load MNIST (or Fashion-MNIST) from a folder of IDX files or from one images file.
 
     Parameters
@@ -126,35 +127,35 @@ def load_mnist(path, fashion=False):
         files are there, ``X``/``y`` are the training set and ``X_test``/``y_test`` the test set;
         with only one of them, it is ``X``/``y`` (split it for training and testing).
     """
-    path = check_input_path(path)
+    where = check_input_path(path)
     names = FASHION_CLASSES if fashion else [str(i) for i in range(10)]
-    if path.is_file():
-        stem = path.name[:-3] if path.name.endswith(".gz") else path.name
+    if where.is_file():
+        stem = where.name[:-3] if where.name.endswith(".gz") else where.name
         if "labels" in stem:
-            raise DataFileError(f"{path} is a labels file; give the images file or the folder.")
-        labels = _find(path.parent, stem.replace("images-idx3", "labels-idx1"))
+            raise DataFileError(f"{where} is a labels file; give the images file or the folder.")
+        labels = _find(where.parent, stem.replace("images-idx3", "labels-idx1"))
         if labels is None:
             raise FileNotFoundError(
-                f"no labels file beside {path} "
+                f"no labels file beside {where} "
                 f"(looked for {stem.replace('images-idx3', 'labels-idx1')})."
             )
-        X, y, shape = _pair(path, labels)
-        return Dataset(X, y, names, shape, name=f"mnist:{path}")
+        X, y, shape = _pair(where, labels)
+        return Dataset(X, y, names, shape, name=f"mnist:{where}")
     found = {}
     for split, (img, lab) in MNIST_FILES.items():
-        ip, lp = _find(path, img), _find(path, lab)
+        ip, lp = _find(where, img), _find(where, lab)
         if ip is not None and lp is not None:
             found[split] = _pair(ip, lp)
         elif ip is not None or lp is not None:
-            raise FileNotFoundError(f"{path} has only one of {img} and {lab}.")
+            raise FileNotFoundError(f"{where} has only one of {img} and {lab}.")
     if not found:
         raise FileNotFoundError(
-            f"no MNIST files in {path}: expected train-images-idx3-ubyte.gz, "
+            f"no MNIST files in {where}: expected train-images-idx3-ubyte.gz, "
             "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz."
         )
     kind = "fashion-mnist" if fashion else "mnist"
     if len(found) == 2:
         (X, y, shape), (Xt, yt, _) = found["train"], found["test"]
-        return Dataset(X, y, names, shape, name=f"{kind}:{path}", X_test=Xt, y_test=yt)
+        return Dataset(X, y, names, shape, name=f"{kind}:{where}", X_test=Xt, y_test=yt)
     X, y, shape = next(iter(found.values()))
-    return Dataset(X, y, names, shape, name=f"{kind}:{path}")
+    return Dataset(X, y, names, shape, name=f"{kind}:{where}")

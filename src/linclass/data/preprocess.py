@@ -6,6 +6,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._typing import Data, Labels
+
 __all__ = ["MeanImage"]
 
 
@@ -26,20 +28,20 @@ class MeanImage(TransformerMixin, BaseEstimator):
     scale_ : ndarray of shape (n_features,), float32, or None
     """
 
-    def __init__(self, standardize=False):
+    def __init__(self, standardize: bool = False) -> None:
         self.standardize = standardize
 
-    def fit(self, X, y=None):
+    def fit(self, X: Data, y: Labels | None = None) -> MeanImage:
         X = validate_data(self, X, dtype=None)
         self.mean_ = X.mean(axis=0, dtype=np.float64).astype(np.float32)
-        self.scale_ = None
+        self.scale_: np.ndarray | None = None
         if self.standardize:
             std = X.std(axis=0, dtype=np.float64)
             std[std == 0] = 1.0
             self.scale_ = std.astype(np.float32)
         return self
 
-    def transform(self, X):
+    def transform(self, X: Data) -> np.ndarray:
         check_is_fitted(self, "mean_")
         X = validate_data(self, X, reset=False, dtype=None)
         Z = np.array(X, dtype=np.float32, copy=True)

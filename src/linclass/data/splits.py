@@ -7,7 +7,9 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from .._typing import Data
 from ..errors import InputError
+from .dataset import Dataset
 
 __all__ = ["Split", "train_val_test_split", "dev_subset"]
 
@@ -41,7 +43,12 @@ def _enough(count, n_classes, part, name):
         )
 
 
-def train_val_test_split(dataset, val_size=0.1, test_size=0.2, random_state=0):
+def train_val_test_split(
+    dataset: Dataset,
+    val_size: float = 0.1,
+    test_size: float = 0.2,
+    random_state: int | None = 0,
+) -> Split:
     """Split a :class:`Dataset` into train, validation and test parts, stratified by class.
 
     Where the data set brings its own test split (``X_test``), that is the test part and only
@@ -78,7 +85,9 @@ def train_val_test_split(dataset, val_size=0.1, test_size=0.2, random_state=0):
     return Split(X_train, y_train, X_val, y_val, X_test, y_test)
 
 
-def dev_subset(X, y, size=500, random_state=0):
+def dev_subset(
+    X: Data, y: np.ndarray, size: float = 500, random_state: int | None = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """A small stratified sample of (X, y) for quick checks (the course's "dev" set).
 
     Parameters

@@ -4,9 +4,11 @@ transform computed batch by batch into one float32 array."""
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._typing import Data, Labels
 from ..errors import InputError
 from ..limits import check_bytes
 
@@ -39,7 +41,7 @@ class ImageFeature(TransformerMixin, BaseEstimator):
         if not (n is None or (isinstance(n, (int, np.integer)) and n >= 1)):
             raise InputError(f"n_jobs must be None or a positive integer; got {n!r}.")
 
-    def fit(self, X, y=None):
+    def fit(self, X: Data, y: Labels | None = None) -> ImageFeature:
         """Check the parameters against the images' shape (these features learn nothing)."""
         self._fit_shape(X)
         return self
@@ -59,7 +61,7 @@ class ImageFeature(TransformerMixin, BaseEstimator):
         self.n_features_out_ = self._n_out(shape)
         return X
 
-    def transform(self, X):
+    def transform(self, X: Data) -> np.ndarray:
         """Features of each row of X, float32, computed ``batch_size`` images at a time."""
         check_is_fitted(self, "image_shape_")
         # NaN and inf are looked for batch by batch below, naming the rows
@@ -96,7 +98,7 @@ class ImageFeature(TransformerMixin, BaseEstimator):
         n = getattr(self, "n_jobs", None)
         return max(1, min(batches, cores() if n is None else n))
 
-    def get_feature_names_out(self, input_features=None):
+    def get_feature_names_out(self, input_features: ArrayLike | None = None) -> np.ndarray:
         check_is_fitted(self, "image_shape_")
         name = type(self).__name__.lower()
         return np.asarray([f"{name}{i}" for i in range(self.n_features_out_)], dtype=object)

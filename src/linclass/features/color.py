@@ -8,6 +8,8 @@ the image's size. Colour comes from matplotlib's ``rgb_to_hsv`` (hue, saturation
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ..errors import InputError
@@ -38,14 +40,14 @@ class ColorHistogram(ImageFeature):
 
     def __init__(
         self,
-        image_shape=None,
+        image_shape: tuple[int, ...] | None = None,
         *,
-        bins=10,
-        pixel_max=255,
-        batch_size=1000,
-        n_jobs=None,
-        progress=None,
-    ):
+        bins: int | tuple[int, int, int] = 10,
+        pixel_max: float = 255,
+        batch_size: int = 1000,
+        n_jobs: int | None = None,
+        progress: Callable[[int, int], object] | None = None,
+    ) -> None:
         self.image_shape = image_shape
         self.bins = bins
         self.pixel_max = pixel_max

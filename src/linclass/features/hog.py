@@ -17,6 +17,8 @@ what makes 60,000 of them take seconds. The steps, as there:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ..errors import InputError
@@ -60,16 +62,16 @@ class HOG(ImageFeature):
 
     def __init__(
         self,
-        image_shape=None,
+        image_shape: tuple[int, ...] | None = None,
         *,
-        cell_size=8,
-        orientations=9,
-        block_size=None,
-        block_norm="L2-Hys",
-        batch_size=1000,
-        n_jobs=None,
-        progress=None,
-    ):
+        cell_size: int = 8,
+        orientations: int = 9,
+        block_size: int | None = None,
+        block_norm: str = "L2-Hys",
+        batch_size: int = 1000,
+        n_jobs: int | None = None,
+        progress: Callable[[int, int], object] | None = None,
+    ) -> None:
         self.image_shape = image_shape
         self.cell_size = cell_size
         self.orientations = orientations

@@ -26,10 +26,12 @@ product per batch of images, and sums each feature over the image's four quadran
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import numpy as np
 from sklearn.utils import check_random_state
 
+from .._typing import Data, Labels
 from ..errors import InputError
 from .base import ImageFeature
 
@@ -82,22 +84,22 @@ class Patches(ImageFeature):
 
     def __init__(
         self,
-        image_shape=None,
+        image_shape: tuple[int, ...] | None = None,
         *,
-        n_centroids=1600,
-        patch_size=6,
-        n_patches=400_000,
-        dictionary="kmeans",
-        encoding="triangle",
-        alpha=0.25,
-        kmeans_iter=30,
-        zca_eps=0.1,
-        pixel_max=255,
-        random_state=None,
-        batch_size=50,
-        n_jobs=None,
-        progress=None,
-    ):
+        n_centroids: int = 1600,
+        patch_size: int = 6,
+        n_patches: int = 400_000,
+        dictionary: str = "kmeans",
+        encoding: str = "triangle",
+        alpha: float = 0.25,
+        kmeans_iter: int = 30,
+        zca_eps: float = 0.1,
+        pixel_max: float = 255,
+        random_state: int | np.random.RandomState | None = None,
+        batch_size: int = 50,
+        n_jobs: int | None = None,
+        progress: Callable[[int, int], object] | None = None,
+    ) -> None:
         self.image_shape = image_shape
         self.n_centroids = n_centroids
         self.patch_size = patch_size
@@ -153,7 +155,7 @@ class Patches(ImageFeature):
         return _VAR_EPS * (float(self.pixel_max) / 255.0) ** 2
 
     # -- learning -----------------------------------------------------------------------------
-    def fit(self, X, y=None):
+    def fit(self, X: Data, y: Labels | None = None) -> Patches:
         """Learn the whitening and the dictionary from random patches of X's images."""
         X = self._fit_shape(X)
         rng = check_random_state(self.random_state)

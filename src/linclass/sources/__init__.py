@@ -16,6 +16,9 @@ validation set. The implementations:
   device.
 """
 
+import numpy as np
+
+from .._typing import Array, Data
 from ..array_api import is_array_api
 from .base import DataSource
 from .dask import is_dask
@@ -33,7 +36,15 @@ __all__ = [
 ]
 
 
-def for_data(X, y, sample_weight=None, batch_size=None, shuffle=True, rng=None, owns_X=False):
+def for_data(
+    X: Data,
+    y: Array,
+    sample_weight: Array | None = None,
+    batch_size: int | None = None,
+    shuffle: bool | str = True,
+    rng: np.random.Generator | None = None,
+    owns_X: bool = False,
+) -> DataSource:
     """The source for X wherever it lives: a dask array (``DaskSource``), an array on disk
     (``Streamed``), an array API array on its device (``OnDevice``), or one in memory
     (``InMemory``; ``owns_X``: it may be reordered in place).

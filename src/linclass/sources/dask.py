@@ -23,13 +23,19 @@ lineage), not the fit.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
+from .._typing import Array, Data, Sums
 from ..errors import InputError, LinclassError
 from ..objective import BlockSum, default_block_rows, with_penalty
 from ..optim import mean_of_norms
 from ..scores import scores
 from .base import DataSource, nonfinite_rows_error
+
+if TYPE_CHECKING:
+    from ..losses import Loss
 
 __all__ = ["DaskSource", "is_dask", "active_client", "ClusterError"]
 
@@ -40,12 +46,12 @@ class ClusterError(LinclassError, RuntimeError):
     """The Dask cluster failed an iteration again and again, or went away."""
 
 
-def is_dask(X):
+def is_dask(X: object) -> bool:
     """True for a dask array (without importing dask where it is not loaded)."""
     return type(X).__module__.split(".")[0] == "dask" and hasattr(X, "chunks")
 
 
-def active_client():
+def active_client() -> Any:
     """The current ``distributed.Client``, or None (the threaded scheduler then runs): also
     None inside ``dask.config.set(scheduler="threads")`` (or "sync"), which asks for local
     threads even where a Client exists."""
@@ -140,7 +146,15 @@ class DaskSource(DataSource):
 
     local_blas = False  # the products run in the workers (or threads), one BLAS thread each
 
-    def __init__(self, X, y, sample_weight=None, batch_size=None, rng=None, local_steps=50):
+    def __init__(
+        self,
+        X: Data,
+        y: Array,
+        sample_weight: Array | None = None,
+        batch_size: int | None = None,
+        rng: np.random.Generator | None = None,
+        local_steps: int = 50,
+    ) -> None:
         import dask
         import dask.array as da
 
@@ -230,7 +244,9 @@ class DaskSource(DataSource):
         return delayed((W, b), traverse=False, pure=False)
 
     # -- the contract -------------------------------------------------------------------------
-    def loss_and_gradient(self, W, b, loss, reg, workers=1):  # the cluster's own workers
+    def loss_and_gradient(
+        self, W: Data, b: Data | None, loss: Loss, reg: float, workers: int = 1
+    ) -> Sums:  # the cluster's own workers
         from dask import delayed
 
         Wb = self._weights_key(W, b)
@@ -245,7 +261,16 @@ class DaskSource(DataSource):
             self.check_finite()
         return result
 
-    def local_sgd_round(self, W, b, loss, reg, learning_rate, intercept_step, fit_intercept):
+    def local_sgd_round(
+        self,
+        W: Array,
+        b: Array,
+        loss: Loss,
+        reg: float,
+        learning_rate: float,
+        intercept_step: float,
+        fit_intercept: bool,
+    ) -> tuple[Array, Array, int, float, int]:
         """One round of local SGD from (W, b): returns the averaged ``(W, b)``, the rows seen
         and the running loss and correct count of every local step."""
         from dask import delayed
@@ -285,11 +310,11 @@ class DaskSource(DataSource):
             sum(r[4] for r in results),
         )
 
-    def evaluate(self, W, b, loss):
+    def evaluate(self, W: Data, b: Data | None, loss: Loss) -> tuple[float, float]:
         value, _, _, correct = self.loss_and_gradient(W, b, loss, 0.0)
         return value, correct / self.n_samples
 
-    def mean_squared_norm(self):
+    def mean_squared_norm(self) -> float:
         """One pass over the chunks; also finds rows with NaN or inf (a clear error)."""
         norms = self._norms()
         return mean_of_norms(norms, self.sample_weight)
@@ -305,11 +330,11 @@ class DaskSource(DataSource):
             raise nonfinite_rows_error(bad)
         return norms
 
-    def check_finite(self):
+    def check_finite(self) -> None:
         """Raise a ValueError naming rows of X with NaN or inf, if there are any."""
         self._norms()
 
-    def sample_rows(self, rows):
+    def sample_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         Xs = self.X[np.asarray(rows)]
         (Xs,) = self._compute(Xs)
         return np.asarray(Xs), None if self.sample_weight is None else np.asarray(
@@ -317,7 +342,7 @@ class DaskSource(DataSource):
         )[rows]
 
 
-def check_dask_X(X):
+def check_dask_X(X: Data) -> None:
     """The checks a dask X must pass before anything is computed."""
     if X.ndim != 2:
         raise InputError(f"X must be 2-d (n_samples, n_features); got shape {X.shape}.")
@@ -331,7 +356,7 @@ def check_dask_X(X):
         raise InputError(f"X must be float32 or float64; it is {X.dtype}: use X.astype('float32').")
 
 
-def dask_scores(W, b, X):
+def dask_scores(W: Array, b: Array | None, X: Data) -> Data:
     """``X @ W.T + b`` as a dask array chunked like X's rows (nothing is computed)."""
     check_dask_X(X)
     if len(X.chunks[1]) != 1:

@@ -8,11 +8,18 @@ taken through a permutation that is made on the host once and sent to the device
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .. import array_api
+from .._typing import Array, Block, Data, Sums
 from ..batching import epoch_windows
 from .base import DataSource, nonfinite_rows_error
+
+if TYPE_CHECKING:
+    from ..losses import Loss
 
 __all__ = ["OnDevice"]
 
@@ -35,7 +42,15 @@ class OnDevice(DataSource):
 
     local_blas = False  # the products run on X's device, not in numpy's BLAS
 
-    def __init__(self, X, y, sample_weight=None, batch_size=None, shuffle=True, rng=None):
+    def __init__(
+        self,
+        X: Data,
+        y: Array,
+        sample_weight: Array | None = None,
+        batch_size: int | None = None,
+        shuffle: bool | str = True,
+        rng: np.random.Generator | None = None,
+    ) -> None:
         self.X = X
         self.xp = array_api.namespace(X)
         self.n_samples, self.n_features = (int(s) for s in X.shape)
@@ -54,24 +69,26 @@ class OnDevice(DataSource):
         self._shuffle, self._rng = shuffle, rng
         self._order = None  # the permutation on the device (shuffle=True), twice over
 
-    def kernel(self, loss):
+    def kernel(self, loss: Loss) -> str:
         return "array_api"
 
-    def asarray(self, a, copy=False):
+    def asarray(self, a: Data, copy: bool = False) -> Data:
         return array_api.on_device_of(a, self.X, dtype=self.X.dtype, copy=copy or None)
 
-    def loss_and_gradient(self, W, b, loss, reg, workers=1):
+    def loss_and_gradient(
+        self, W: Data, b: Data | None, loss: Loss, reg: float, workers: int = 1
+    ) -> Sums:
         result = array_api.loss_and_gradient(W, b, self.X, self.y, loss, reg, self.sample_weight)
         if not np.isfinite(result[0]):
             self.check_finite()
         return result
 
-    def epoch(self):
+    def epoch(self) -> Iterator[Block]:
         n, B = self.n_samples, self.batch_size or self.n_samples
         shuffle = self._shuffle
         rng = self._rng if shuffle else None
-        if shuffle is True and self._order is None and n > B:
-            perm = self._rng.permutation(n)
+        if shuffle is True and self._order is None and n > B and rng is not None:
+            perm = rng.permutation(n)
             self._order = array_api.on_device_of(np.concatenate([perm, perm]), self.X)
         for start, stop in epoch_windows(n, B, rng):
             yield self._take(start, stop)
@@ -100,7 +117,7 @@ class OnDevice(DataSource):
 
         return wrap(self.X), wrap(self.y), None if w is None else wrap(w)
 
-    def evaluate(self, W, b, loss):
+    def evaluate(self, W: Data, b: Data | None, loss: Loss) -> tuple[float, float]:
         value, _, _, correct = array_api.loss_and_gradient(W, b, self.X, self.y, loss, 0.0)
         return value, correct / self.n_samples
 
@@ -110,7 +127,7 @@ class OnDevice(DataSource):
             Xb = self.X[start : min(self.n_samples, start + _ROWS), ...]
             yield start, xp.sum(xp.astype(Xb * Xb, xp.float64), axis=1)
 
-    def mean_squared_norm(self):
+    def mean_squared_norm(self) -> float:
         xp = self.xp
         total = 0.0
         for start, norms in self._row_norms():
@@ -121,11 +138,11 @@ class OnDevice(DataSource):
                 total += float(np.dot(array_api.to_numpy(norms), w))
         return total / (self.n_samples if self._w_host is None else float(np.sum(self._w_host)))
 
-    def sample_rows(self, rows):
+    def sample_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         Xs = array_api.to_numpy(array_api.take_rows(self.X, rows))
         return Xs, None if self._w_host is None else self._w_host[rows]
 
-    def check_finite(self):
+    def check_finite(self) -> None:
         xp = self.xp
         bad = []
         for start in range(0, self.n_samples, _ROWS):

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+from .._typing import Array, Block, Data, Sums
 from ..batching import BatchReader
 from ..objective import loss_and_gradient
 from ..optim import mean_squared_norm, top_eigenvalue
 from ..scores import scores
 from .base import DataSource
+
+if TYPE_CHECKING:
+    from ..losses import Loss
 
 __all__ = ["InMemory"]
 
@@ -32,8 +39,15 @@ class InMemory(DataSource):
     """
 
     def __init__(
-        self, X, y, sample_weight=None, batch_size=None, shuffle=True, rng=None, owns_X=False
-    ):
+        self,
+        X: Data,
+        y: Array,
+        sample_weight: Array | None = None,
+        batch_size: int | None = None,
+        shuffle: bool | str = True,
+        rng: np.random.Generator | None = None,
+        owns_X: bool = False,
+    ) -> None:
         self.X, self.y, self.sample_weight = X, y, sample_weight
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype
@@ -42,9 +56,11 @@ class InMemory(DataSource):
         )
         self.full_batch = self.batch_size is None
         self._shuffle, self._rng, self._owns_X = shuffle, rng, owns_X
-        self._reader = None
+        self._reader: BatchReader | None = None
 
-    def loss_and_gradient(self, W, b, loss, reg, workers=1):
+    def loss_and_gradient(
+        self, W: Data, b: Data | None, loss: Loss, reg: float, workers: int = 1
+    ) -> Sums:
         return loss_and_gradient(
             W,
             b,
@@ -57,7 +73,7 @@ class InMemory(DataSource):
             kernel=self.kernel(loss),
         )
 
-    def epoch(self):
+    def epoch(self) -> Iterator[Block]:
         # Made on first use, after the automatic settings have read X in its given order: the
         # reader may reorder a private X in place.
         if self._reader is None:
@@ -72,16 +88,16 @@ class InMemory(DataSource):
             )
         return self._reader.epoch()
 
-    def evaluate(self, W, b, loss):
+    def evaluate(self, W: Data, b: Data | None, loss: Loss) -> tuple[float, float]:
         S = scores(W, b, self.X)
         value, _ = loss(S, self.y)
         return value, float(np.mean(S.argmax(axis=1) == self.y))
 
-    def mean_squared_norm(self):
+    def mean_squared_norm(self) -> float:
         return mean_squared_norm(self.X, self.sample_weight)
 
-    def sample_rows(self, rows):
+    def sample_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         return self.X[rows], None if self.sample_weight is None else self.sample_weight[rows]
 
-    def top_eigenvalue(self, rows=2048, iters=20):
+    def top_eigenvalue(self, rows: int = 2048, iters: int = 20) -> float:
         return top_eigenvalue(self.X, self.sample_weight, rows=rows, iters=iters)

@@ -25,14 +25,20 @@ import mmap
 import os
 import queue
 import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .._typing import Array, Block, Data, Sums
 from ..errors import InputError, LinclassError
 from ..objective import BlockSum, default_block_rows
 from ..optim import mean_of_norms, row_squared_norms
 from ..scores import scores
 from .base import DataSource, nonfinite_rows_error
+
+if TYPE_CHECKING:
+    from ..losses import Loss
 
 __all__ = ["Streamed", "is_on_disk", "DataChangedError"]
 
@@ -44,7 +50,7 @@ class DataChangedError(LinclassError, RuntimeError):
     """The file under a streamed X changed, or is shorter than its header says."""
 
 
-def is_on_disk(X):
+def is_on_disk(X: object) -> bool:
     """True for the arrays ``Streamed`` reads: an ``np.memmap`` (``np.load(path,
     mmap_mode="r")``), a ``linclass.data.ondisk.NpyArray``, or a zarr array."""
     return (
@@ -146,7 +152,7 @@ class _FileRows:
             done += got
         return out[: stop - start]
 
-    def close(self):
+    def close(self) -> None:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
@@ -172,7 +178,7 @@ class _SlicedRows:
         out[: stop - start] = np.asarray(self.X[start:stop])
         return out[: stop - start]
 
-    def close(self):
+    def close(self) -> None:
         pass
 
 
@@ -267,15 +273,15 @@ class Streamed(DataSource):
 
     def __init__(
         self,
-        X,
-        y,
-        sample_weight=None,
-        batch_size=None,
-        shuffle=True,
-        rng=None,
-        block_rows=None,
-        read="mmap",
-    ):
+        X: Data,
+        y: Array,
+        sample_weight: Array | None = None,
+        batch_size: int | None = None,
+        shuffle: bool | str = True,
+        rng: np.random.Generator | None = None,
+        block_rows: int | None = None,
+        read: str = "mmap",
+    ) -> None:
         if getattr(X, "ndim", None) != 2:
             raise InputError(
                 f"X on disk must be 2-d (n_samples, n_features); got shape "
@@ -299,11 +305,12 @@ class Streamed(DataSource):
         self.full_batch = self.batch_size is None
         self._shuffle, self._rng = shuffle, rng
         self.sub_rows = default_block_rows(X)  # the in-memory objective's blocks
-        unit = self.sub_rows if self.full_batch else self.batch_size
+        unit = self.batch_size or self.sub_rows  # (None: the full batch)
         if block_rows is None:
             block_rows = max(1, _BLOCK_BYTES // (unit * self.n_features * self.dtype.itemsize))
             block_rows *= unit
         self.block_rows = min(int(block_rows), self.n_samples)
+        where: tuple[str, int] | None
         if hasattr(X, "file_position"):
             where = X.file_position()
         else:
@@ -335,7 +342,9 @@ class Streamed(DataSource):
         return None if self.sample_weight is None else self.sample_weight[start:stop]
 
     # -- the contract -------------------------------------------------------------------------
-    def loss_and_gradient(self, W, b, loss, reg, workers=1):
+    def loss_and_gradient(
+        self, W: Data, b: Data | None, loss: Loss, reg: float, workers: int = 1
+    ) -> Sums:
         n = self.n_samples
         total = (
             n if self.sample_weight is None else float(np.sum(self.sample_weight, dtype=np.float64))
@@ -360,7 +369,7 @@ class Streamed(DataSource):
             self.check_finite()
         return result
 
-    def epoch(self):
+    def epoch(self) -> Iterator[Block]:
         rng = self._rng if self._shuffle else None
         blocks = self._blocks(
             None if rng is None else rng.permutation(-(-self.n_samples // self.block_rows))
@@ -387,14 +396,14 @@ class Streamed(DataSource):
                         None if self.sample_weight is None else self.sample_weight[pos],
                     )
 
-    def scores(self, W, b):
+    def scores(self, W: Array, b: Array | None) -> Array:
         """``X @ W.T + b`` for every row, computed block by block."""
         out = np.empty((self.n_samples, W.shape[0]), np.result_type(W.dtype, self.dtype))
         for start, stop, rows in self._read(self._blocks()):
             out[start:stop] = scores(W, b, rows)
         return out
 
-    def evaluate(self, W, b, loss):
+    def evaluate(self, W: Data, b: Data | None, loss: Loss) -> tuple[float, float]:
         total_loss, correct = 0.0, 0
         for start, stop, rows in self._read(self._blocks()):
             S = scores(W, b, rows)
@@ -403,7 +412,7 @@ class Streamed(DataSource):
             correct += int(np.count_nonzero(S.argmax(axis=1) == self.y[start:stop]))
         return total_loss / self.n_samples, correct / self.n_samples
 
-    def mean_squared_norm(self):
+    def mean_squared_norm(self) -> float:
         """One pass over the file; it also finds rows with NaN or inf (a clear error)."""
         norms = np.empty(self.n_samples, np.float64)
         for start, stop, rows in self._read(self._blocks()):
@@ -413,18 +422,18 @@ class Streamed(DataSource):
             raise nonfinite_rows_error(bad)
         return mean_of_norms(norms, self.sample_weight)
 
-    def sample_rows(self, rows):
+    def sample_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         out = np.empty((len(rows), self.n_features), self.dtype)
         for i, r in enumerate(rows):
             self.reader.read(int(r), int(r) + 1, out[i : i + 1])
         return out, None if self.sample_weight is None else self.sample_weight[rows]
 
-    def close(self):
+    def close(self) -> None:
         self.reader.close()
         self._buffers = None
 
     # -- errors -------------------------------------------------------------------------------
-    def check_finite(self):
+    def check_finite(self) -> None:
         """Raise a ValueError naming the rows of X with NaN or inf, if there are any."""
         for start, _stop, rows in self._read(self._blocks()):
             bad = np.flatnonzero(~np.isfinite(rows).all(axis=1))
