@@ -16,7 +16,15 @@ labels are encoded once on the host, then sent to the device once.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+from numpy.typing import ArrayLike
+
+from ._typing import Data, Sums
+
+if TYPE_CHECKING:
+    from .losses import Loss
 
 __all__ = [
     "all_finite",
@@ -40,18 +48,18 @@ __all__ = [
 ]
 
 
-def namespace(*arrays):
+def namespace(*arrays: Data) -> Any:
     """The array API namespace of ``arrays`` (numpy's for numpy arrays and anything else)."""
     import array_api_compat
 
-    arrays = [a for a in arrays if a is not None]
+    given = [a for a in arrays if a is not None]
     try:
-        return array_api_compat.array_namespace(*arrays)
+        return array_api_compat.array_namespace(*given)
     except TypeError:
         return array_api_compat.array_namespace(np.empty(0))
 
 
-def is_array_api(X):
+def is_array_api(X: object) -> bool:
     """Whether X is an array of a non-numpy array API namespace (torch, cupy, ...)."""
     if X is None or isinstance(X, np.ndarray) or hasattr(X, "tocsr"):
         return False
@@ -64,19 +72,19 @@ def is_array_api(X):
     )
 
 
-def dispatching(X):
+def dispatching(X: object) -> bool:
     """Whether a fit or predict on X computes in X's own namespace: scikit-learn's
     ``array_api_dispatch`` is on and X is a non-numpy array API array."""
     return is_array_api(X) and _dispatch_on()
 
 
-def _dispatch_on():
+def _dispatch_on() -> bool:
     import sklearn
 
     return bool(sklearn.get_config().get("array_api_dispatch", False))
 
 
-def check_same_namespace(X, fitted, where):
+def check_same_namespace(X: Data, fitted: Data, where: str) -> None:
     """Under ``array_api_dispatch``, raise a ValueError when X is not of the namespace and on
     the device of the fitted array ``fitted`` (as scikit-learn's estimators do): a model
     fitted on a GPU predicts on arrays there, one fitted on numpy on numpy arrays."""
@@ -88,7 +96,7 @@ def check_same_namespace(X, fitted, where):
     if x_api and f_api and namespace(X) is namespace(fitted) and _device(X) == _device(fitted):
         return
 
-    def what(a, api):
+    def what(a: Data, api: bool) -> str:
         return f"{namespace(a).__name__} on {_device(a)}" if api else "numpy (or array-like)"
 
     raise ValueError(
@@ -99,7 +107,7 @@ def check_same_namespace(X, fitted, where):
     )
 
 
-def to_numpy(a):
+def to_numpy(a: Data) -> Any:
     """A numpy copy of an array of any namespace, on the host (numpy arrays as they are)."""
     if a is None or isinstance(a, np.ndarray):
         return a
@@ -116,7 +124,7 @@ def to_numpy(a):
         return np.from_dlpack(xp.asarray(a, device=_cpu(xp, a), copy=True))
 
 
-def _cpu(xp, a):
+def _cpu(xp: Any, a: Data) -> Any:
     import array_api_compat
 
     if array_api_compat.is_array_api_strict_namespace(xp):
@@ -126,13 +134,13 @@ def _cpu(xp, a):
     return array_api_compat.device(a)
 
 
-def numpy_dtype(X):
+def numpy_dtype(X: Data) -> np.dtype:
     """X's dtype as a numpy dtype (``torch.float32`` -> ``float32``)."""
     dtype = X.dtype
     return dtype if isinstance(dtype, np.dtype) else np.dtype(str(dtype).split(".")[-1])
 
 
-def float_dtypes(X):
+def float_dtypes(X: Data) -> list[Any]:
     """The float dtypes X may keep (float64 first: anything else becomes float64, as in
     scikit-learn), in X's namespace when a fit or predict computes there (``dispatching``)."""
     if not dispatching(X):
@@ -141,7 +149,7 @@ def float_dtypes(X):
     return [xp.float64, xp.float32]
 
 
-def on_device_of(a, X, dtype=None, copy=None):
+def on_device_of(a: Data, X: Data, dtype: Any = None, copy: bool | None = None) -> Data:
     """``a`` (numpy or already X's) as an array of X's namespace on X's device, in ``dtype``
     (a namespace dtype) if given."""
     import array_api_compat
@@ -153,7 +161,7 @@ def on_device_of(a, X, dtype=None, copy=None):
     return xp.asarray(a, dtype=dtype, device=dev, copy=copy)
 
 
-def take_rows(X, rows):
+def take_rows(X: Data, rows: ArrayLike) -> Data:
     """``X[rows]`` for integer positions ``rows`` (numpy), in X's namespace."""
     if isinstance(X, np.ndarray) or hasattr(X, "tocsr"):
         return X[rows]
@@ -161,7 +169,7 @@ def take_rows(X, rows):
     return xp.take(X, on_device_of(np.asarray(rows, dtype=np.int64), X), axis=0)
 
 
-def all_finite(*arrays):
+def all_finite(*arrays: Data) -> bool:
     """Whether every value of every array is finite (one number to the host per array)."""
     for a in arrays:
         if a is None:
@@ -172,38 +180,38 @@ def all_finite(*arrays):
     return True
 
 
-def copy(a):
+def copy(a: Data) -> Data:
     """A copy of ``a`` in its own namespace and device."""
     return a.copy() if isinstance(a, np.ndarray) else namespace(a).asarray(a, copy=True)
 
 
-def zeros_like(a):
+def zeros_like(a: Data) -> Data:
     return np.zeros_like(a) if isinstance(a, np.ndarray) else namespace(a).zeros_like(a)
 
 
-def sqrt(a):
+def sqrt(a: Data) -> Data:
     return np.sqrt(a) if isinstance(a, np.ndarray) else namespace(a).sqrt(a)
 
 
-def scores(W, b, X):
+def scores(W: Data, b: Data | None, X: Data) -> Data:
     """``X @ W.T + b`` in X's namespace (b may be None)."""
     S = X @ W.T
     return S if b is None else S + b
 
 
-def log_softmax(S):
+def log_softmax(S: Data) -> Data:
     """Row-wise ``log(softmax(S))``, shifted by the row maximum so it never overflows."""
     xp = namespace(S)
     z = S - xp.max(S, axis=1, keepdims=True)
     return z - xp.log(xp.sum(xp.exp(z), axis=1, keepdims=True))
 
 
-def softmax(S):
+def softmax(S: Data) -> Data:
     """Row-wise softmax probabilities, numerically stable for any finite scores."""
     return namespace(S).exp(log_softmax(S))
 
 
-def take_classes(classes, S):
+def take_classes(classes: np.ndarray, S: Data) -> Data:
     """``classes[argmax(S, axis=1)]``: on S's device for numeric classes, else (strings) a
     numpy array on the host."""
     xp = namespace(S)
@@ -213,19 +221,19 @@ def take_classes(classes, S):
     return classes[to_numpy(idx)]
 
 
-def _onehot(idx, C, like):
+def _onehot(idx: Data, C: int, like: Data) -> Data:
     xp = namespace(like)
     classes = xp.arange(C, device=_device(like))
     return xp.reshape(idx, (-1, 1)) == xp.reshape(classes, (1, -1))
 
 
-def _device(a):
+def _device(a: Data) -> Any:
     import array_api_compat
 
     return array_api_compat.device(a)
 
 
-def _loss_terms(S, y, loss):
+def _loss_terms(S: Data, y: Data, loss: Any) -> tuple[Data, Data]:
     """Per-row losses and the unweighted ``dS`` (n x C) of a ``Hinge`` or the softmax."""
     from .losses import SoftmaxCrossEntropy
 
@@ -266,7 +274,15 @@ def _loss_terms(S, y, loss):
     return per_row, dS
 
 
-def loss_and_gradient(W, b, X, y, loss, reg=0.0, sample_weight=None):
+def loss_and_gradient(
+    W: Data,
+    b: Data | None,
+    X: Data,
+    y: Data,
+    loss: Loss,
+    reg: float = 0.0,
+    sample_weight: Data | None = None,
+) -> Sums:
     """``(loss, dW, db, n_correct)`` as ``linclass.objective.loss_and_gradient`` gives them,
     computed in X's namespace and on its device: dW and db are arrays there, the loss a float.
 

@@ -17,12 +17,18 @@ train``), and never copies or gathers. ``shuffle=False`` takes the windows in or
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
+
+from ._typing import Block, Data
 
 __all__ = ["epoch_windows", "permute_rows_", "BatchReader"]
 
 
-def epoch_windows(n, batch_size, rng=None):
+def epoch_windows(
+    n: int, batch_size: int, rng: np.random.Generator | None = None
+) -> list[tuple[int, int]]:
     """One epoch's minibatches as ``(start, stop)`` positions in a rotated row order.
 
     Parameters
@@ -49,7 +55,7 @@ def epoch_windows(n, batch_size, rng=None):
     return windows
 
 
-def permute_rows_(X, perm):
+def permute_rows_(X: np.ndarray, perm: np.ndarray) -> np.ndarray:
     """Reorder the rows of the ndarray X in place so that new ``X[i]`` is old ``X[perm[i]]``.
 
     Follows the permutation's cycles with one spare row, so it needs no second copy of X.
@@ -89,12 +95,22 @@ class BatchReader:
         X is the estimator's private copy, so it may be reordered in place.
     """
 
-    def __init__(self, X, y, sample_weight, batch_size, shuffle, rng, owns_X=False):
+    def __init__(
+        self,
+        X: Data,
+        y: np.ndarray,
+        sample_weight: np.ndarray | None,
+        batch_size: int,
+        shuffle: bool | str,
+        rng: np.random.Generator | None,
+        owns_X: bool = False,
+    ) -> None:
         n = X.shape[0]
         self.n, self.batch_size = n, min(batch_size, n)
         self.order = None  # row indices to gather from, when X itself is not in batch order
         blocks = isinstance(shuffle, str)
         if shuffle and not blocks and self.batch_size < n:
+            rng = rng or np.random.default_rng()
             perm = rng.permutation(n)
             if owns_X and isinstance(X, np.ndarray) and X.flags.c_contiguous:
                 permute_rows_(X, perm)
@@ -105,7 +121,7 @@ class BatchReader:
         self.X, self.y, self.w = X, y, sample_weight
         self.rng = rng if shuffle else None
 
-    def epoch(self):
+    def epoch(self) -> Iterator[Block]:
         """The epoch's minibatches, in training order."""
         for start, stop in epoch_windows(self.n, self.batch_size, self.rng):
             yield self._take(start, stop)

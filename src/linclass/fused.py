@@ -31,10 +31,16 @@ from __future__ import annotations
 import os
 import threading
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import DTypeLike
 
+from ._typing import Array, Data, Sums
 from .errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from .losses import Loss
 
 __all__ = [
     "ENV",
@@ -103,12 +109,12 @@ def _fall_back(exc):
         )
 
 
-def available():
+def available() -> bool:
     """Whether the fused kernel can run here (numba imports; it compiles on first use)."""
     return _load() is not None
 
 
-def supports(X, loss):
+def supports(X: Data, loss: object) -> bool:
     """Whether the kernel handles this X and loss: a dense float32/float64 array and a hinge
     or the softmax (else: the numpy path)."""
     from .losses import is_builtin
@@ -121,7 +127,7 @@ def supports(X, loss):
     )
 
 
-def choose(X, loss):
+def choose(X: Data, loss: object) -> str:
     """``"fused"`` or ``"numpy"``: the kernel a fit on ``X`` (an array, sparse matrix, memmap,
     or anything with ``shape`` and ``dtype``) with ``loss`` uses.
 
@@ -151,7 +157,7 @@ def choose(X, loss):
     return "fused"
 
 
-def warm(dtype=np.float32):
+def warm(dtype: DTypeLike = np.float32) -> bool:
     """Load the kernel for ``dtype`` now (from numba's cache, or compiled): what a process's
     first fit on large data would otherwise spend (about 1 s with numba's import), done ahead,
     for instance while data load. Returns whether the kernel is ready (False without numba)."""
@@ -208,7 +214,7 @@ class Step:
     loss : Hinge or SoftmaxCrossEntropy
     """
 
-    def __init__(self, W, b, loss):
+    def __init__(self, W: Array, b: Array | None, loss: Loss) -> None:
         k = _load()
         if k is None:
             raise RuntimeError("the fused kernel needs numba; check fused.choose() first.")
@@ -220,7 +226,7 @@ class Step:
         self._zero_b = np.zeros(C, self.dtype)
         self._ones = np.ones(0, self.dtype)
         self._local = threading.local()  # scratch per thread (blocks run in worker threads)
-        self._grads = None  # a minibatch's dW and db, reused
+        self._grads: list[Array] | None = None  # a minibatch's dW and db, reused
 
     def _scratch(self, C):
         s = getattr(self._local, "s", None)
@@ -239,7 +245,16 @@ class Step:
             return self._ones[:n]
         return np.ascontiguousarray(w, dtype=self.dtype)
 
-    def sums(self, W, b, X, y, w, dW, db):
+    def sums(
+        self,
+        W: Array,
+        b: Array | None,
+        X: Array,
+        y: Array,
+        w: Array | None,
+        dW: Array,
+        db: Array,
+    ) -> tuple[float, int]:
         """Add rows X (labels y, weights w or None) into dW and db; return ``(weighted loss
         sum, n_correct)``. W, b, dW, db must be C-contiguous, of the step's dtype."""
         X = np.ascontiguousarray(X, dtype=self.dtype)
@@ -271,7 +286,16 @@ class Step:
             raise CompileFailed from exc
         return float(loss), int(correct)
 
-    def loss_and_gradient(self, W, b, X, y, reg=0.0, sample_weight=None, workers=1):
+    def loss_and_gradient(
+        self,
+        W: Array,
+        b: Array | None,
+        X: Array,
+        y: Array,
+        reg: float = 0.0,
+        sample_weight: Array | None = None,
+        workers: int = 1,
+    ) -> Sums:
         """``(loss, dW, db, n_correct)`` of a minibatch, as ``linclass.objective`` gives them,
         into dW and db arrays this step reuses (valid until its next call).
 
@@ -313,7 +337,15 @@ class Step:
             loss /= total
         return with_penalty(W, (loss, dW, None if b is None else db, correct), reg)
 
-    def block_terms(self, W, b, X, y, w, total_weight):
+    def block_terms(
+        self,
+        W: Array,
+        b: Array | None,
+        X: Array,
+        y: Array,
+        w: Array | None,
+        total_weight: float,
+    ) -> tuple[int, float, Array, Array | None]:
         """One block's ``(n_correct, weighted loss, dW_b, db_b)`` as ``BlockSum.part`` gives
         them (each scaled by ``1 / total_weight``)."""
         dW = np.zeros(W.shape, self.dtype)
@@ -329,7 +361,16 @@ class CompileFailed(RuntimeError):
     """The kernel failed to compile (already said): the caller runs numpy instead."""
 
 
-def loss_and_gradient(W, b, X, y, loss_fn, reg=0.0, sample_weight=None, workers=1):
+def loss_and_gradient(
+    W: Array,
+    b: Array | None,
+    X: Array,
+    y: Array,
+    loss_fn: Loss,
+    reg: float = 0.0,
+    sample_weight: Array | None = None,
+    workers: int = 1,
+) -> Sums:
     """``(loss, dW, db, n_correct)`` as ``linclass.objective.loss_and_gradient`` gives them,
     computed by the fused kernel (``supports(X, loss_fn)`` must hold), its blocks on
     ``workers`` threads."""

@@ -13,14 +13,23 @@ import math
 import os
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+from typing import Any, TypeAlias
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from ._typing import Data, PathArg
 from .errors import InputError
 
 __all__ = ["search", "trial_grid", "search_ranges", "check_range"]
+
+#: A ``(low, high)`` range of positive floats.
+Range: TypeAlias = tuple[float, float]
+#: What a range may be given as: a pair, or one number (a range of one point).
+RangeArg: TypeAlias = "float | Sequence[float]"
 
 # The default search: around the automatic values (the ones ``fit`` picks itself), 1.5
 # decades below and half a decade above the step (above it, steps soon diverge), a decade
@@ -29,7 +38,14 @@ LR_DECADES = (1.5, 0.5)
 REG_DECADES = (1.0, 1.0)
 
 
-def search_ranges(model, X_train, y_train, params=None, lr_range=None, reg_range=None):
+def search_ranges(
+    model: str,
+    X_train: Data,
+    y_train: ArrayLike,
+    params: dict[str, Any] | None = None,
+    lr_range: RangeArg | None = None,
+    reg_range: RangeArg | None = None,
+) -> tuple[Range, Range, tuple[float, float] | None]:
     """The ranges to search: the ones given, and for a missing one the default for this data,
     centred on the automatic learning rate or penalty (``linclass.optim.auto_settings``), so
     that the search follows the data's scale instead of CIFAR-10's pixels. Returns
@@ -56,11 +72,12 @@ def search_ranges(model, X_train, y_train, params=None, lr_range=None, reg_range
     )
 
 
-def check_range(value, name):
+def check_range(value: object, name: str) -> Range:
     """``value`` as a ``(low, high)`` pair of floats with ``0 < low <= high`` (a single number
     is a range of one point), or an InputError that names the argument."""
     try:
-        values = [float(v) for v in (value if isinstance(value, (tuple, list)) else [value])]
+        items: list[Any] = list(value) if isinstance(value, (tuple, list)) else [value]
+        values = [float(v) for v in items]
     except (TypeError, ValueError):
         values = []
     if len(values) == 1:
@@ -70,7 +87,9 @@ def check_range(value, name):
     return values[0], values[1]
 
 
-def trial_grid(lr_range, reg_range, trials, grid=False, seed=0):
+def trial_grid(
+    lr_range: Range, reg_range: Range, trials: int, grid: bool = False, seed: int = 0
+) -> list[tuple[float, float]]:
     """The (learning_rate, reg) pairs to try: ``trials`` random log-uniform draws, or a grid
     of about ``trials`` points (round(sqrt(trials)) per axis)."""
     (lr_lo, lr_hi), (reg_lo, reg_hi) = lr_range, reg_range
@@ -132,21 +151,21 @@ def _run_trial(index, model, params, lr, reg, seed, paths, threads):
 
 
 def search(
-    model,
-    X_train,
-    y_train,
-    X_val,
-    y_val,
-    lr_range=None,
-    reg_range=None,
-    trials=16,
-    grid=False,
-    seed=0,
-    n_jobs=None,
-    params=None,
-    callback=None,
-    workdir=None,
-):
+    model: str,
+    X_train: Data,
+    y_train: ArrayLike,
+    X_val: Data,
+    y_val: ArrayLike,
+    lr_range: RangeArg | None = None,
+    reg_range: RangeArg | None = None,
+    trials: int = 16,
+    grid: bool = False,
+    seed: int = 0,
+    n_jobs: int | None = None,
+    params: dict[str, Any] | None = None,
+    callback: Callable[[dict[str, Any], int, int], Any] | None = None,
+    workdir: PathArg | None = None,
+) -> tuple[list[dict[str, Any]], Any]:
     """Train one model per (learning rate, reg) pair and rank them by validation accuracy.
 
     Parameters
@@ -186,12 +205,12 @@ def search(
     params = dict(params or {})
     results = []
     with tempfile.TemporaryDirectory(dir=workdir, prefix="linclass-tune-") as tmp:
-        paths = []
+        written = []
         for name, arr in (("X", X_train), ("y", y_train), ("Xv", X_val), ("yv", y_val)):
             path = str(Path(tmp) / f"{name}.npy")
             np.save(path, np.ascontiguousarray(arr))
-            paths.append(path)
-        paths = tuple(paths)
+            written.append(path)
+        paths = tuple(written)
         threads = 1 if n_jobs > 1 else (os.cpu_count() or 1)
         jobs = [
             (i, model, params, lr, reg, seed, paths, threads) for i, (lr, reg) in enumerate(pairs)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from .errors import DataFileError, InputError, ResourceLimitError
@@ -60,7 +61,7 @@ def _default(name):
     }[name]
 
 
-def parse_size(text):
+def parse_size(text: object) -> int:
     """``"8G"``, ``"512M"``, ``"1.5G"``, ``"1000000"`` -> bytes (binary units)."""
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*", str(text), re.IGNORECASE)
     if not m:
@@ -68,7 +69,7 @@ def parse_size(text):
     return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
 
 
-def get(name):
+def get(name: str) -> int:
     """The cap in force: set by ``caps()`` in this thread, else by the environment, else the
     default."""
     if name not in _ENV:
@@ -88,7 +89,7 @@ def get(name):
 
 
 @contextmanager
-def caps(**values):
+def caps(**values: int) -> Iterator[None]:
     """Set caps for the block (in this thread): ``with caps(max_bytes=2**30): ...``."""
     for name in values:
         get(name)  # the name must exist
@@ -100,7 +101,7 @@ def caps(**values):
         _local.caps = before
 
 
-def human(n):
+def human(n: float) -> str:
     """Bytes in binary units, as people read them: ``1.5 GiB``."""
     n = float(n)
     for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
@@ -110,7 +111,7 @@ def human(n):
     return f"{n:.1f} PiB"  # pragma: no cover
 
 
-def check_bytes(nbytes, what, where):
+def check_bytes(nbytes: int, what: str, where: object) -> None:
     """Refuse to allocate ``nbytes`` for ``what`` of ``where`` past ``max_bytes``."""
     cap = get("max_bytes")
     if nbytes < 0 or nbytes > cap:
@@ -120,7 +121,7 @@ def check_bytes(nbytes, what, where):
         )
 
 
-def check_image_side(side, what="--image-size"):
+def check_image_side(side: int, what: str = "--image-size") -> None:
     """Refuse an image side past ``max_image_side`` before any image is resized to it."""
     cap = get("max_image_side")
     if side > cap:
@@ -131,7 +132,7 @@ def check_image_side(side, what="--image-size"):
         )
 
 
-def check_declared(declared, actual, where, what="its header"):
+def check_declared(declared: int, actual: int, where: object, what: str = "its header") -> None:
     """A file whose header declares more bytes than the file holds is truncated or lying:
     refuse it before allocating the declared size."""
     if declared > actual:

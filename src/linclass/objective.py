@@ -12,13 +12,17 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias, cast
 
 import numpy as np
 
 from ._typing import Array, Block, Data, LossFn, Sums
 from .errors import InputError
 from .scores import scores, scores_backward
+
+if TYPE_CHECKING:
+    from .fused import Step
+    from .losses import Loss
 
 __all__ = [
     "loss_and_gradient",
@@ -175,12 +179,13 @@ class BlockSum:
         self.n_correct = 0
         if kernel not in ("numpy", "fused"):
             raise ValueError(f"kernel must be 'numpy' or 'fused'; got {kernel!r}.")
-        self._fused: Any = None  # a linclass.fused.Step
+        self._fused: Step | None = None
         if kernel == "fused":
             from .fused import Step, available
 
             if available():  # else (a Dask worker without numba): numpy
-                self._fused = Step(W, b, loss_fn)
+                # (fused.choose picks the kernel for the built-in losses only)
+                self._fused = Step(W, b, cast("Loss", loss_fn))
 
     def add(self, Xb: Data, yb: Array, wb: Array | None = None) -> None:
         """Add one block: rows ``Xb`` with labels ``yb`` (and sample weights ``wb``)."""

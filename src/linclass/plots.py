@@ -14,10 +14,17 @@ from __future__ import annotations
 
 import io as _io
 import math
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from ._typing import Data, PathArg
 from .io import atomic_write
+
+#: The path a figure is written to, handed back as given.
+P = TypeVar("P", bound=PathArg)
 
 __all__ = [
     "loss_curve",
@@ -38,7 +45,7 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path):
+def _save(fig: Any, path: P) -> P:
     plt = _pyplot()
     buf = _io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
@@ -47,7 +54,7 @@ def _save(fig, path):
     return path
 
 
-def loss_curve(history, path, title=None):
+def loss_curve(history: Mapping[str, Sequence[Any]], path: P, title: str | None = None) -> P:
     """Loss and accuracy per epoch, training and validation, side by side."""
     plt = _pyplot()
     epochs = history["epoch"]
@@ -73,7 +80,7 @@ def loss_curve(history, path, title=None):
     return _save(fig, path)
 
 
-def template_images(coef, image_shape):
+def template_images(coef: ArrayLike, image_shape: Sequence[int]) -> np.ndarray:
     """Rows of W as uint8 images: each template rescaled to 0-255 by the min and max of all
     of W, as in the course (so the tiles can be compared with each other)."""
     W = np.asarray(coef, dtype=np.float64)
@@ -91,7 +98,13 @@ MAX_TEMPLATES = 100  # tiles in one picture; more classes: the first ones, said 
 MAX_MATRIX_INCHES = 16  # a confusion matrix of many classes shrinks its cells, not grows
 
 
-def weight_templates(coef, image_shape, class_names, path, title=None):
+def weight_templates(
+    coef: np.ndarray,
+    image_shape: Sequence[int],
+    class_names: Sequence[object],
+    path: P,
+    title: str | None = None,
+) -> P:
     """One tile per class: its row of W (without bias) as an image (the first
     ``MAX_TEMPLATES`` classes where there are more)."""
     plt = _pyplot()
@@ -114,7 +127,13 @@ def weight_templates(coef, image_shape, class_names, path, title=None):
     return _save(fig, path)
 
 
-def confusion_matrix(y_true, y_pred, class_names, path, title=None):
+def confusion_matrix(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    class_names: Sequence[object],
+    path: P,
+    title: str | None = None,
+) -> P:
     """A heat map of counts: rows are true classes, columns predicted ones."""
     from sklearn.metrics import confusion_matrix as sk_confusion
 
@@ -150,7 +169,16 @@ def confusion_matrix(y_true, y_pred, class_names, path, title=None):
     return _save(fig, path)
 
 
-def misclassified(images, y_true, y_pred, image_shape, path, n=24, pixel_max=255, seed=0):
+def misclassified(
+    images: Data,
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    image_shape: Sequence[int],
+    path: P,
+    n: int = 24,
+    pixel_max: float = 255,
+    seed: int = 0,
+) -> P:
     """A gallery of up to ``n`` wrongly classified images, each titled 'true -> predicted'."""
     plt = _pyplot()
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
@@ -177,7 +205,7 @@ def misclassified(images, y_true, y_pred, image_shape, path, n=24, pixel_max=255
     return _save(fig, path)
 
 
-def tune_results(results, path, title=None):
+def tune_results(results: Sequence[Mapping[str, Any]], path: P, title: str | None = None) -> P:
     """The course's search figure: training and validation accuracy over (log lr, log reg)."""
     plt = _pyplot()
     ok = [r for r in results if np.isfinite(r["val_accuracy"])]

@@ -11,15 +11,18 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 from sklearn.metrics import precision_recall_fscore_support
 from sklearn.pipeline import Pipeline
 
 from . import limits
+from ._typing import PathArg
 from .data import MeanImage, dev_subset, load_dataset, train_val_test_split
 from .data.archives import read_file
 from .data.dataset import class_labels
@@ -28,6 +31,14 @@ from .errors import InputError, ModelFileError
 from .estimators import MODELS
 from .io import atomic_write, load, load_metadata, save
 from .threads import fixed_count
+
+if TYPE_CHECKING:
+    from .estimators import LinearSVM, SoftmaxClassifier
+
+    LinearClassifier: TypeAlias = "LinearSVM | SoftmaxClassifier"
+
+#: ``on_stage(name)`` as a stage begins, ``on_stage(name, detail)`` as it goes.
+OnStage: TypeAlias = Callable[..., Any]
 
 __all__ = [
     "TrainConfig",
@@ -65,7 +76,7 @@ class DataSpec:
     skip_bad: bool = False
     features: str = "raw"  # image features before the classifier (linclass.features.spec)
 
-    def metadata(self):
+    def metadata(self) -> dict[str, Any]:
         """What a saved model records to load and split the same data again."""
         return {
             "dataset": self.dataset,
@@ -97,12 +108,16 @@ class ModelSpec:
     patience: int | None = None  # early stopping's n_iter_no_change
     max_steps: int | None = None
 
-    def estimator(self, seed=0):
+    def estimator(self, seed: int = 0) -> LinearClassifier:
         """The classifier these settings describe, seeded."""
         if self.model not in MODELS:
             raise InputError(f"model must be one of {sorted(MODELS)}; got {self.model!r}.")
         # The split hands over its training rows in random order: minibatches can be slices.
-        params = {"random_state": seed, "early_stopping": self.early_stopping, "shuffle": "blocks"}
+        params: dict[str, Any] = {
+            "random_state": seed,
+            "early_stopping": self.early_stopping,
+            "shuffle": "blocks",
+        }
         for name in (
             "learning_rate",
             "reg",
@@ -148,11 +163,11 @@ class TrainConfig:
     output: Outputs = field(default_factory=Outputs)
     scheduler: str | None = None
 
-    def estimator(self):
+    def estimator(self) -> LinearClassifier:
         """The classifier this configuration describes."""
         return self.model.estimator(self.data.seed)
 
-    def out_dir(self):
+    def out_dir(self) -> Path:
         if self.output.out:
             return Path(self.output.out)
         name = self.data.dataset.split(":", 1)[0]
@@ -199,18 +214,18 @@ class TuneResult:
     """What ``tune`` did: its trials (dicts, as ``tune.json`` holds them, best first), the
     best one's test accuracy, and the files it wrote."""
 
-    report: dict  # tune.json: model, dataset, seed, ranges, automatic values, trials...
+    report: dict[str, Any]  # tune.json: model, dataset, seed, ranges, automatic values, trials...
     test_accuracy: float
     model_path: Path
     report_path: Path
     plot_path: Path
 
     @property
-    def trials(self):
+    def trials(self) -> list[dict[str, Any]]:
         return self.report["results"]
 
     @property
-    def best(self):
+    def best(self) -> dict[str, Any]:
         return self.report["best"]
 
 
@@ -483,7 +498,11 @@ def _prepared_test(prepared):
     return _TestPart(prepared.X_test, 1, _Unprocessed(prepared.X_test, prepared.pre))
 
 
-def train(config, callback=None, on_stage=None):
+def train(
+    config: TrainConfig,
+    callback: Callable[[dict[str, Any]], Any] | None = None,
+    on_stage: OnStage | None = None,
+) -> TrainResult:
     """Run one training job and save its model, ``metrics.json`` and plots into
     ``config.out_dir()``.
 
@@ -564,7 +583,7 @@ def train(config, callback=None, on_stage=None):
     return TrainResult(metrics, model_path, metrics_path, [Path(p) for p in plots], config, kept)
 
 
-def check_out_dir(out):
+def check_out_dir(out: PathArg) -> Path:
     """Check, before any work, that the output folder can be written (made, where it does not
     exist yet: then its nearest existing parent must be writable), so a mistyped ``--out``
     costs nothing, and never the trained model. Nothing is created here."""
@@ -590,16 +609,16 @@ def check_out_dir(out):
 
 
 def tune(
-    config,
-    lr_range=None,
-    reg_range=None,
-    trials=16,
-    grid=False,
-    n_jobs=None,
-    callback=None,
-    on_ranges=None,
-    on_stage=None,
-):
+    config: TrainConfig,
+    lr_range: tuple[float, float] | None = None,
+    reg_range: tuple[float, float] | None = None,
+    trials: int = 16,
+    grid: bool = False,
+    n_jobs: int | None = None,
+    callback: Callable[[dict[str, Any], int, int], Any] | None = None,
+    on_ranges: Callable[..., Any] | None = None,
+    on_stage: OnStage | None = None,
+) -> TuneResult:
     """Search learning rate x reg on a data set's split; save the best model and a report.
 
     Parameters
@@ -814,7 +833,7 @@ def _test_images(meta, model_path):
     return sp.X_test, class_labels(ds.class_names)[sp.y_test]
 
 
-def evaluate(model_path, dataset=None):
+def evaluate(model_path: PathArg, dataset: str | None = None) -> Evaluation:
     """Accuracy and per-class precision/recall/F1 of a saved model on a test split.
 
     The test split is the one the model was trained with (same data set, seed and sizes, from
@@ -839,7 +858,7 @@ def evaluate(model_path, dataset=None):
     )
 
 
-def plot(model_path, out=None, dataset=None):
+def plot(model_path: PathArg, out: PathArg | None = None, dataset: str | None = None) -> list[Path]:
     """Redraw a saved model's pictures (into its own folder by default); returns the paths.
 
     The loss curve and the templates come from the model file; the confusion matrix and the
@@ -884,7 +903,9 @@ def _image_files(inputs):
     return files
 
 
-def predict(model_path, inputs, top_k=3):
+def predict(
+    model_path: PathArg, inputs: Sequence[PathArg], top_k: int = 3
+) -> tuple[str, list[dict[str, Any]]]:
     """Classify image files (or every image in the folders given) with a saved model.
 
     Each image gets the conversion the training images got (colour mode, size, pixel scale),

@@ -45,8 +45,12 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
 
 from .errors import UsageError
+
+R = TypeVar("R")  # what a step returns
 
 __all__ = [
     "MARGIN",
@@ -87,12 +91,12 @@ def _libraries():
     return ours, [lib for lib in libs if lib not in ours]
 
 
-def blas_threads():
+def blas_threads() -> int:
     """The thread count of numpy's BLAS now, 1 without a BLAS."""
     return max([lib.num_threads for lib in _libraries()[0]] or [1])
 
 
-def cores():
+def cores() -> int:
     """The cores this process may run on."""
     try:
         return len(os.sched_getaffinity(0))
@@ -105,7 +109,7 @@ def _set(libs, count):
         lib.set_num_threads(count)
 
 
-def fixed_count():
+def fixed_count() -> int | None:
     """The count ``LINCLASS_BLAS_THREADS`` fixes, or None (``auto``, or not set)."""
     text = os.environ.get("LINCLASS_BLAS_THREADS", "").strip()
     if not text or text == "auto":
@@ -155,7 +159,7 @@ class Chooser:
         ``key -> workers`` chosen so far (for reports and tests).
     """
 
-    def __init__(self, most=None):
+    def __init__(self, most: int | None = None) -> None:
         self.fixed = fixed_count()
         ours, others = _libraries()
         self._libs = ours + others
@@ -164,16 +168,17 @@ class Chooser:
         _set(others, 1)
         _set(ours, self.fixed or 1)
         self.most = 1 if self.fixed or held else (most or cores())
-        self._keys = {}
-        self._open = None  # (key, state, count, start, seconds) of the step timed now
-        self.choices = {}
+        self._keys: dict[Hashable, _Key] = {}
+        # (key, state, count, start, seconds) of the step timed now
+        self._open: tuple[Hashable, _Key, int, float, float] | None = None
+        self.choices: dict[Hashable, int] = {}
 
     @property
-    def active(self):
+    def active(self) -> bool:
         """True when there are two counts to choose from."""
         return self.most > 1
 
-    def run(self, key, fn, *args, **kwargs):
+    def run(self, key: Hashable, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         """``fn(*args, **kwargs, workers=n)`` with ``n`` chosen for ``key``.
 
         A step's time is from its start to the next step's start, so that what the count
@@ -193,7 +198,7 @@ class Chooser:
         self._open = (key, state, count, t0, time.perf_counter() - t0)
         return result
 
-    def pause(self):
+    def pause(self) -> None:
         """The loop does other work now (an epoch's end): the open step counts its own time."""
         if self._open is not None:
             key, state, count, _, seconds = self._open
@@ -244,7 +249,7 @@ class Chooser:
         state.chosen, state.work, state.calls, state.wait = state.mean, 0.0, 0, 1
         self.choices[key] = count
 
-    def close(self):
+    def close(self) -> None:
         """Give the BLAS libraries back the counts they had."""
         self._open = None
         for lib, count in zip(self._libs, self._restore):

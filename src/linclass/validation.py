@@ -4,10 +4,14 @@ names the problem and the fix."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from numbers import Integral, Real
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
+from ._typing import Data
 from .errors import InputError
 
 __all__ = [
@@ -65,7 +69,7 @@ _RULES = {
 }
 
 
-def check_params(est, solvers, optimizers):
+def check_params(est: Any, solvers: Sequence[str], optimizers: Collection[str]) -> None:
     """Check an estimator's hyperparameters (before any data is read)."""
     rules = dict(_RULES)
     rules["optimizer"] = (lambda v: v in optimizers, f"one of {sorted(optimizers)}")
@@ -102,22 +106,22 @@ def check_params(est, solvers, optimizers):
         )
 
 
-def encode_labels(classes, y, what="y"):
+def encode_labels(classes: np.ndarray, y: ArrayLike, what: str = "y") -> np.ndarray:
     """Class labels -> indices into ``classes``, with an error naming unknown labels."""
-    y = np.asarray(y)
-    idx = np.searchsorted(classes, y)
+    labels = np.asarray(y)
+    idx = np.searchsorted(classes, labels)
     idx = np.clip(idx, 0, len(classes) - 1)
-    unknown = classes[idx] != y
+    unknown = classes[idx] != labels
     if np.any(unknown):
         raise InputError(
-            f"{what} contains labels the model does not know: {np.unique(y[unknown])[:10]}; "
+            f"{what} contains labels the model does not know: {np.unique(labels[unknown])[:10]}; "
             f"known classes are {classes.tolist()[:20]}. Pass every class in `classes=` "
             "(partial_fit) or in the training labels."
         )
     return idx.astype(np.intp)
 
 
-def check_sample_weight(sample_weight, X):
+def check_sample_weight(sample_weight: Data | None, X: Data) -> np.ndarray | None:
     """``sample_weight`` as an array in X's dtype, or None; finite, >= 0, not all zero."""
     if sample_weight is None:
         return None
@@ -131,7 +135,13 @@ def check_sample_weight(sample_weight, X):
     return w
 
 
-def with_class_weight(class_weight, classes, sample_weight, y, dtype):
+def with_class_weight(
+    class_weight: dict[Any, float] | str | None,
+    classes: np.ndarray,
+    sample_weight: np.ndarray | None,
+    y: np.ndarray,
+    dtype: DTypeLike,
+) -> np.ndarray | None:
     """Per-sample weights times the weight of each sample's class (``class_weight``)."""
     if class_weight is None:
         return sample_weight
@@ -163,7 +173,14 @@ def with_class_weight(class_weight, classes, sample_weight, y, dtype):
     return cw if sample_weight is None else sample_weight * cw
 
 
-def hold_out(X, y_idx, sample_weight, rng, fraction, n_classes):
+def hold_out(
+    X: Data,
+    y_idx: np.ndarray,
+    sample_weight: np.ndarray | None,
+    rng: np.random.Generator,
+    fraction: float,
+    n_classes: int,
+) -> tuple[Data, np.ndarray, np.ndarray | None, Data, np.ndarray]:
     """Split off a (stratified where it can be) validation part for early stopping:
     ``(X_train, y_train, w_train, X_val, y_val)``, rows in their original order."""
     from sklearn.model_selection import train_test_split
@@ -189,7 +206,7 @@ def hold_out(X, y_idx, sample_weight, rng, fraction, n_classes):
     return take_rows(X, tr), y_idx[tr], sw, take_rows(X, va), y_idx[va]
 
 
-def check_unread(X, y, early_stopping, has_eval_set):
+def check_unread(X: Data, y: Data, early_stopping: bool, has_eval_set: bool) -> np.ndarray:
     """What ``validate_data`` checks, for an X on disk or on Dask that is not read here;
     returns y in memory (the labels are gathered: they are one number a row)."""
     from .sources.dask import check_dask_X, is_dask
@@ -214,7 +231,7 @@ def check_unread(X, y, early_stopping, has_eval_set):
     return y
 
 
-def check_unread_features(X, n_features, name):
+def check_unread_features(X: Data, n_features: int, name: str) -> Data:
     """An X on disk or on Dask given to a fitted estimator has its number of features."""
     if getattr(X, "ndim", None) != 2 or X.shape[1] != n_features:
         raise InputError(f"X has shape {X.shape}, but {name} was fitted on {n_features} features.")

@@ -17,8 +17,10 @@ import tarfile
 import warnings
 import zipfile
 import zlib
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
+from typing import Any, Literal
 
 from .. import limits
 from .._typing import PathArg
@@ -61,7 +63,7 @@ _COMPRESSED = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 
 
 @contextmanager
-def reading(where):
+def reading(where: object) -> Iterator[None]:
     """Turn whatever reading ``where`` raises on bad bytes into one ``DataFileError``."""
     try:
         yield
@@ -85,34 +87,34 @@ def reading(where):
         ) from None
 
 
-def check_input_path(given: PathArg) -> Path:
+def check_input_path(path: PathArg) -> Path:
     """A folder or a regular file (following links), else a clear error."""
-    path = Path(given)
+    checked = Path(path)
     try:
-        mode = path.stat().st_mode
+        mode = checked.stat().st_mode
     except FileNotFoundError:
-        raise FileNotFoundError(f"{path} does not exist.") from None
+        raise FileNotFoundError(f"{checked} does not exist.") from None
     except OSError as e:
-        raise DataFileError(f"{path} cannot be read ({e.strerror}).") from None
+        raise DataFileError(f"{checked} cannot be read ({e.strerror}).") from None
     if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
         raise DataFileError(
-            f"{path} is not a regular file or a folder (a device, a pipe or a "
+            f"{checked} is not a regular file or a folder (a device, a pipe or a "
             "socket): give a file or a folder of files."
         )
-    return path
+    return checked
 
 
-def read_file(path, what="the file"):
+def read_file(path: PathArg, what: str = "the file") -> bytes:
     """A regular file's bytes, after its size passed the memory cap."""
-    path = check_input_path(path)
-    if path.is_dir():
-        raise DataFileError(f"{path} is a folder; expected a file.")
-    with reading(path):
-        limits.check_bytes(path.stat().st_size, what, path)
-        return path.read_bytes()
+    file = check_input_path(path)
+    if file.is_dir():
+        raise DataFileError(f"{file} is a folder; expected a file.")
+    with reading(file):
+        limits.check_bytes(file.stat().st_size, what, file)
+        return file.read_bytes()
 
 
-def read_tar_member(tar, member, where):
+def read_tar_member(tar: tarfile.TarFile, member: tarfile.TarInfo, where: object) -> bytes:
     """A tar member's bytes, after its declared size passed the cap; a member cut short is
     a ``DataFileError``."""
     limits.check_bytes(member.size, "an archive member", where)
@@ -124,7 +126,7 @@ def read_tar_member(tar, member, where):
     return data
 
 
-def read_zip_member(zf, info, where):
+def read_zip_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: object) -> bytes:
     """A zip member's bytes, after its declared size passed the cap (zipfile itself stops at
     the declared size, so a lying header cannot decompress past it)."""
     limits.check_bytes(info.file_size, "an archive member", where)
@@ -132,31 +134,30 @@ def read_zip_member(zf, info, where):
         return zf.read(info)
 
 
-def open_tar(path, mode="r:*"):
+def open_tar(path: PathArg, mode: Literal["r:*", "r|*"] = "r:*") -> tarfile.TarFile:
     with reading(path):
         return tarfile.open(path, mode)
 
 
-def open_zip(path):
+def open_zip(path: PathArg) -> zipfile.ZipFile:
     with reading(path):
         return zipfile.ZipFile(path)
 
 
-def is_zip(path):
+def is_zip(path: PathArg) -> bool:
     with reading(path):
         return zipfile.is_zipfile(path)
 
 
-def is_tar(path):
+def is_tar(path: PathArg) -> bool:
     with reading(path):
         return tarfile.is_tarfile(path)
 
 
-def check_tar_complete(path):
+def check_tar_complete(path: PathArg) -> None:
     """A plain (uncompressed) .tar ends with two zero blocks; one cut short at a member
     boundary would otherwise load without a word, missing files. (Compressed archives carry
     their own end marker and checksum, which the decompressor checks.)"""
-    path = Path(path)
     with reading(path), open(path, "rb") as f:
         if f.read(6).startswith(_COMPRESSED):
             return
@@ -176,18 +177,23 @@ def check_tar_complete(path):
 # -- a tree of files: a folder, a .tar(.gz) or a .zip, read the same way ---------------------
 
 
-def open_tree(path, wanted=None, what="a folder, a .zip or a .tar(.gz) archive", files="files"):
+def open_tree(
+    path: PathArg,
+    wanted: Callable[[tuple[str, ...]], bool] | None = None,
+    what: str = "a folder, a .zip or a .tar(.gz) archive",
+    files: str = "files",
+) -> Tree:
     """The files under ``path``, whether a folder, a zip or a tar archive (compressed or not),
     as one ``Tree``. ``wanted(parts)`` says which files the caller will read (a tar is read
     as a stream, so the others' bytes are skipped as it passes); by default all of them.
     ``what`` and ``files`` word the messages: what ``path`` should be, what its files are."""
-    path = check_input_path(Path(path))
-    kind = (
-        Tree if path.is_dir() else _ZipTree if is_zip(path) else _TarTree if is_tar(path) else None
+    root = check_input_path(Path(path))
+    kind: type[Tree] | None = (
+        Tree if root.is_dir() else _ZipTree if is_zip(root) else _TarTree if is_tar(root) else None
     )
     if kind is None:
-        raise DataFileError(f"{path} is not {what}.")
-    return kind(path, wanted, files)
+        raise DataFileError(f"{root} is not {what}.")
+    return kind(root, wanted, files)
 
 
 class Tree:
@@ -198,16 +204,21 @@ class Tree:
     class folder may be a link into another data set); a link back up the tree is skipped with
     a warning instead of walking it for ever."""
 
-    def __init__(self, path, wanted=None, files="files"):
+    def __init__(
+        self,
+        path: Path,
+        wanted: Callable[[tuple[str, ...]], bool] | None = None,
+        files: str = "files",
+    ) -> None:
         self.path, self.wanted, self.files = path, wanted or (lambda parts: True), files
         self.total = 0  # bytes read so far
 
-    def _take(self, data):
+    def _take(self, data: bytes) -> bytes:
         self.total += len(data)
         limits.check_bytes(self.total, f"the {self.files} read so far", self.path)
         return data
 
-    def entries(self):
+    def entries(self) -> Iterator[tuple[tuple[str, ...], Any]]:
         seen = set()
         for dirpath, dirnames, filenames in os.walk(self.path, followlinks=True):
             real = os.path.realpath(dirpath)
@@ -223,19 +234,19 @@ class Tree:
                 full = Path(dirpath) / name
                 yield full.relative_to(self.path).parts, full
 
-    def read(self, key):
+    def read(self, key: Any) -> bytes:
         return self._take(read_file(key, f"one of the {self.files}"))
 
-    def where(self, key):
+    def where(self, key: Any) -> str:
         return str(key)
 
-    def close(self):
+    def close(self) -> None:
         pass
 
-    def __enter__(self):
+    def __enter__(self) -> Tree:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
@@ -243,11 +254,16 @@ class _TarTree(Tree):
     """Read as a stream, in archive order (seeking back in a .tar.gz restarts decompression):
     the wanted members' bytes are read as they pass."""
 
-    def __init__(self, path, wanted=None, files="files"):
+    def __init__(
+        self,
+        path: Path,
+        wanted: Callable[[tuple[str, ...]], bool] | None = None,
+        files: str = "files",
+    ) -> None:
         super().__init__(path, wanted, files)
         check_tar_complete(path)
 
-    def entries(self):
+    def entries(self) -> Iterator[tuple[tuple[str, ...], Any]]:
         with open_tar(self.path, "r|*") as tar, reading(self.path):
             for m in tar:
                 if m.isfile():
@@ -256,30 +272,35 @@ class _TarTree(Tree):
                     data = read_tar_member(tar, m, where) if self.wanted(parts) else b""
                     yield parts, (m.name, self._take(data))
 
-    def read(self, key):
+    def read(self, key: Any) -> bytes:
         return key[1]
 
-    def where(self, key):
+    def where(self, key: Any) -> str:
         return f"{self.path}:{key[0]}"
 
 
 class _ZipTree(Tree):
-    def __init__(self, path, wanted=None, files="files"):
+    def __init__(
+        self,
+        path: Path,
+        wanted: Callable[[tuple[str, ...]], bool] | None = None,
+        files: str = "files",
+    ) -> None:
         super().__init__(path, wanted, files)
         self.zip = open_zip(path)
 
-    def entries(self):
+    def entries(self) -> Iterator[tuple[tuple[str, ...], Any]]:
         with reading(self.path):
             infos = self.zip.infolist()
         for info in infos:
             if info.filename and not info.filename.endswith("/"):  # a nameless member: skip
                 yield PurePosixPath(info.filename).parts, info
 
-    def read(self, key):
+    def read(self, key: Any) -> bytes:
         return self._take(read_zip_member(self.zip, key, self.where(key)))
 
-    def where(self, key):
+    def where(self, key: Any) -> str:
         return f"{self.path}:{key.filename}"
 
-    def close(self):
+    def close(self) -> None:
         self.zip.close()

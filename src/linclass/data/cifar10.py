@@ -20,7 +20,9 @@ import io
 import math
 import pickle
 import pickletools
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 
@@ -131,10 +133,10 @@ class RestrictedUnpickler(pickle.Unpickler):
     gigabytes.
     """
 
-    def __init__(self, file, budget, **kwargs):
+    def __init__(self, file: IO[bytes], budget: int, **kwargs: Any) -> None:
         super().__init__(file, **kwargs)
         self._budget = budget
-        self._allowed = {
+        self._allowed: dict[tuple[str, str], Callable[..., Any]] = {
             ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
             ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
             ("numpy.core.numeric", "_frombuffer"): _frombuffer,
@@ -144,7 +146,7 @@ class RestrictedUnpickler(pickle.Unpickler):
             ("_codecs", "encode"): self._latin1_bytes,
         }
 
-    def _latin1_bytes(self, text, encoding="latin1"):
+    def _latin1_bytes(self, text: object, encoding: str = "latin1") -> bytes:
         if not isinstance(text, str) or encoding != "latin1":
             raise pickle.UnpicklingError("_codecs.encode is allowed only for latin1 text")
         self._budget -= len(text)
@@ -152,7 +154,7 @@ class RestrictedUnpickler(pickle.Unpickler):
             raise pickle.UnpicklingError("it expands into more bytes than the file holds")
         return text.encode("latin1")
 
-    def find_class(self, module, name):
+    def find_class(self, module: str, name: str) -> Any:
         try:
             return self._allowed[(module, name)]
         except KeyError:

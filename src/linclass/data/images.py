@@ -10,10 +10,12 @@ of uint8 pixels in height x width (x channel) order. 16-bit grey images are scal
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 
 from .. import limits
+from .._typing import PathArg
 from ..errors import LinclassError
 
 __all__ = ["IMAGE_EXTENSIONS", "open_image", "image_row", "is_grey", "UnreadableImage"]
@@ -35,7 +37,7 @@ def _pil():
     return Image
 
 
-def open_image(data):
+def open_image(data: bytes | PathArg) -> Any:
     """Open image bytes (or a path) with Pillow and check them, without decoding the pixels:
     the header must be readable and the image within ``max_image_pixels``
     (``linclass.limits``), so a few bytes that declare a gigapixel image are refused before
@@ -55,12 +57,12 @@ def open_image(data):
     return im
 
 
-def is_grey(im):
+def is_grey(im: Any) -> bool:
     """Whether an opened image has no colour (palette images count as colour)."""
     return im.mode in _GREY_MODES
 
 
-def image_row(data, size, mode):
+def image_row(data: Any, size: tuple[int, int], mode: str) -> np.ndarray:
     """Decode one image into a flat uint8 row of ``size`` (width, height) in ``mode``.
 
     Parameters

@@ -26,11 +26,13 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from .._typing import Data, PathArg, Progress
 from ..errors import InputError
-from .dataset import DataFileError
+from .dataset import DataFileError, Dataset
 from .preprocess import MeanImage
 from .splits import train_val_test_split
 
@@ -51,7 +53,7 @@ class NpyArray:
     long enough for the shape it declares.
     """
 
-    def __init__(self, path):
+    def __init__(self, path: PathArg) -> None:
         self.path = str(path)
         with open(self.path, "rb") as f:
             try:
@@ -83,14 +85,14 @@ class NpyArray:
     ndim = property(lambda self: len(self.shape))
     size = property(lambda self: int(np.prod(self.shape)))
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.shape[0]
 
-    def file_position(self):
+    def file_position(self) -> tuple[str, int]:
         """``(path, offset)``: where the rows start (``linclass.sources.Streamed`` reads there)."""
         return self.path, self.offset
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: int | slice) -> np.ndarray:
         n = self.shape[0]
         if isinstance(key, (int, np.integer)):
             i = int(key) + n if key < 0 else int(key)
@@ -107,7 +109,7 @@ class NpyArray:
         out = np.empty((rows, *self.shape[1:]), self.dtype)
         if out.size == 0:
             return out
-        view, pos, done = memoryview(out).cast("B"), self.offset + start * row_bytes, 0
+        view, pos, done = out.data.cast("B"), self.offset + start * row_bytes, 0
         with open(self.path, "rb") as f:
             while done < len(view):
                 got = os.preadv(f.fileno(), [view[done:]], pos + done)
@@ -131,7 +133,7 @@ def _variants(k):
     return out[:k]
 
 
-def augment(images, variant):
+def augment(images: np.ndarray, variant: tuple[bool, int, int]) -> np.ndarray:
     """One augmented copy of a batch of images ``(n, h, w[, c])``: flipped left-right and/or
     shifted by ``(dy, dx)`` pixels with the edge repeated."""
     flip, dy, dx = variant
@@ -224,17 +226,17 @@ def _write_part(folder, name, X, y, pre, fmt, image_shape, repeat=1, rng=None, p
 
 
 def prepare(
-    dataset,
-    out,
+    dataset: Dataset,
+    out: PathArg,
     *,
-    fmt="npy",
-    repeat=1,
-    val_size=0.1,
-    test_size=0.2,
-    seed=0,
-    standardize=False,
-    progress=None,
-):
+    fmt: str = "npy",
+    repeat: int = 1,
+    val_size: float = 0.1,
+    test_size: float = 0.2,
+    seed: int = 0,
+    standardize: bool = False,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     """Write a data set as on-disk float32 parts that ``linclass train`` can stream.
 
     Parameters
@@ -336,27 +338,27 @@ class Prepared:
     X_test: object
     y_test: np.ndarray
     pre: MeanImage
-    meta: dict
+    meta: dict[str, Any]
 
 
-def open_prepared(path):
+def open_prepared(path: PathArg) -> Prepared:
     """Open a folder written by ``prepare`` without reading its rows; every part is checked
     against ``meta.json`` (a missing, foreign or cut-short file is a ``DataFileError``)."""
-    path = Path(path)
+    folder = Path(path)
     try:
-        meta = json.loads((path / "meta.json").read_text())
+        meta = json.loads((folder / "meta.json").read_text())
     except FileNotFoundError:
         raise DataFileError(
-            f"{path} is not a prepared data set (no meta.json); make one with "
+            f"{folder} is not a prepared data set (no meta.json); make one with "
             "`linclass prepare DATASET --out PATH`."
         ) from None
     except (ValueError, OSError) as e:
-        raise DataFileError(f"{path}/meta.json is damaged ({e}).") from None
+        raise DataFileError(f"{folder}/meta.json is damaged ({e}).") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise DataFileError(f"{path}/meta.json is not a linclass prepared data set.")
+        raise DataFileError(f"{folder}/meta.json is not a linclass prepared data set.")
     if meta.get("format_version", 0) > FORMAT_VERSION:
         raise DataFileError(
-            f"{path} has format version {meta['format_version']}; this "
+            f"{folder} has format version {meta['format_version']}; this "
             f"linclass reads up to {FORMAT_VERSION}. Upgrade linclass."
         )
     try:
@@ -365,10 +367,10 @@ def open_prepared(path):
         for name in ("train", "val", "test"):
             n = int(meta["rows"][name])
             if fmt == "zarr":
-                X = _zarr().open_array(str(path / f"{name}.zarr"), mode="r")
+                X = _zarr().open_array(str(folder / f"{name}.zarr"), mode="r")
             else:
-                X = NpyArray(path / f"{name}.npy")
-            y = np.load(path / f"{name}_y.npy", allow_pickle=False)
+                X = NpyArray(folder / f"{name}.npy")
+            y = np.load(folder / f"{name}_y.npy", allow_pickle=False)
             if (
                 X.shape != (n, D)
                 or X.dtype != np.float32
@@ -376,24 +378,24 @@ def open_prepared(path):
                 or y.dtype.kind not in "iu"
             ):
                 raise DataFileError(
-                    f"{path}: the {name} part is {X.shape} {X.dtype} with "
+                    f"{folder}: the {name} part is {X.shape} {X.dtype} with "
                     f"labels {y.shape}; meta.json says {n} rows of {D} float32."
                 )
             if n and (y.min() < 0 or y.max() >= len(meta["class_names"])):
                 raise DataFileError(
-                    f"{path}: {name}_y.npy has labels outside the "
+                    f"{folder}: {name}_y.npy has labels outside the "
                     f"{len(meta['class_names'])} classes."
                 )
             parts[name] = (X, y)
         pre = MeanImage(standardize=bool(meta.get("standardize")))
-        pre.mean_ = np.load(path / "mean.npy", allow_pickle=False)
-        scale = path / "scale.npy"
+        pre.mean_ = np.load(folder / "mean.npy", allow_pickle=False)
+        scale = folder / "scale.npy"
         pre.scale_ = np.load(scale, allow_pickle=False) if scale.exists() else None
         pre.n_features_in_ = D
     except DataFileError:
         raise
     except (KeyError, TypeError, ValueError, OSError) as e:
-        raise DataFileError(f"{path} is damaged or incomplete ({e}).") from None
+        raise DataFileError(f"{folder} is damaged or incomplete ({e}).") from None
     return Prepared(*parts["train"], *parts["val"], *parts["test"], pre=pre, meta=meta)
 
 
@@ -401,7 +403,9 @@ def _read_rows(path, start, stop):
     return NpyArray(path)[start:stop]
 
 
-def dask_rows(X, workers=1, chunk_bytes=64 * 2**20, chunk_rows=None):
+def dask_rows(
+    X: Data, workers: int = 1, chunk_bytes: int = 64 * 2**20, chunk_rows: int | None = None
+) -> Data:
     """X as a dask array of row chunks, for training on Dask.
 
     A ``.npy`` file (``NpyArray``) becomes one loader task per chunk, which the workers run

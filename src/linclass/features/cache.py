@@ -26,10 +26,12 @@ import hashlib
 import json
 import os
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from .._typing import Data, PathArg
 from ..errors import InputError, ModelFileError
 from . import spec
 
@@ -41,7 +43,7 @@ FORMAT = "linclass-features"
 _OFF = ("off", "none", "0", "no", "false")
 
 
-def cache_dir():
+def cache_dir() -> Path | None:
     """The cache folder, or None when ``$LINCLASS_FEATURE_CACHE`` turns caching off."""
     value = os.environ.get(ENV, "").strip()
     if value.lower() in _OFF:
@@ -53,7 +55,7 @@ def cache_dir():
     return data_cache() / "features"
 
 
-def digest(X):
+def digest(X: Data) -> str:
     """A hash of an array's dtype, shape and values (read in slices of rows: no copy of X)."""
     X = np.asarray(X)
     h = hashlib.blake2b(digest_size=20)
@@ -99,13 +101,15 @@ class FeatureCache:
         found damaged and recomputed, one that could not be written.
     """
 
-    def __init__(self, directory=None, on_event=None):
+    def __init__(
+        self, directory: PathArg | None = None, on_event: Callable[[str], object] | None = None
+    ) -> None:
         self.directory = (
             cache_dir() if directory is None else (None if directory is False else Path(directory))
         )
         self.on_event = on_event or (lambda text: None)
 
-    def fit(self, feature, X):
+    def fit(self, feature: spec.Feature, X: Data) -> spec.Feature:
         """``feature`` fitted on X, or the fitted one the cache holds for the same request (an
         unseeded one is always fitted: each fit of it draws anew)."""
         if self.directory is None or not spec.seeded(feature):
@@ -121,7 +125,7 @@ class FeatureCache:
         self._write(path, key, {"state": np.array(json.dumps(info)), **arrays})
         return feature
 
-    def transform(self, feature, X):
+    def transform(self, feature: spec.Feature, X: Data) -> np.ndarray:
         """``feature.transform(X)``, from the cache when it holds the same features."""
         if self.directory is None:
             return feature.transform(X)

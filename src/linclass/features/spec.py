@@ -20,14 +20,21 @@ everything a file could get wrong.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, TypeAlias
+
 import numpy as np
 from sklearn.pipeline import FeatureUnion
 
 from ..choices import FEATURES, feature_name
 from ..errors import InputError, ModelFileError
+from .base import ImageFeature
 from .color import ColorHistogram
 from .hog import HOG
 from .patches import Patches
+
+#: A feature transformer: one of the image features, or a FeatureUnion of them.
+Feature: TypeAlias = "ImageFeature | FeatureUnion"
 
 __all__ = ["NAMES", "build", "from_state", "params", "parse", "seeded", "state", "steps"]
 
@@ -37,7 +44,7 @@ _ARRAYS = {"Patches": ("zca_mean_", "zca_", "centroids_")}  # fitted arrays of e
 _NOT_STORED = ("batch_size", "n_jobs", "progress")  # how it runs, not what it computes
 
 
-def parse(name):
+def parse(name: str) -> str:
     """The canonical form of a feature pipeline's name (``"patches"`` is
     ``"patches:1600"``); an unknown name is an InputError listing the known ones."""
     try:
@@ -46,7 +53,9 @@ def parse(name):
         raise InputError(str(e)) from None
 
 
-def build(name, image_shape, pixel_max=255, seed=0):
+def build(
+    name: str, image_shape: tuple[int, ...], pixel_max: float = 255, seed: int | None = 0
+) -> Feature | None:
     """The unfitted transformer ``name`` describes for images of ``image_shape`` whose
     channels go up to ``pixel_max``, seeded; None for ``"raw"``."""
     name = parse(name)
@@ -72,14 +81,14 @@ def build(name, image_shape, pixel_max=255, seed=0):
     )
 
 
-def steps(feature):
+def steps(feature: Feature) -> list[tuple[str, Any]]:
     """``[(name, transformer), ...]``: the parts of a FeatureUnion, or the one transformer."""
     if isinstance(feature, FeatureUnion):
         return list(feature.transformer_list)
     return [("features", feature)]
 
 
-def _plain(value):
+def _plain(value: Any) -> Any:
     """A parameter as JSON: tuples as lists, numpy numbers as Python ones."""
     if isinstance(value, (tuple, list, np.ndarray)):
         return [_plain(v) for v in value]
@@ -88,7 +97,7 @@ def _plain(value):
     return value
 
 
-def params(step):
+def params(step: Any) -> dict[str, Any]:
     """A step's parameters as stored (JSON-ready; not how it runs: batch size, threads,
     progress). A random_state that is not an int or None is stored as None."""
     out = {k: _plain(v) for k, v in step.get_params(deep=False).items() if k not in _NOT_STORED}
@@ -97,7 +106,7 @@ def params(step):
     return out
 
 
-def seeded(feature):
+def seeded(feature: Feature) -> bool:
     """Whether fitting ``feature`` again gives the same result: every step that draws at
     random has an int random_state."""
     return all(
@@ -106,7 +115,7 @@ def seeded(feature):
     )
 
 
-def state(feature):
+def state(feature: Feature) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """A fitted feature transformer as ``(info, arrays)``: ``info`` JSON-ready (each step's
     kind, parameters and image shape), ``arrays`` the learnt arrays named
     ``features_{step}_{attribute}``."""
@@ -132,11 +141,11 @@ def state(feature):
     return {"steps": info}, arrays
 
 
-def from_state(info, arrays, path):
+def from_state(info: Any, arrays: Mapping[str, np.ndarray], path: object) -> Feature:
     """The fitted transformer ``state`` described; anything that does not fit together is a
     ``ModelFileError`` naming ``path``."""
 
-    def bad(what):
+    def bad(what: str) -> ModelFileError:
         return ModelFileError(f"{path} is damaged: its features {what}.")
 
     entries = info.get("steps") if isinstance(info, dict) else None

@@ -7,6 +7,9 @@ ones in ``linclass.lecture``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import cast
+
 import numpy as np
 
 from .engine import Node
@@ -15,12 +18,14 @@ from .ops import constant, maximum
 __all__ = ["svm_loss_graph", "softmax_loss_graph", "svm_loss", "softmax_loss"]
 
 
-def _scores(W, X, b):
+def _scores(W: Node, X: np.ndarray, b: Node | None) -> Node:
     S = constant(X) @ W.T
     return S if b is None else S + b
 
 
-def svm_loss_graph(W, X, y, reg, b=None, margin=1.0):
+def svm_loss_graph(
+    W: Node, X: np.ndarray, y: np.ndarray, reg: float, b: Node | None = None, margin: float = 1.0
+) -> Node:
     """Multiclass hinge loss of a linear classifier, as a graph.
 
     Parameters
@@ -47,7 +52,9 @@ def svm_loss_graph(W, X, y, reg, b=None, margin=1.0):
     return (margins * not_true).sum() / N + reg * (W * W).sum()
 
 
-def softmax_loss_graph(W, X, y, reg, b=None):
+def softmax_loss_graph(
+    W: Node, X: np.ndarray, y: np.ndarray, reg: float, b: Node | None = None
+) -> Node:
     """Softmax cross-entropy loss of a linear classifier, as a graph.
 
     The scores are shifted by their row maximum through a ``max`` gate: the gradient through
@@ -60,12 +67,12 @@ def softmax_loss_graph(W, X, y, reg, b=None):
     return (log_norm - shifted[np.arange(N), y]).mean() + reg * (W * W).sum()
 
 
-def _on_weights(build):
-    def loss(W, X, y, reg):
+def _on_weights(build: Callable[..., Node]) -> Callable[..., tuple[float, np.ndarray]]:
+    def loss(W: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float) -> tuple[float, np.ndarray]:
         Wn = Node(W, label="W")
         out = build(Wn, X, y, reg)
         out.backward()
-        return float(out.value), Wn.grad
+        return float(out.value), cast(np.ndarray, Wn.grad)
 
     loss.__name__ = build.__name__.replace("_graph", "")
     loss.__doc__ = (

@@ -66,7 +66,7 @@ class OnDevice(DataSource):
             None if batch_size is None or batch_size >= self.n_samples else int(batch_size)
         )
         self.full_batch = self.batch_size is None
-        self._shuffle, self._rng = shuffle, rng
+        self._shuffle, self._rng = shuffle, rng or np.random.default_rng()
         self._order = None  # the permutation on the device (shuffle=True), twice over
 
     def kernel(self, loss: Loss) -> str:

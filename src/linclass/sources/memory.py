@@ -55,7 +55,8 @@ class InMemory(DataSource):
             None if batch_size is None or batch_size >= self.n_samples else int(batch_size)
         )
         self.full_batch = self.batch_size is None
-        self._shuffle, self._rng, self._owns_X = shuffle, rng, owns_X
+        self._shuffle, self._owns_X = shuffle, owns_X
+        self._rng = rng or np.random.default_rng()
         self._reader: BatchReader | None = None
 
     def loss_and_gradient(

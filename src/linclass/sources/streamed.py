@@ -303,7 +303,7 @@ class Streamed(DataSource):
             None if batch_size is None or batch_size >= self.n_samples else int(batch_size)
         )
         self.full_batch = self.batch_size is None
-        self._shuffle, self._rng = shuffle, rng
+        self._shuffle, self._rng = shuffle, rng or np.random.default_rng()
         self.sub_rows = default_block_rows(X)  # the in-memory objective's blocks
         unit = self.batch_size or self.sub_rows  # (None: the full batch)
         if block_rows is None:
