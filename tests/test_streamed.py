@@ -114,6 +114,26 @@ def test_shuffled_epochs_visit_every_row_once_with_its_label(shuffle, tmp_path):
     src.close()
 
 
+@pytest.mark.parametrize("where", ["memory", "disk", "device"])
+def test_a_source_asked_to_shuffle_without_an_rng_draws_one(where, tmp_path):
+    # (every source once died on None.permutation here)
+    from linclass.array_api import to_numpy
+    from linclass.sources import for_data
+
+    n = 300
+    X = np.column_stack([np.arange(n), np.zeros(n)]).astype(np.float64)
+    y = np.arange(n) % 3
+    if where == "disk":
+        X = _on_disk(tmp_path, X)
+    elif where == "device":
+        X = pytest.importorskip("array_api_strict").asarray(X)
+    src = for_data(X, y, batch_size=10, shuffle=True, rng=None)
+    order = np.concatenate([to_numpy(Xb)[:, 0] for Xb, _, _ in src.epoch()])
+    np.testing.assert_array_equal(np.sort(order), np.arange(n))
+    assert not np.array_equal(order, np.arange(n))
+    src.close()
+
+
 def _rss_of_mapping(path):
     """Resident kB of this process's mappings of ``path`` (from /proc/self/smaps)."""
     total, inside = 0, False
