@@ -61,7 +61,9 @@ package: $(STAMP)
 	cd $(PKG) && venv/bin/python -c "from importlib.resources import files; \
 	    assert all(files('linclass.playground').joinpath('static', f).is_file() \
 	               for f in ('index.html', 'app.js', 'circuit.js', 'style.css'))"
-	@echo "the sdist and the wheel in $(PKG)/dist install and run"
+	$(PKG)/venv/bin/python -m pip install --quiet mypy
+	cp tools/typed_use.py $(PKG)/ && cd $(PKG) && venv/bin/python -m mypy --strict typed_use.py
+	@echo "the sdist and the wheel in $(PKG)/dist install and run, and type-check"
 
 # The annotations, checked by mypy ([tool.mypy] in pyproject.toml; under a minute).
 typecheck: $(TSTAMP)

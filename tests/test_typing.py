@@ -86,3 +86,20 @@ def test_the_node_methods_declared_for_type_checkers_are_the_installed_ones():
         if len(runtime) == 1 and name.startswith("__") and stub == ["other"]:
             continue  # a binary operator: (a, b) at run time, (self, other) in the stubs
         assert stub == runtime, name
+
+
+def test_the_lazy_exports_are_declared_for_type_checkers():
+    # linclass imports its public names on first use (__getattr__); type checkers read the
+    # same names from the imports under TYPE_CHECKING. Both must list the same names, each
+    # from its module.
+    import ast
+
+    tree = ast.parse(inspect.getsource(linclass))
+    block = next(n for n in tree.body if isinstance(n, ast.If))
+    declared = {
+        alias.name: node.module
+        for node in block.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert declared == linclass._EXPORTS

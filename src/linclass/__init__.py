@@ -13,6 +13,22 @@ Score -> loss -> optimize::
 import importlib
 import sys
 import types
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what __getattr__ imports on first use, for type checkers
+    from .data import load_dataset, load_digits
+    from .estimators import LinearSVM, SoftmaxClassifier, TrainingDivergedError
+    from .io import ModelFileError, load, save
+    from .lecture import (
+        softmax_loss,
+        softmax_loss_naive,
+        softmax_loss_vectorized,
+        svm_loss,
+        svm_loss_naive,
+        svm_loss_vectorized,
+    )
+    from .losses import multiclass_hinge, softmax_cross_entropy
+    from .scores import scores, scores_backward
 
 # Public names and the module each lives in, imported on first use (PEP 562): ``import
 # linclass`` stays instant, so the command line starts at once and can catch a Ctrl-C during
@@ -39,7 +55,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
         globals()[name] = value
@@ -52,7 +68,7 @@ def __getattr__(name):
         raise AttributeError(f"module 'linclass' has no attribute {name!r}") from None
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_EXPORTS))
 
 
@@ -60,7 +76,7 @@ class _Package(types.ModuleType):
     """``linclass.scores`` is the function, though its module has the same name: importing a
     submodule binds it on the package, and this puts the function there instead."""
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         if name == "scores" and isinstance(value, types.ModuleType):
             value = value.scores
         super().__setattr__(name, value)
