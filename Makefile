@@ -47,7 +47,8 @@ docs: $(DSTAMP)
 
 # The package as users get it: an sdist and a wheel built from it (python -m build), checked by
 # twine, the wheel installed into a new, clean venv that then runs `linclass --help`, make run's
-# job and finds the playground's page.
+# job, finds the playground's page, and a user's script type-checks against it (py.typed:
+# tools/typed_use.py, mypy --strict on its own settings, not the project's).
 PKG := build/package
 package: $(STAMP)
 	rm -rf $(PKG) && mkdir -p $(PKG)
@@ -62,7 +63,8 @@ package: $(STAMP)
 	    assert all(files('linclass.playground').joinpath('static', f).is_file() \
 	               for f in ('index.html', 'app.js', 'circuit.js', 'style.css'))"
 	$(PKG)/venv/bin/python -m pip install --quiet mypy
-	cp tools/typed_use.py $(PKG)/ && cd $(PKG) && venv/bin/python -m mypy --strict typed_use.py
+	cp tools/typed_use.py $(PKG)/ && printf '[mypy]\nstrict = True\n' > $(PKG)/mypy.ini
+	cd $(PKG) && venv/bin/python typed_use.py && venv/bin/python -m mypy --config-file mypy.ini typed_use.py
 	@echo "the sdist and the wheel in $(PKG)/dist install and run, and type-check"
 
 # The annotations, checked by mypy ([tool.mypy] in pyproject.toml; under a minute).
