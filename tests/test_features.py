@@ -403,6 +403,50 @@ def test_the_compiled_encoder_equals_numpys(encoding, dictionary, monkeypatch):
     np.testing.assert_allclose(compiled, p.transform(X), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize(
+    "encoding,dictionary", [("triangle", "kmeans"), ("soft-threshold", "random")]
+)
+def test_activation_maps_are_what_transform_pools(encoding, dictionary):
+    X = _images(5, 12, 12, seed=8).reshape(5, -1)
+    p = _small_patches(encoding=encoding, dictionary=dictionary, patch_size=5).fit(X)
+    maps = p.activation_maps(X)
+    assert maps.shape == (5, 8, 8, 12) and maps.dtype == np.float32 and maps.min() >= 0
+    quads = [maps[:, :4, :4], maps[:, :4, 4:], maps[:, 4:, :4], maps[:, 4:, 4:]]
+    pooled = np.concatenate([q.sum(axis=(1, 2)) for q in quads], axis=1)
+    np.testing.assert_allclose(pooled, p.transform(X), rtol=1e-4, atol=1e-4)
+    # one position by hand, from the formulas: the patch at row 2, column 5 of image 3
+    patch = X[3].reshape(12, 12, 3)[2:7, 5:10].astype(np.float64).ravel()
+    x = (patch - patch.mean()) / np.sqrt(patch.var() + 10.0)
+    white = (x - p.zca_mean_) @ p.zca_.astype(np.float64)
+    C = p.centroids_.astype(np.float64)
+    if encoding == "triangle":
+        z = np.linalg.norm(white - C, axis=1)
+        want = np.maximum(0, z.mean() - z)
+    else:
+        want = np.maximum(0, C @ white - p.alpha)
+    assert np.count_nonzero(want) >= 2  # (a check of zeros against zeros would prove little)
+    np.testing.assert_allclose(maps[3, 2, 5], want, rtol=1e-3, atol=1e-3)
+
+
+def test_activation_maps_need_a_fit_and_respect_the_memory_cap():
+    from sklearn.exceptions import NotFittedError
+
+    from linclass import limits
+    from linclass.errors import ResourceLimitError
+
+    X = _images(6, 12, 12).reshape(6, -1)
+    with pytest.raises(NotFittedError):
+        _small_patches().activation_maps(X)
+    p = _small_patches().fit(X)
+    with (
+        limits.caps(max_bytes=6 * 7 * 7 * 12 * 4 - 1),
+        pytest.raises(ResourceLimitError, match="activation maps of 6 images"),
+    ):
+        p.activation_maps(X)
+    with pytest.raises(ValueError, match="features"):
+        p.activation_maps(X[:, :100])
+
+
 def test_features_past_the_memory_cap_are_refused_before_any_work():
     from linclass import limits
     from linclass.errors import ResourceLimitError

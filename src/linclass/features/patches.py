@@ -30,9 +30,11 @@ from collections.abc import Callable
 
 import numpy as np
 from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._typing import Data, Labels
 from ..errors import InputError
+from ..limits import check_bytes
 from .base import ImageFeature
 
 __all__ = ["DICTIONARIES", "ENCODINGS", "Patches"]
@@ -207,13 +209,45 @@ class Patches(ImageFeature):
         return self
 
     # -- encoding -----------------------------------------------------------------------------
-    def _features(self, images):
+    def activation_maps(self, X: Data) -> np.ndarray:
+        """Each centroid's activation at every patch position of each image: what
+        ``transform`` sums over the image's four quadrants, before that pooling.
+
+        Returns
+        -------
+        ndarray of shape (n_images, rows, cols, n_centroids), float32
+            ``rows = height - patch_size + 1`` (and ``cols`` likewise): one entry per patch
+            position, stride 1. Meant for a few images (to see where each dictionary piece
+            is found); its size is checked against the memory cap.
+        """
+        check_is_fitted(self, "centroids_")
+        X = validate_data(self, X, reset=False, dtype=None)
+        shape = self.image_shape_
+        p, n = self.patch_size, X.shape[0]
+        gh, gw = shape[0] - p + 1, shape[1] - p + 1
+        check_bytes(
+            4 * n * gh * gw * self.n_centroids,
+            f"the activation maps of {n:,} images",
+            "Patches.activation_maps",
+        )
+        images = np.asarray(X, np.float32).reshape((n, *shape[:2], -1))
+        white, gh, gw = self._white_patches(images)
+        return self._encode(white).reshape(n, gh, gw, -1)
+
+    def _white_patches(self, images):
+        """Every ``patch_size`` patch of ``images`` (n, h, w, c), stride 1, normalized and
+        whitened: ``(patches, rows, cols)``, one patch a row."""
         n, _h, _w, c = images.shape
         p = self.patch_size
         windows = np.lib.stride_tricks.sliding_window_view(images, (p, p), axis=(1, 2))
         gh, gw = windows.shape[1], windows.shape[2]  # (n, gh, gw, c, p, p)
         patches = np.moveaxis(windows, 3, -1).reshape(n * gh * gw, p * p * c)
         white = (_normalize(patches, self._var_eps()) - self.zca_mean_) @ self.zca_
+        return white, gh, gw
+
+    def _features(self, images):
+        n = images.shape[0]
+        white, gh, gw = self._white_patches(images)
         kernels = _kernels()
         if kernels is not None:  # one compiled pass over the products
             P = white @ self.centroids_.T
