@@ -43,6 +43,8 @@ test: lint
 docs: $(DSTAMP)
 	rm -rf docs/_build docs/generated
 	$(PY) -m sphinx -b html -W --keep-going -q docs docs/_build/html
+	@! grep -l "_parents" docs/_build/html/generated/*.html || \
+	    (echo "a private parameter is in the API reference (docs/conf.py)"; false)
 	@echo "the site is in docs/_build/html/index.html"
 
 # The package as users get it: an sdist and a wheel built from it (python -m build), checked by

@@ -39,6 +39,37 @@ autosummary_generate = True
 autodoc_default_options = {"members": True, "inherited-members": False}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
+# The types are in each docstring's Parameters and Returns, in words ("ndarray of shape (n, C)"),
+# as in NumPy's, scikit-learn's and pandas's references: the signatures show names and defaults
+# only (the annotations are for type checkers: linclass ships py.typed), and no private
+# parameters (Node's _op, _parents, _ctx are the gates' business).
+autodoc_typehints = "none"
+
+
+def _public_signature(app, what, name, obj, options, signature, return_annotation):
+    """The signature without the parameters whose name starts with an underscore."""
+    import inspect
+
+    if not signature or "_" not in signature or not callable(obj):
+        return None
+    try:
+        sig = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return None
+    if not any(p.startswith("_") for p in sig.parameters):
+        return None
+    empty = inspect.Parameter.empty
+    params = [
+        p.replace(annotation=empty)
+        for p in sig.parameters.values()
+        if not p.name.startswith("_") and p.name != "self"
+    ]
+    return str(sig.replace(parameters=params, return_annotation=empty)), return_annotation
+
+
+def setup(app):
+    app.connect("autodoc-process-signature", _public_signature)
+
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"linclass {release}"
