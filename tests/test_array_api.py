@@ -251,3 +251,21 @@ def test_the_gpu_benchmark_runs_on_the_cpu_and_writes_nothing():
     assert r.returncode == 0, r.stderr[-2000:]
     assert "full-batch loss + gradient, linclass" in r.stdout and "PyTorch loop" in r.stdout
     assert os.stat(results).st_mtime_ns == before
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # inf * 0
+def test_the_device_source_names_the_rows_that_make_the_loss_not_finite():
+    # the source's own check, reached when a loss comes back NaN (a fit checks X before)
+    from linclass.sources.device import OnDevice
+
+    X = np.random.default_rng(0).standard_normal((40, 3))
+    X[[3, 27]] = np.inf
+    src = OnDevice(xps.asarray(X), np.arange(40) % 2, batch_size=None, shuffle=False)
+    W, b = xps.asarray(np.zeros((2, 3))), xps.asarray(np.zeros(2))
+    with pytest.raises(
+        ValueError, match=r"NaN or infinite values in 2 rows \(the first: \[3, 27\]\)"
+    ):
+        src.loss_and_gradient(W, b, SoftmaxCrossEntropy(), 0.0)
+    # the full batch is X itself, on the device, not a copy
+    (batch,) = list(src.epoch())
+    assert batch[0] is src.X and batch[2] is None

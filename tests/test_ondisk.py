@@ -165,3 +165,26 @@ def test_npy_array_reads_rows_by_pread(tmp_path):
     (tmp_path / "junk.npy").write_bytes(b"not a numpy file at all")
     with pytest.raises(DataFileError, match="not a .npy file"):
         NpyArray(tmp_path / "junk.npy")
+
+
+@pytest.mark.parametrize("kind", ["npy", "memory", "zarr"])
+def test_dask_rows_chunks_any_array_into_the_same_rows(kind, tmp_path):
+    pytest.importorskip("dask")
+    from linclass.data.ondisk import NpyArray, dask_rows
+
+    X = np.arange(50 * 3, dtype=np.float32).reshape(50, 3)
+    if kind == "npy":
+        np.save(tmp_path / "X.npy", X)
+        given = NpyArray(tmp_path / "X.npy")
+    elif kind == "zarr":
+        zarr = pytest.importorskip("zarr")
+        given = zarr.open_array(str(tmp_path / "X.zarr"), mode="w", shape=X.shape, dtype=X.dtype)
+        given[:] = X
+    else:
+        given = X
+    D = dask_rows(given, chunk_rows=7)
+    assert D.chunks == ((7,) * 7 + (1,), (3,)) and D.dtype == np.float32
+    np.testing.assert_array_equal(D.compute(), X)
+    # by default: about chunk_bytes a chunk, and at least one chunk per worker
+    assert dask_rows(given, workers=4).chunks[0] == (13, 13, 13, 11)
+    assert dask_rows(given, chunk_bytes=120).chunks[0][0] == 10
