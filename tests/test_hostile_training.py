@@ -191,7 +191,12 @@ def _temporaries(folder):
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
 
 
-def test_a_failed_write_leaves_the_old_file_and_nothing_else(tmp_path):
+@pytest.mark.parametrize("unnamed", [True, False])
+def test_a_failed_write_leaves_the_old_file_and_nothing_else(tmp_path, monkeypatch, unnamed):
+    from linclass import io as model_io
+
+    if not unnamed:  # the portable path (no O_TMPFILE): a named temporary from the start
+        monkeypatch.setattr(model_io, "_unnamed_file", lambda folder: None)
     target = tmp_path / "model.npz"
     target.write_bytes(b"old")
 
@@ -204,6 +209,15 @@ def test_a_failed_write_leaves_the_old_file_and_nothing_else(tmp_path):
     assert target.read_bytes() == b"old" and _temporaries(tmp_path) == []
     atomic_write(target, lambda f: f.write(b"new"))
     assert target.read_bytes() == b"new" and _temporaries(tmp_path) == []
+
+
+def test_a_write_onto_a_folder_is_refused_and_the_folder_kept(tmp_path):
+    (tmp_path / "model.npz").mkdir()
+    (tmp_path / "model.npz" / "mine.txt").write_text("keep")
+    with pytest.raises(IsADirectoryError, match="is a folder; give a file name"):
+        atomic_write(tmp_path / "model.npz", lambda f: f.write(b"new"))
+    assert (tmp_path / "model.npz" / "mine.txt").read_text() == "keep"
+    assert _temporaries(tmp_path) == []
 
 
 def test_temporaries_of_dead_writers_are_removed(tmp_path):
