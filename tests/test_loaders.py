@@ -369,3 +369,19 @@ def test_real_cifar10_jpeg_tree():
     assert ds.class_names[0] == "airplane" and ds.image_shape == (32, 32, 3)
     assert abs(float(ds.X.mean()) - 120.7) < 0.1  # the mean the data's README gives
     assert np.bincount(ds.y).tolist() == [5000] * 10
+
+
+@pytest.mark.parametrize(
+    "spec,message",
+    [
+        ("digits:/tmp/x", "digits is built in and takes no path"),
+        ("folder", r"folder needs a path: --dataset folder:PATH"),
+        ("mnist:", r"--dataset mnist: needs a path after the colon"),
+        ("imagenet", r"unknown data set 'imagenet'; use digits, mnist:PATH"),
+    ],
+)
+def test_a_data_set_named_wrongly_says_how_to_name_it(spec, message):
+    from linclass.errors import InputError
+
+    with pytest.raises(InputError, match=message):
+        load_dataset(spec)
