@@ -216,6 +216,29 @@ def test_a_late_answer_never_moves_a_dragged_line_back(page, kind):
     assert page.evaluate("lab.result.loss") == want["loss"]
 
 
+def test_the_numbers_follow_a_long_drag_before_the_mouse_is_let_go(page):
+    # answers arrive late and the mouse keeps moving: each answer is shown as it comes (the
+    # picture catches up with the line), none of them moves the line
+    page.open()
+    _slow_answers(page, 100)
+    before = page.evaluate("lab.result.loss")
+    x, y = _plane_point(page, *page.evaluate("handles(0).foot"))
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for i in range(1, 21):
+        page.mouse.move(x + 3 * i, y + 2 * i)
+        page.wait_for_timeout(30)
+    during = page.evaluate("lab.result.loss")
+    W_during, b_during = page.evaluate("[lab.W, lab.b]")
+    end = page.evaluate(f"toData(...mouse({{clientX: {x + 60}, clientY: {y + 40}}}))")
+    assert during != before  # shown while the mouse was still down
+    assert np.dot(W_during[0], end) + b_during[0] == pytest.approx(0, abs=1e-9)
+    page.mouse.up()
+    _settle(page)
+    want = _api("evaluate", page.evaluate("playground.body()"))
+    assert page.evaluate("lab.result.loss") == want["loss"]
+
+
 def test_a_line_dragged_during_a_step_wins_over_the_step(page):
     # the step was made from the old line: it is dropped, the line stays where the hand left it,
     # and the numbers shown are asked for that line (the change that waited is sent)

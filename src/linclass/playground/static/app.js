@@ -22,7 +22,7 @@ const lab = {
   playing: false,
   busy: false, pending: null,
   edits: 0,          // W and b changed on the page (a drag, a reset, an import): counted, so an
-                     // answer to a request sent before the latest change never overwrites it
+                     // answer to a request sent before the latest change never overwrites them
   timings: [],       // {what, ms}: from a change to the frame that shows the new picture
 };
 window.lab = lab;    // for the browser tests and the curious
@@ -86,13 +86,12 @@ async function evaluate(check = true, what = "change") {
   const edits = lab.edits;
   try {
     const result = await api("evaluate", body({check}));
-    // an answer about W and b that changed since it was asked is stale: the request waiting
-    // (every change asks) brings the numbers of what the page now holds
-    if (lab.edits === edits) {
-      lab.W = result.W; lab.b = result.b;
-      show(result);
-      timed(what, started);
-    }
+    // W and b changed on the page since this was asked (the mouse moved on): the answer is
+    // shown (the picture catches up with the line) but it does not move the line back; the
+    // request waiting (every change asks) brings the numbers of what the page holds now
+    if (lab.edits === edits) { lab.W = result.W; lab.b = result.b; }
+    show(result);
+    timed(what, started);
     status("");
   } catch (e) { status(e.message, true); }
   release();
