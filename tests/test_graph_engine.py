@@ -310,3 +310,17 @@ def test_the_parser_never_fails_except_with_a_clear_error(text):
     else:
         return
     assert message
+
+
+def test_a_node_reads_like_its_array():
+    import numpy as np
+
+    from linclass.graph import Node
+
+    a = Node(np.ones((2, 3)), "a")
+    assert (a.ndim, len(a), a.shape) == (2, 2, (2, 3))
+    assert repr(a) == "Node 'a'(shape=(2, 3), op='input')"
+    s = (a * 2).sum()
+    assert s.item() == 12.0 and isinstance(s.item(), float)
+    assert repr(s) == "Node(value=12, op='sum')"
+    assert s.nodes()[0] is a and s.nodes()[-1] is s and len(s.nodes()) == 4  # a, 2, a*2, sum

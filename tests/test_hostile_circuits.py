@@ -33,6 +33,26 @@ def test_what_pythons_parser_cannot_take_is_an_expression_error(expr, match):
         build_circuit(expr, values)
 
 
+@pytest.mark.parametrize(
+    "expr,match",
+    [
+        ("x // y", r"the operator FloorDiv is not allowed \(at column 1\)"),
+        ("x @ y", "the operator MatMult is not allowed"),
+        ("x < y", "a comparison is not allowed"),
+        ("x if y else x", "an if-expression is not allowed"),
+        ("'a' + x", "the constant 'a' is not allowed"),
+        ("max(x)", r"max\(\) takes two or more arguments"),
+        ("exp(x, base=2)", r"exp\(\) takes no keyword arguments"),
+        ("x" + "+x" * 6000, r"too long \(over 10,000 characters\)"),
+    ],
+)
+def test_what_the_walker_refuses_is_named_with_what_is_allowed(expr, match):
+    with pytest.raises(ExpressionError, match=match) as caught:
+        build_circuit(expr, {"x": 1.5, "y": 2.0})
+    if "too long" not in match:
+        assert "expressions may use only numbers, names, + - * / **" in str(caught.value)
+
+
 def test_overflow_on_a_wire_is_drawn_not_warned():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
