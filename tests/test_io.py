@@ -163,3 +163,25 @@ def test_class_weight_and_intercept_settings_survive(digits_split, tmp_path):
     again = linclass.load(tmp_path / "m.npz")
     assert again.get_params()["class_weight"] == {3: 2.0, 5: 0.5}
     assert again.get_params()["fit_intercept"] is False
+
+
+def test_brackets_and_escapes_inside_metadata_strings_are_text_not_nesting(fitted, tmp_path):
+    from linclass.io import load_metadata
+
+    # the nesting check before json.loads reads strings as JSON does: an escaped quote does not
+    # end one, an escaped backslash before a quote does, and brackets inside one are text
+    meta = {
+        "note": 'one " quote, then ' + "[" * 40 + "{" * 40,
+        "folder": "C:\\data\\",
+        "after": [["two levels"]],
+    }
+    path = tmp_path / "m.npz"
+    linclass.save(fitted["svm"], path, metadata=meta)
+    assert load_metadata(path) == meta
+    deep = "too deep"
+    for _ in range(22):
+        deep = [deep]
+    deep = {"deep": deep}
+    linclass.save(fitted["svm"], path, metadata=deep)
+    with pytest.raises(linclass.ModelFileError, match="nested more than 20 levels"):
+        load_metadata(path)
