@@ -179,7 +179,7 @@ def sgd(
     n = source.n_samples
     b_arg = b if fit_intercept else None
     params = [W, b] if fit_intercept else [W]
-    B = source.batch_size if not source.full_batch and source.batch_size else n
+    B = source.batch_size or n  # (None: the full batch)
     steps_total = steps_done
     watch = _Watch(optimizer)
     minibatch = None if source.full_batch else _minibatch_gradient(source, W, b_arg, loss)

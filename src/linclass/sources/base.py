@@ -13,7 +13,7 @@ from ..optim import top_eigenvalue
 if TYPE_CHECKING:
     from ..losses import Loss
 
-__all__ = ["DataSource", "nonfinite_rows_error"]
+__all__ = ["DataSource", "minibatch_size", "nonfinite_rows_error"]
 
 
 class DataSource:
@@ -29,8 +29,8 @@ class DataSource:
     batch_size : int or None
         Rows per minibatch of ``epoch()`` (None: the whole data, ``full_batch``).
     full_batch : bool
-        ``epoch()`` would give the whole data as one batch: the engine then takes one step per
-        epoch on ``loss_and_gradient`` instead.
+        ``batch_size`` is None: ``epoch()`` would give the whole data as one batch, and the
+        engine takes one step per epoch on ``loss_and_gradient`` instead.
     """
 
     X: Data
@@ -38,8 +38,11 @@ class DataSource:
     n_features: int
     dtype: np.dtype
     batch_size: int | None
-    full_batch: bool = True
     local_blas: bool = True
+
+    @property
+    def full_batch(self) -> bool:
+        return self.batch_size is None
 
     def loss_and_gradient(
         self, W: Data, b: Data | None, loss: Loss, reg: float, workers: int = 1
@@ -92,6 +95,12 @@ class DataSource:
         idx = np.unique(np.linspace(0, n - 1, min(n, rows)).astype(np.intp))
         Xs, ws = self.sample_rows(idx)
         return top_eigenvalue(Xs, ws, rows=len(idx), iters=iters)
+
+
+def minibatch_size(batch_size: int | None, n_samples: int) -> int | None:
+    """Rows per minibatch for a source of ``n_samples`` rows: None (the full batch) for None or
+    anything from ``n_samples`` up."""
+    return None if batch_size is None or batch_size >= n_samples else int(batch_size)
 
 
 def nonfinite_rows_error(bad: np.ndarray) -> ValueError:

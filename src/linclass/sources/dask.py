@@ -32,7 +32,7 @@ from ..errors import InputError, LinclassError
 from ..objective import BlockSum, default_block_rows, with_penalty
 from ..optim import mean_of_norms
 from ..scores import scores
-from .base import DataSource, nonfinite_rows_error
+from .base import DataSource, minibatch_size, nonfinite_rows_error
 
 if TYPE_CHECKING:
     from ..losses import Loss
@@ -163,10 +163,7 @@ class DaskSource(DataSource):
             X = X.rechunk({1: -1})
         self.n_samples, self.n_features = (int(s) for s in X.shape)
         self.dtype = np.dtype(X.dtype)
-        self.batch_size = (
-            None if batch_size is None or batch_size >= self.n_samples else int(batch_size)
-        )
-        self.full_batch = self.batch_size is None
+        self.batch_size = minibatch_size(batch_size, self.n_samples)
         self.rng, self.local_steps = rng or np.random.default_rng(), int(local_steps)
         self.client = active_client()
         self.X = X

@@ -16,7 +16,7 @@ import numpy as np
 from .. import array_api
 from .._typing import Array, Block, Data, Sums
 from ..batching import epoch_windows
-from .base import DataSource, nonfinite_rows_error
+from .base import DataSource, minibatch_size, nonfinite_rows_error
 
 if TYPE_CHECKING:
     from ..losses import Loss
@@ -62,10 +62,7 @@ class OnDevice(DataSource):
             else array_api.on_device_of(np.asarray(sample_weight), X, dtype=X.dtype)
         )
         self._w_host = None if sample_weight is None else np.asarray(sample_weight, np.float64)
-        self.batch_size = (
-            None if batch_size is None or batch_size >= self.n_samples else int(batch_size)
-        )
-        self.full_batch = self.batch_size is None
+        self.batch_size = minibatch_size(batch_size, self.n_samples)
         self._shuffle, self._rng = shuffle, rng or np.random.default_rng()
         self._order = None  # the permutation on the device (shuffle=True), twice over
 

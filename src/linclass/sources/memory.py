@@ -12,7 +12,7 @@ from ..batching import BatchReader
 from ..objective import loss_and_gradient
 from ..optim import mean_squared_norm, top_eigenvalue
 from ..scores import scores
-from .base import DataSource
+from .base import DataSource, minibatch_size
 
 if TYPE_CHECKING:
     from ..losses import Loss
@@ -51,10 +51,7 @@ class InMemory(DataSource):
         self.X, self.y, self.sample_weight = X, y, sample_weight
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype
-        self.batch_size = (
-            None if batch_size is None or batch_size >= self.n_samples else int(batch_size)
-        )
-        self.full_batch = self.batch_size is None
+        self.batch_size = minibatch_size(batch_size, self.n_samples)
         self._shuffle, self._owns_X = shuffle, owns_X
         self._rng = rng or np.random.default_rng()
         self._reader: BatchReader | None = None

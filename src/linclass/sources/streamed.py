@@ -35,7 +35,7 @@ from ..errors import InputError, LinclassError
 from ..objective import BlockSum, default_block_rows
 from ..optim import mean_of_norms, row_squared_norms
 from ..scores import scores
-from .base import DataSource, nonfinite_rows_error
+from .base import DataSource, minibatch_size, nonfinite_rows_error
 
 if TYPE_CHECKING:
     from ..losses import Loss
@@ -299,10 +299,7 @@ class Streamed(DataSource):
         if read not in ("mmap", "pread"):
             raise InputError(f'read must be "mmap" or "pread"; got {read!r}.')
         self.X, self.y, self.sample_weight = X, y, sample_weight
-        self.batch_size = (
-            None if batch_size is None or batch_size >= self.n_samples else int(batch_size)
-        )
-        self.full_batch = self.batch_size is None
+        self.batch_size = minibatch_size(batch_size, self.n_samples)
         self._shuffle, self._rng = shuffle, rng or np.random.default_rng()
         self.sub_rows = default_block_rows(X)  # the in-memory objective's blocks
         unit = self.batch_size or self.sub_rows  # (None: the full batch)
