@@ -212,6 +212,10 @@ class Tree:
     ) -> None:
         self.path, self.wanted, self.files = path, wanted or (lambda parts: True), files
         self.total = 0  # bytes read so far
+        self._open()
+
+    def _open(self) -> None:
+        """Check and open what the tree reads from (an archive); a folder needs nothing."""
 
     def _take(self, data: bytes) -> bytes:
         self.total += len(data)
@@ -254,14 +258,8 @@ class _TarTree(Tree):
     """Read as a stream, in archive order (seeking back in a .tar.gz restarts decompression):
     the wanted members' bytes are read as they pass."""
 
-    def __init__(
-        self,
-        path: Path,
-        wanted: Callable[[tuple[str, ...]], bool] | None = None,
-        files: str = "files",
-    ) -> None:
-        super().__init__(path, wanted, files)
-        check_tar_complete(path)
+    def _open(self) -> None:
+        check_tar_complete(self.path)
 
     def entries(self) -> Iterator[tuple[tuple[str, ...], Any]]:
         with open_tar(self.path, "r|*") as tar, reading(self.path):
@@ -280,14 +278,8 @@ class _TarTree(Tree):
 
 
 class _ZipTree(Tree):
-    def __init__(
-        self,
-        path: Path,
-        wanted: Callable[[tuple[str, ...]], bool] | None = None,
-        files: str = "files",
-    ) -> None:
-        super().__init__(path, wanted, files)
-        self.zip = open_zip(path)
+    def _open(self) -> None:
+        self.zip = open_zip(self.path)
 
     def entries(self) -> Iterator[tuple[tuple[str, ...], Any]]:
         with reading(self.path):
