@@ -68,7 +68,6 @@ class ImageFeature(TransformerMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=None, ensure_all_finite=False)
         if not np.issubdtype(X.dtype, np.number) or X.dtype.kind == "c":
             raise InputError(f"X must hold pixel values (numbers); got dtype {X.dtype}.")
-        shape = self.image_shape_
         check_bytes(
             4 * X.shape[0] * self.n_features_out_,
             f"{self.n_features_out_:,} float32 features for each of {X.shape[0]:,} images",
@@ -82,8 +81,7 @@ class ImageFeature(TransformerMixin, BaseEstimator):
             if not np.all(np.isfinite(rows)):
                 bad = start + np.flatnonzero(~np.isfinite(rows).all(axis=1))
                 raise InputError(f"X has NaN or infinite pixels in rows {bad[:5].tolist()}.")
-            images = rows.reshape((len(rows),) + shape + ((1,) if len(shape) == 2 else ()))
-            out[start : start + len(rows)] = self._features(images)
+            out[start : start + len(rows)] = self._features(self._fold(rows))
             return min(n, start + self.batch_size)
 
         starts = range(0, n, self.batch_size)
@@ -91,6 +89,11 @@ class ImageFeature(TransformerMixin, BaseEstimator):
             if self.progress is not None:
                 self.progress(done, n)
         return out
+
+    def _fold(self, rows):
+        """Rows of pixels as ``(n, H, W, C)`` images (C = 1 for grey)."""
+        shape = self.image_shape_
+        return rows.reshape((len(rows),) + shape + ((1,) if len(shape) == 2 else ()))
 
     def _threads(self, batches):
         from ..threads import cores

@@ -230,8 +230,7 @@ class Patches(ImageFeature):
             f"the activation maps of {n:,} images",
             "Patches.activation_maps",
         )
-        images = np.asarray(X, np.float32).reshape((n, *shape[:2], -1))
-        white, gh, gw = self._white_patches(images)
+        white, _, _ = self._white_patches(self._fold(np.asarray(X, np.float32)))
         return self._encode(white).reshape(n, gh, gw, -1)
 
     def _white_patches(self, images):
