@@ -98,6 +98,21 @@ def _plane_point(page, x, y):
     )
 
 
+def _data_at(page, x, y):
+    """The plane's point under the page pixel (x, y)."""
+    return page.evaluate(f"toData(...mouse({{clientX: {x}, clientY: {y}}}))")
+
+
+def _passes_through(W, b, point):
+    """Class 0's line (w . p + b = 0) passes through ``point``."""
+    assert np.dot(W[0], point) + b[0] == pytest.approx(0, abs=1e-9)
+
+
+def _shows_the_library_numbers_for_what_it_holds(page):
+    want = _api("evaluate", page.evaluate("playground.body()"))
+    assert page.evaluate("lab.result.loss") == want["loss"]
+
+
 def test_the_page_shows_the_library_numbers(page):
     page.open()
     body = page.evaluate("playground.body()")
@@ -156,10 +171,8 @@ def test_dragging_a_line_changes_its_row_and_the_numbers_follow(page):
     W1, b1 = page.evaluate("[lab.W, lab.b]")
     assert W1 == W0 and b1[1:] == b0[1:] and b1[0] != b0[0]
     # the line now passes through the mouse: w . p + b = 0 there
-    end = page.evaluate(f"toData(...mouse({{clientX: {x + 60}, clientY: {y + 45}}}))")
-    assert np.dot(W1[0], end) + b1[0] == pytest.approx(0, abs=1e-9)
-    want = _api("evaluate", page.evaluate("playground.body()"))
-    assert page.evaluate("lab.result.loss") == want["loss"]
+    _passes_through(W1, b1, _data_at(page, x + 60, y + 45))
+    _shows_the_library_numbers_for_what_it_holds(page)
     # then turn it by its arrow's tip
     tip = page.evaluate("handles(0).tip")
     x, y = _plane_point(page, *tip)
@@ -204,16 +217,15 @@ def test_a_late_answer_never_moves_a_dragged_line_back(page, kind):
     page.mouse.up()
     _settle(page)
     W1, b1 = page.evaluate("[lab.W, lab.b]")
-    end = page.evaluate(f"toData(...mouse({{clientX: {x + 40}, clientY: {y + 30}}}))")
+    end = _data_at(page, x + 40, y + 30)
     if kind == "foot":
-        assert np.dot(W1[0], end) + b1[0] == pytest.approx(0, abs=1e-9)
+        _passes_through(W1, b1, end)
     else:
         # the arrow ends at the mouse, from the foot the line kept
         arrow = page.evaluate("ARROW")
         np.testing.assert_allclose(np.add(foot, np.multiply(W1[0], arrow)), end, atol=1e-9)
     # and the numbers shown are those of the line shown
-    want = _api("evaluate", page.evaluate("playground.body()"))
-    assert page.evaluate("lab.result.loss") == want["loss"]
+    _shows_the_library_numbers_for_what_it_holds(page)
 
 
 def test_the_numbers_follow_a_long_drag_before_the_mouse_is_let_go(page):
@@ -230,13 +242,11 @@ def test_the_numbers_follow_a_long_drag_before_the_mouse_is_let_go(page):
         page.wait_for_timeout(30)
     during = page.evaluate("lab.result.loss")
     W_during, b_during = page.evaluate("[lab.W, lab.b]")
-    end = page.evaluate(f"toData(...mouse({{clientX: {x + 60}, clientY: {y + 40}}}))")
     assert during != before  # shown while the mouse was still down
-    assert np.dot(W_during[0], end) + b_during[0] == pytest.approx(0, abs=1e-9)
+    _passes_through(W_during, b_during, _data_at(page, x + 60, y + 40))
     page.mouse.up()
     _settle(page)
-    want = _api("evaluate", page.evaluate("playground.body()"))
-    assert page.evaluate("lab.result.loss") == want["loss"]
+    _shows_the_library_numbers_for_what_it_holds(page)
 
 
 def test_a_line_dragged_during_a_step_wins_over_the_step(page):
@@ -254,10 +264,8 @@ def test_a_line_dragged_during_a_step_wins_over_the_step(page):
     _settle(page)
     assert page.evaluate("lab.t") == 0 and page.evaluate("lab.history.length") == 0
     W1, b1 = page.evaluate("[lab.W, lab.b]")
-    end = page.evaluate(f"toData(...mouse({{clientX: {x + 30}, clientY: {y + 20}}}))")
-    assert np.dot(W1[0], end) + b1[0] == pytest.approx(0, abs=1e-9)
-    want = _api("evaluate", page.evaluate("playground.body()"))
-    assert page.evaluate("lab.result.loss") == want["loss"]
+    _passes_through(W1, b1, _data_at(page, x + 30, y + 20))
+    _shows_the_library_numbers_for_what_it_holds(page)
     # the next step starts from the dragged line
     start = page.evaluate("playground.body()")
     assert (start["W"], start["b"]) == (W1, b1)
