@@ -24,6 +24,40 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "linclass"))
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 
 
+def run_linclass(*args, cmd=None):
+    """The command line in a process of its own (``python -m linclass`` unless ``cmd`` names
+    another way to start it), 120 columns wide: its CompletedProcess, text."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COLUMNS": "120"}
+    start = cmd or [sys.executable, "-m", "linclass"]
+    return subprocess.run([*start, *args], capture_output=True, text=True, timeout=300, env=env)
+
+
+def builtin_losses():
+    """Every built-in loss with a test id: ``(losses, ids)`` for ``parametrize``."""
+    from linclass.losses import Hinge, SoftmaxCrossEntropy
+
+    losses = [
+        Hinge(),
+        Hinge(margin=0.5),
+        Hinge(squared=True),
+        Hinge(variant="crammer_singer"),
+        Hinge(variant="crammer_singer", squared=True),
+        SoftmaxCrossEntropy(),
+    ]
+    ids = [
+        "hinge",
+        "hinge-margin-0.5",
+        "hinge-squared",
+        "crammer-singer",
+        "crammer-singer-squared",
+        "softmax",
+    ]
+    return losses, ids
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)

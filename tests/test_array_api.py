@@ -7,29 +7,15 @@ rules of that convention (no dispatch: numpy; another namespace at predict: a cl
 import numpy as np
 import pytest
 import sklearn
+from conftest import builtin_losses
 
 from linclass import LinearSVM, SoftmaxClassifier, array_api, load
-from linclass.losses import Hinge, SoftmaxCrossEntropy
+from linclass.losses import SoftmaxCrossEntropy
 from linclass.objective import loss_and_gradient
 
 xps = pytest.importorskip("array_api_strict")
 
-LOSSES = [
-    Hinge(),
-    Hinge(margin=0.5),
-    Hinge(squared=True),
-    Hinge(variant="crammer_singer"),
-    Hinge(variant="crammer_singer", squared=True),
-    SoftmaxCrossEntropy(),
-]
-NAMES = [
-    "hinge",
-    "hinge-margin-0.5",
-    "hinge-squared",
-    "crammer-singer",
-    "crammer-singer-squared",
-    "softmax",
-]
+LOSSES, NAMES = builtin_losses()
 
 
 def _namespaces():

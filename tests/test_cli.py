@@ -1,15 +1,13 @@
 """End-to-end: the ``linclass`` command as a user runs it."""
 
 import json
-import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import interrupt_cli_at_epoch
+from conftest import interrupt_cli_at_epoch, run_linclass
 
 from linclass import cli
 
@@ -17,9 +15,7 @@ SCRIPT = Path(sys.executable).parent / "linclass"
 
 
 def run(*args, script=False):
-    cmd = [str(SCRIPT)] if script else [sys.executable, "-m", "linclass"]
-    env = {**os.environ, "COLUMNS": "120"}
-    return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=300, env=env)
+    return run_linclass(*args, cmd=[str(SCRIPT)] if script else None)
 
 
 def test_train_end_to_end(tmp_path):

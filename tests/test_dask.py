@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import run_linclass
 
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
@@ -251,17 +252,6 @@ def test_a_cluster_gone_for_good_is_a_clear_error(data):
     assert not hasattr(m, "coef_") and time.perf_counter() - t0 < 120
 
 
-def _cli(*args):
-    env = {**os.environ, "COLUMNS": "120"}
-    return subprocess.run(
-        [sys.executable, "-m", "linclass", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
-
-
 def test_train_through_dask_from_the_command_line(tmp_path):
     import json
 
@@ -276,11 +266,11 @@ def test_train_through_dask_from_the_command_line(tmp_path):
         "--quiet",
         "--no-plots",
     ]
-    r = _cli(*common, "--out", str(tmp_path / "mem"))
+    r = run_linclass(*common, "--out", str(tmp_path / "mem"))
     assert r.returncode == 0, r.stderr
     want = json.loads((tmp_path / "mem" / "metrics.json").read_text())
     for scheduler in ("threads", "local:2"):
-        r = _cli(*common, "--scheduler", scheduler, "--out", str(tmp_path / scheduler))
+        r = run_linclass(*common, "--scheduler", scheduler, "--out", str(tmp_path / scheduler))
         assert r.returncode == 0, r.stderr
         got = json.loads((tmp_path / scheduler / "metrics.json").read_text())
         assert got["test_accuracy"] == pytest.approx(want["test_accuracy"], abs=0.006)
@@ -291,7 +281,7 @@ def test_train_through_dask_from_the_command_line(tmp_path):
         (["--scheduler", "local:none"], "needs a number of workers"),
         (["--scheduler", f"tcp://127.0.0.1:{_free_port()}"], "no Dask scheduler answers"),
     ):
-        r = _cli(*common, *bad, "--out", str(tmp_path / "bad"))
+        r = run_linclass(*common, *bad, "--out", str(tmp_path / "bad"))
         assert r.returncode == 1 and message in r.stderr and "Traceback" not in r.stderr
 
 

@@ -4,6 +4,7 @@ for any number of threads; and what it does not take, said."""
 
 import numpy as np
 import pytest
+from conftest import builtin_losses
 
 pytest.importorskip("numba")
 
@@ -11,22 +12,7 @@ from linclass import fused
 from linclass.losses import Hinge, SoftmaxCrossEntropy
 from linclass.objective import loss_and_gradient
 
-LOSSES = [
-    Hinge(),
-    Hinge(margin=0.5),
-    Hinge(squared=True),
-    Hinge(variant="crammer_singer"),
-    Hinge(variant="crammer_singer", squared=True),
-    SoftmaxCrossEntropy(),
-]
-NAMES = [
-    "hinge",
-    "hinge-margin-0.5",
-    "hinge-squared",
-    "crammer-singer",
-    "crammer-singer-squared",
-    "softmax",
-]
+LOSSES, NAMES = builtin_losses()
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
 
 

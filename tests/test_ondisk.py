@@ -2,12 +2,11 @@
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_linclass
 
 from linclass.data import DataFileError, MeanImage, load_digits, train_val_test_split
 from linclass.data.ondisk import augment, open_prepared, prepare
@@ -110,37 +109,26 @@ def test_damaged_prepared_folders_are_clear_errors(digits, tmp_path):
         open_prepared(tmp_path / "e")
 
 
-def _run(*args):
-    env = {**os.environ, "COLUMNS": "120"}
-    return subprocess.run(
-        [sys.executable, "-m", "linclass", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
-
-
 def test_prepare_then_train_evaluate_plot_from_the_command_line(tmp_path):
-    r = _run("prepare", "digits", "--out", str(tmp_path / "d"))
+    r = run_linclass("prepare", "digits", "--out", str(tmp_path / "d"))
     assert r.returncode == 0, r.stderr
     assert "train on it with: linclass train --dataset npy:" in r.stdout
-    r = _run("train", "--dataset", f"npy:{tmp_path / 'd'}", "--out", str(tmp_path / "run"))
+    r = run_linclass("train", "--dataset", f"npy:{tmp_path / 'd'}", "--out", str(tmp_path / "run"))
     assert r.returncode == 0, r.stderr
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["test_accuracy"] >= 0.94 and metrics["n_train"] == 1258
-    r = _run("evaluate", str(tmp_path / "run" / "model.npz"))
+    r = run_linclass("evaluate", str(tmp_path / "run" / "model.npz"))
     assert r.returncode == 0 and f"accuracy {metrics['test_accuracy']:.4f}" in r.stdout, r.stderr
-    r = _run("plot", str(tmp_path / "run" / "model.npz"), "--out", str(tmp_path / "pics"))
+    r = run_linclass("plot", str(tmp_path / "run" / "model.npz"), "--out", str(tmp_path / "pics"))
     assert r.returncode == 0 and (tmp_path / "pics" / "misclassified.png").exists(), r.stderr
     for bad, message in (
         (["--dataset", f"zarr:{tmp_path / 'd'}"], "holds npy arrays"),
         (["--dataset", f"npy:{tmp_path / 'd'}", "--dev", "100"], "--dev"),
         (["--dataset", f"npy:{tmp_path}"], "no meta.json"),
     ):
-        r = _run("train", *bad, "--out", str(tmp_path / "bad"))
+        r = run_linclass("train", *bad, "--out", str(tmp_path / "bad"))
         assert r.returncode == 1 and message in r.stderr and "Traceback" not in r.stderr
-    r = _run("prepare", "digits", "--out", str(tmp_path / "d"))
+    r = run_linclass("prepare", "digits", "--out", str(tmp_path / "d"))
     assert r.returncode == 1 and "already exists" in r.stderr
 
 
