@@ -22,6 +22,20 @@ from linclass.data import (
 
 Image = pytest.importorskip("PIL.Image")
 
+# The official class names, written into the fixture files (not taken from the loader it tests).
+CIFAR_NAMES = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+]
+
 
 # -- MNIST ------------------------------------------------------------------------------------
 
@@ -125,21 +139,7 @@ def write_cifar_python(folder, n=20, protocol=2):
         (folder / name).write_bytes(pickle.dumps(batch, protocol=protocol))
         batches[name] = (X, y)
     meta = {
-        b"label_names": [
-            c.encode()
-            for c in [
-                "airplane",
-                "automobile",
-                "bird",
-                "cat",
-                "deer",
-                "dog",
-                "frog",
-                "horse",
-                "ship",
-                "truck",
-            ]
-        ],
+        b"label_names": [c.encode() for c in CIFAR_NAMES],
         b"num_vis": 3072,
     }
     (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=protocol))
@@ -154,23 +154,7 @@ def write_cifar_binary(folder, n=20):
         rec = np.concatenate([y[:, None].astype(np.uint8), X], axis=1)
         (folder / f"{name}.bin").write_bytes(rec.tobytes())
         batches[name] = (X, y)
-    (folder / "batches.meta.txt").write_text(
-        "\n".join(
-            [
-                "airplane",
-                "automobile",
-                "bird",
-                "cat",
-                "deer",
-                "dog",
-                "frog",
-                "horse",
-                "ship",
-                "truck",
-            ]
-        )
-        + "\n\n"
-    )
+    (folder / "batches.meta.txt").write_text("\n".join(CIFAR_NAMES) + "\n\n")
     return batches
 
 
